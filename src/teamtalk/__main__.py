@@ -1,0 +1,3 @@
+from teamtalk.cli import main
+
+main()

@@ -1,0 +1,60 @@
+"""Request-scoped dependencies: the database session, the signed-in user, role checks."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from teamtalk.errors import Forbidden, NotAuthenticated
+from teamtalk.models import Role, User
+from teamtalk.realtime import Realtime
+from teamtalk.resources import Resources
+from teamtalk.services import auth
+
+
+def get_resources(request: Request) -> Resources:
+    resources: Resources = request.app.state.resources
+    return resources
+
+
+def get_realtime(request: Request) -> Realtime:
+    realtime: Realtime = request.app.state.realtime
+    return realtime
+
+
+async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
+    async with get_resources(request).sessions() as session:
+        yield session
+
+
+DB = Annotated[AsyncSession, Depends(get_db)]
+Res = Annotated[Resources, Depends(get_resources)]
+RT = Annotated[Realtime, Depends(get_realtime)]
+
+
+async def current_user(request: Request, db: DB) -> User:
+    token = request.cookies.get(auth.COOKIE_NAME)
+    found = await auth.authenticate(db, get_resources(request).settings, token)
+    if found is None:
+        raise NotAuthenticated()
+    user, session = found
+    request.state.session_id = session.id
+    return user
+
+
+def require_role(*roles: Role) -> Callable[..., Awaitable[User]]:
+    allowed = {r.value for r in roles}
+
+    async def check(user: Annotated[User, Depends(current_user)]) -> User:
+        if user.role not in allowed:
+            raise Forbidden()
+        return user
+
+    return check
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+Admin = Annotated[User, Depends(require_role(Role.ADMIN))]

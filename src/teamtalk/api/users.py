@@ -1,0 +1,56 @@
+"""User management (admins only)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from teamtalk.api.deps import DB, RT, Admin, Res
+from teamtalk.errors import Conflict
+from teamtalk.models import Role
+from teamtalk.schemas import UserCreate, UserEnvelope, UserList, UserOut, UserUpdate
+from teamtalk.services import users
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+
+@router.get("", response_model=UserList)
+async def list_users(admin: Admin, db: DB, role: Role | None = None) -> UserList:
+    return UserList(users=[UserOut.of(u) for u in await users.list_users(db, role)])
+
+
+@router.post("", response_model=UserEnvelope, status_code=201)
+async def create_user(body: UserCreate, admin: Admin, db: DB, res: Res) -> UserEnvelope:
+    user = await users.create_user(
+        db,
+        email=body.email,
+        display_name=body.display_name,
+        role=body.role,
+        password=body.password,
+        capacity=body.capacity or res.settings.default_capacity,
+    )
+    return UserEnvelope(user=UserOut.of(user))
+
+
+@router.get("/{user_id}", response_model=UserEnvelope)
+async def get_user(user_id: int, admin: Admin, db: DB) -> UserEnvelope:
+    return UserEnvelope(user=UserOut.of(await users.get_user(db, user_id)))
+
+
+@router.patch("/{user_id}", response_model=UserEnvelope)
+async def update_user(user_id: int, body: UserUpdate, admin: Admin, db: DB) -> UserEnvelope:
+    user = await users.get_user(db, user_id)
+    if user.id == admin.id and body.role not in (None, Role.ADMIN):
+        raise Conflict("You cannot take away your own admin role.", code="own_role")
+    user = await users.update_user(
+        db, user, display_name=body.display_name, role=body.role, capacity=body.capacity
+    )
+    return UserEnvelope(user=UserOut.of(user))
+
+
+@router.post("/{user_id}/deactivate", response_model=UserEnvelope)
+async def deactivate_user(user_id: int, admin: Admin, db: DB, realtime: RT) -> UserEnvelope:
+    user = await users.get_user(db, user_id)
+    if user.id == admin.id:
+        raise Conflict("You cannot deactivate your own account.", code="own_account")
+    user = await users.deactivate_user(db, realtime, user)
+    return UserEnvelope(user=UserOut.of(user))

@@ -1,0 +1,114 @@
+"""create_app(settings): the HTTP API, Socket.IO and the single-page app in one ASGI app."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import socketio
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from teamtalk import sockets
+from teamtalk.api import auth, health, topics, users
+from teamtalk.errors import TeamTalkError, error_payload, field_errors
+from teamtalk.guards import BodyLimit, OriginGuard
+from teamtalk.realtime import Realtime
+from teamtalk.resources import Resources
+from teamtalk.settings import Settings
+
+log = logging.getLogger(__name__)
+WEB_DIR = Path(__file__).parent / "web"
+
+
+def create_app(settings: Settings) -> Any:
+    resources = Resources.open(settings)
+    sio = sockets.create_server(resources)
+    realtime = Realtime(sio.manager, resources.redis, resources.keys)
+    sockets.register(sio, resources, realtime)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await sio.shutdown()
+            await resources.close()
+
+    api = FastAPI(
+        title="Team Talk",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    api.state.resources = resources
+    api.state.realtime = realtime
+    api.state.sio = sio
+    _add_error_handlers(api)
+    for router in (auth.router, users.router, topics.router):
+        api.include_router(router, prefix="/api")
+    api.include_router(health.router)
+    _add_web(api)
+
+    guarded = BodyLimit(OriginGuard(api, settings.allowed_origins))
+    asgi = socketio.ASGIApp(sio, other_asgi_app=guarded, socketio_path="socket.io")
+    asgi.api = api  # for tests and tools that need the FastAPI app behind the wrapper
+    return asgi
+
+
+def app_from_env() -> Any:
+    """Factory for `uvicorn --factory` (used by `teamtalk serve --reload`)."""
+    from teamtalk.logs import setup_logging
+
+    settings = Settings()
+    setup_logging(settings)
+    return create_app(settings)
+
+
+def _add_error_handlers(api: FastAPI) -> None:
+    @api.exception_handler(TeamTalkError)
+    async def known(_: Request, exc: TeamTalkError) -> JSONResponse:
+        return JSONResponse(exc.payload(), exc.status, headers=exc.headers)
+
+    @api.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        body = error_payload("invalid", "The request is not valid.", field_errors(exc.errors()))
+        return JSONResponse(body, 422)
+
+    @api.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed"}
+        code = codes.get(exc.status_code, f"http_{exc.status_code}")
+        return JSONResponse(error_payload(code, str(exc.detail)), exc.status_code)
+
+    @api.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(error_payload("internal_error", "Something went wrong."), 500)
+
+
+def _add_web(api: FastAPI) -> None:
+    """Serve the built SPA: static assets, and index.html for every client-side route."""
+    index = WEB_DIR / "index.html"
+    if (WEB_DIR / "assets").is_dir():
+        api.mount("/assets", StaticFiles(directory=WEB_DIR / "assets"), name="assets")
+
+    @api.get("/{path:path}", include_in_schema=False, response_model=None)
+    async def spa(path: str) -> FileResponse | JSONResponse:
+        if path.startswith("api/") or path == "api":
+            return JSONResponse(error_payload("not_found", "Not found."), 404)
+        file = (WEB_DIR / path).resolve()
+        if path and file.is_file() and WEB_DIR.resolve() in file.parents:
+            return FileResponse(file)
+        if index.is_file():
+            return FileResponse(index, headers={"Cache-Control": "no-cache"})
+        body = error_payload("web_not_built", "The web UI is not built; run scripts/serve.")
+        return JSONResponse(body, 404)

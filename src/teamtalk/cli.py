@@ -1,0 +1,184 @@
+"""The `teamtalk` command."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, TypeVar
+
+import typer
+import uvicorn
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from teamtalk import db
+from teamtalk.embedded import EmbeddedValkey
+from teamtalk.logs import setup_logging
+from teamtalk.models import Role
+from teamtalk.services import demo, users
+from teamtalk.settings import Settings
+
+T = TypeVar("T")
+
+app = typer.Typer(help="Team Talk: live help from team leaders for customer-service agents.",
+                  no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+
+
+def main() -> None:
+    app()
+
+
+@contextmanager
+def redis_for(settings: Settings) -> Iterator[Settings]:
+    """The settings with a Redis URL: the configured one, or a private Valkey's for the run."""
+    if settings.redis_url is not None:
+        yield settings
+        return
+    with EmbeddedValkey(settings.data_dir) as valkey:
+        yield settings.model_copy(update={"redis_url": valkey.url})
+
+
+def with_db(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def run() -> T:
+        engine = db.create_engine(settings.sqlalchemy_url)
+        try:
+            if settings.embedded_database:
+                await db.upgrade(engine)
+            async with db.sessionmaker(engine)() as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    no_worker: Annotated[bool, typer.Option("--no-worker", help="Do not run the routing worker here.")] = False,
+    no_demo: Annotated[bool, typer.Option("--no-demo", help="Do not create demo users on a fresh database.")] = False,
+    reload: Annotated[bool, typer.Option("--reload", help="Restart on code changes (development).")] = False,
+) -> None:
+    """Run the web server: HTTP API, real time and the web UI (and the worker, unless --no-worker)."""
+    settings = Settings()
+    settings = settings.model_copy(update={
+        "host": host or settings.host, "port": port or settings.port, "run_worker": not no_worker,
+    })
+    setup_logging(settings)
+    with redis_for(settings) as settings:
+        logins = with_db(settings, lambda s: _prepare(s, settings, demo_data=not no_demo))
+        url = f"http://{settings.host}:{settings.port}"
+        typer.echo(f"\nTeam Talk is running at {url}\n")
+        if logins:
+            typer.echo("Demo logins (password for all: %s):" % logins[0].password)
+            for login in logins:
+                typer.echo(f"  {login.role.value:<11} {login.email}")
+            typer.echo("")
+        if reload:
+            import os
+
+            os.environ["REDIS_URL"] = settings.redis_url or ""
+            uvicorn.run("teamtalk.app:app_from_env", factory=True, host=settings.host,
+                        port=settings.port, reload=True, log_config=None)
+        else:
+            from teamtalk.app import create_app
+
+            uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                        log_config=None, proxy_headers=True)
+
+
+async def _prepare(session: AsyncSession, settings: Settings, *, demo_data: bool) -> list[demo.Login]:
+    if demo_data and await demo.is_empty(session):
+        return await demo.add_demo_data(session, settings.default_capacity)
+    return []
+
+
+@app.command("demo")
+def demo_command() -> None:
+    """Add the demo team and topics to the database (existing data is kept)."""
+    settings = Settings()
+    logins = with_db(settings, lambda s: demo.add_demo_data(s, settings.default_capacity))
+    typer.echo(f"Demo users ready (password: {logins[0].password}):")
+    for login in logins:
+        typer.echo(f"  {login.role.value:<11} {login.email}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Migrate the database schema (to the newest revision by default)."""
+    settings = Settings()
+
+    async def run() -> None:
+        engine = db.create_engine(settings.sqlalchemy_url)
+        try:
+            await db.upgrade(engine, revision)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    typer.echo(f"Database at {revision}.")
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Option(help="Sign-in email.")],
+    name: Annotated[str, typer.Option(help="Display name.")],
+    role: Annotated[Role, typer.Option(help="agent, teamleader or admin.")],
+    password: Annotated[str | None, typer.Option(help="Prompted for when not given.")] = None,
+    capacity: Annotated[int | None, typer.Option(help="Basket size for team leaders.")] = None,
+) -> None:
+    """Create a user."""
+    settings = Settings()
+    if password is None:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat: ") != password:
+            raise typer.BadParameter("passwords differ")
+    if len(password) < 8:
+        raise typer.BadParameter("the password needs at least 8 characters")
+    user = with_db(settings, lambda s: users.create_user(
+        s, email=email, display_name=name, role=role, password=password,
+        capacity=capacity or settings.default_capacity,
+    ))
+    typer.echo(f"Created {user.role} {user.email} (id {user.id}).")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List users."""
+    found = with_db(Settings(), users.list_users)
+    for u in found:
+        state = "active" if u.is_active else "deactivated"
+        typer.echo(f"{u.id:>5}  {u.role:<11} {u.email:<40} {u.display_name} ({state})")
+
+
+@users_app.command("set-role")
+def users_set_role(
+    email: Annotated[str, typer.Argument(help="The user's email.")],
+    role: Annotated[Role, typer.Argument(help="agent, teamleader or admin.")],
+) -> None:
+    """Change a user's role."""
+
+    async def work(s: AsyncSession) -> None:
+        await users.update_user(s, await users.get_user_by_email(s, email), role=role)
+
+    with_db(Settings(), work)
+    typer.echo(f"{email} is now {role.value}.")
+
+
+@users_app.command("deactivate")
+def users_deactivate(email: Annotated[str, typer.Argument(help="The user's email.")]) -> None:
+    """Deactivate a user and end their sessions."""
+
+    async def work(s: AsyncSession) -> None:
+        # Open sockets refuse a dead session at the next check; the admin API also
+        # disconnects them at once.
+        await users.deactivate_user(s, None, await users.get_user_by_email(s, email))
+
+    with_db(Settings(), work)
+    typer.echo(f"{email} is deactivated.")

@@ -1,0 +1,38 @@
+"""The long-lived clients one process needs, opened at start-up and passed in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from teamtalk import db
+from teamtalk.routing.keys import Keys
+from teamtalk.settings import Settings
+
+
+@dataclass
+class Resources:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    redis: Redis
+    keys: Keys
+
+    @classmethod
+    def open(cls, settings: Settings) -> Resources:
+        if settings.redis_url is None:
+            raise RuntimeError("redis_url must be set (start the embedded Valkey first)")
+        engine = db.create_engine(settings.sqlalchemy_url)
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=db.sessionmaker(engine),
+            redis=Redis.from_url(settings.redis_url, decode_responses=True),
+            keys=Keys(settings.redis_prefix),
+        )
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+        await self.engine.dispose()

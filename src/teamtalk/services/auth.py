@@ -1,0 +1,159 @@
+"""Passwords, sign-in sessions and login throttling."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from redis.asyncio import Redis
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from teamtalk.errors import NotAuthenticated, TooManyRequests
+from teamtalk.models import Session, User, utcnow
+from teamtalk.routing.keys import Keys
+from teamtalk.settings import Settings
+
+COOKIE_NAME = "teamtalk_session"
+# Writing last_seen on every request would make every read a write; a minute is precise enough.
+TOUCH_INTERVAL = timedelta(seconds=60)
+
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+# Verified against when the email is unknown, so both failures cost the same time.
+_DUMMY_HASH = _hasher.hash("teamtalk-dummy-password")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+@dataclass(frozen=True)
+class SignIn:
+    user: User
+    session: Session
+    token: str
+
+
+async def login(
+    db: AsyncSession,
+    redis: Redis,
+    keys: Keys,
+    settings: Settings,
+    *,
+    email: str,
+    password: str,
+    address: str,
+    user_agent: str | None,
+    previous_token: str | None,
+) -> SignIn:
+    email = normalize_email(email)
+    account_key = keys.login_failures_account(email)
+    address_key = keys.login_failures_address(address)
+    await _check_throttle(redis, account_key, settings.login_max_failures_per_account)
+    await _check_throttle(redis, address_key, settings.login_max_failures_per_address)
+
+    user = await db.scalar(select(User).where(User.email == email))
+    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
+    if user is None or not ok or not user.is_active:
+        async with redis.pipeline(transaction=True) as pipe:
+            for key in (account_key, address_key):
+                pipe.incr(key)
+                pipe.expire(key, settings.login_throttle_seconds, nx=True)
+            await pipe.execute()
+        # One answer for unknown email, wrong password and deactivated account.
+        raise NotAuthenticated("Wrong email or password.", code="invalid_credentials")
+
+    await redis.delete(account_key)
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    # Rotation: whatever session this browser had before is ended, a fresh token is issued.
+    if previous_token:
+        await db.execute(delete(Session).where(Session.token_hash == hash_token(previous_token)))
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    session = Session(
+        token_hash=hash_token(token),
+        user_id=user.id,
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + timedelta(hours=settings.session_max_hours),
+        ip=address[:64],
+        user_agent=(user_agent or "")[:256] or None,
+    )
+    db.add(session)
+    await db.commit()
+    return SignIn(user=user, session=session, token=token)
+
+
+async def _check_throttle(redis: Redis, key: str, limit: int) -> None:
+    failures = await redis.get(key)
+    if failures is not None and int(failures) >= limit:
+        ttl = await redis.ttl(key)
+        raise TooManyRequests(
+            "Too many failed sign-in attempts. Try again later.",
+            code="too_many_attempts",
+            retry_after=max(int(ttl), 1),
+        )
+
+
+async def authenticate(
+    db: AsyncSession, settings: Settings, token: str | None
+) -> tuple[User, Session] | None:
+    """The active user and session behind a cookie token, or None. Ends expired sessions."""
+    if not token or len(token) > 128:
+        return None
+    row = (
+        await db.execute(
+            select(Session, User)
+            .join(User, User.id == Session.user_id)
+            .where(Session.token_hash == hash_token(token))
+        )
+    ).first()
+    if row is None:
+        return None
+    session, user = row
+    now = utcnow()
+    idle_limit = session.last_seen_at + timedelta(minutes=settings.session_idle_minutes)
+    if not user.is_active or now >= session.expires_at or now >= idle_limit:
+        await db.delete(session)
+        await db.commit()
+        return None
+    if now - session.last_seen_at >= TOUCH_INTERVAL:
+        session.last_seen_at = now
+        await db.commit()
+    return user, session
+
+
+async def logout(db: AsyncSession, token: str | None) -> Session | None:
+    """End the session behind a token; returns it, if there was one."""
+    if not token:
+        return None
+    session = await db.scalar(select(Session).where(Session.token_hash == hash_token(token)))
+    if session is None:
+        return None
+    await db.delete(session)
+    await db.commit()
+    return session
+
+
+async def end_sessions(db: AsyncSession, user_id: int) -> None:
+    await db.execute(delete(Session).where(Session.user_id == user_id))

@@ -1,0 +1,91 @@
+"""Accounts: create, list, change, deactivate."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from teamtalk.errors import Conflict, NotFound
+from teamtalk.models import Role, User, utcnow
+from teamtalk.realtime import Realtime
+from teamtalk.services.auth import end_sessions, hash_password, normalize_email
+
+
+async def create_user(
+    db: AsyncSession,
+    *,
+    email: str,
+    display_name: str,
+    role: Role,
+    password: str,
+    capacity: int,
+) -> User:
+    user = User(
+        email=normalize_email(email),
+        display_name=display_name.strip(),
+        role=role.value,
+        password_hash=hash_password(password),
+        capacity=capacity,
+        is_active=True,
+    )
+    db.add(user)
+    try:
+        await db.commit()
+    except IntegrityError:
+        await db.rollback()
+        raise Conflict("A user with that email already exists.", code="email_taken") from None
+    return user
+
+
+async def list_users(db: AsyncSession, role: Role | None = None) -> Sequence[User]:
+    query = select(User).order_by(User.id)
+    if role is not None:
+        query = query.where(User.role == role.value)
+    return (await db.scalars(query)).all()
+
+
+async def get_user(db: AsyncSession, user_id: int) -> User:
+    user = await db.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.", code="user_not_found")
+    return user
+
+
+async def get_user_by_email(db: AsyncSession, email: str) -> User:
+    user = await db.scalar(select(User).where(User.email == normalize_email(email)))
+    if user is None:
+        raise NotFound("No such user.", code="user_not_found")
+    return user
+
+
+async def update_user(
+    db: AsyncSession,
+    user: User,
+    *,
+    display_name: str | None = None,
+    role: Role | None = None,
+    capacity: int | None = None,
+) -> User:
+    if display_name is not None:
+        user.display_name = display_name.strip()
+    if role is not None:
+        user.role = role.value
+    if capacity is not None:
+        user.capacity = capacity
+    await db.commit()
+    return user
+
+
+async def deactivate_user(db: AsyncSession, realtime: Realtime | None, user: User) -> User:
+    """Deactivate and sign out everywhere at once: sessions deleted, sockets disconnected."""
+    if user.is_active:
+        user.is_active = False
+        user.deactivated_at = utcnow()
+    await end_sessions(db, user.id)
+    await db.commit()
+    if realtime is not None:
+        await realtime.disconnect_user(user.id)
+    return user

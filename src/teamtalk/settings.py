@@ -1,0 +1,90 @@
+"""One typed settings object. Built at the edge (CLI, tests) and passed in; never at import."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    # Storage. Unset means the embedded default: SQLite in the data dir, a private Valkey.
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
+    redis_prefix: str = Field(default="", validation_alias="TEAMTALK_REDIS_PREFIX")
+    data_dir: Path = Field(default=Path(".teamtalk"), validation_alias="TEAMTALK_DATA_DIR")
+    secret_key: str | None = Field(default=None, validation_alias="TEAMTALK_SECRET_KEY")
+
+    # HTTP server.
+    host: str = Field(default="127.0.0.1", validation_alias="TEAMTALK_HOST")
+    port: int = Field(default=8000, validation_alias="TEAMTALK_PORT")
+    run_worker: bool = Field(default=True, validation_alias="TEAMTALK_RUN_WORKER")
+    # Comma-separated; the server's own origin is always allowed.
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias="TEAMTALK_ALLOWED_ORIGINS"
+    )
+
+    # Accounts.
+    default_capacity: int = Field(default=4, ge=1, le=50, validation_alias="TEAMTALK_DEFAULT_CAPACITY")
+    session_idle_minutes: int = Field(default=12 * 60, ge=1, validation_alias="TEAMTALK_SESSION_IDLE_MINUTES")
+    session_max_hours: int = Field(default=7 * 24, ge=1, validation_alias="TEAMTALK_SESSION_MAX_HOURS")
+    login_max_failures_per_account: int = Field(default=5, ge=1, validation_alias="TEAMTALK_LOGIN_MAX_FAILURES_PER_ACCOUNT")
+    login_max_failures_per_address: int = Field(default=20, ge=1, validation_alias="TEAMTALK_LOGIN_MAX_FAILURES_PER_ADDRESS")
+    login_throttle_seconds: int = Field(default=15 * 60, ge=1, validation_alias="TEAMTALK_LOGIN_THROTTLE_SECONDS")
+
+    # Logging: "auto" is JSON unless stderr is a terminal.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", validation_alias="TEAMTALK_LOG_LEVEL")
+    log_format: Literal["auto", "json", "text"] = Field(default="auto", validation_alias="TEAMTALK_LOG_FORMAT")
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
+        return value
+
+    @property
+    def embedded_database(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def embedded_redis(self) -> bool:
+        return self.redis_url is None
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url is None:
+            return f"sqlite+aiosqlite:///{(self.data_dir / 'teamtalk.db').resolve()}"
+        return normalize_database_url(self.database_url)
+
+    def resolved_secret_key(self) -> str:
+        """The configured key, else one generated once and kept in the data dir."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.touch(mode=0o600)
+        path.write_text(key)
+        return key
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the plain scheme people paste and pick the async driver we ship."""
+    for plain, driver in (
+        ("postgres://", "postgresql+asyncpg://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("sqlite:///", "sqlite+aiosqlite:///"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url
