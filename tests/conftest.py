@@ -161,6 +161,11 @@ class Harness:
     asgi: Any
     base_url: str = "http://testserver"
 
+    async def close(self) -> None:
+        await self.fastapi.state.sio.shutdown()
+        await self.fastapi.state.realtime.close()
+        await self.resources.close()
+
     @property
     def resources(self) -> Any:
         return self.fastapi.state.resources
@@ -199,8 +204,7 @@ async def harness(backend: Backend) -> AsyncIterator[Harness]:
     asgi = create_app(backend.settings())
     h = Harness(backend, backend.settings(), asgi)
     yield h
-    await h.fastapi.state.sio.shutdown()
-    await h.resources.close()
+    await h.close()
 
 
 @dataclass

@@ -24,6 +24,7 @@ from teamtalk.resources import Resources
 from teamtalk.settings import Settings
 
 log = logging.getLogger(__name__)
+API_ROUTERS = (auth.router, users.router, topics.router)  # mounted under /api
 WEB_DIR = Path(__file__).parent / "web"
 
 
@@ -39,6 +40,7 @@ def create_app(settings: Settings) -> Any:
             yield
         finally:
             await sio.shutdown()
+            await realtime.close()
             await resources.close()
 
     api = FastAPI(
@@ -53,7 +55,7 @@ def create_app(settings: Settings) -> Any:
     api.state.realtime = realtime
     api.state.sio = sio
     _add_error_handlers(api)
-    for router in (auth.router, users.router, topics.router):
+    for router in API_ROUTERS:
         api.include_router(router, prefix="/api")
     api.include_router(health.router)
     _add_web(api)

@@ -7,6 +7,8 @@ browser (python-socketio, "Emitting from external processes").
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 import socketio
@@ -38,6 +40,9 @@ class Realtime:
         )
         return cls(manager, redis, keys)
 
+    async def close(self) -> None:
+        await close_manager(self.manager)
+
     async def emit(self, event: str, data: dict[str, Any], room: str) -> None:
         await self.manager.emit(event, data, namespace="/", room=room)
 
@@ -64,3 +69,18 @@ class Realtime:
             await self.manager._publish(
                 {"method": "disconnect", "sid": sid, "namespace": "/", "host_id": None}
             )
+
+
+async def close_manager(manager: Any) -> None:
+    """Stop a Redis manager's listener and close its connections (python-socketio leaves
+    both open at shutdown)."""
+    listener = getattr(manager, "thread", None)
+    if isinstance(listener, asyncio.Task) and not listener.done():
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await listener
+    if manager.pubsub is not None:
+        await manager.pubsub.aclose()
+    if manager.redis is not None:
+        await manager.redis.aclose()
+    manager.connected = False

@@ -11,6 +11,7 @@ from typing import Any
 
 import socketio
 
+from teamtalk.errors import NotAuthenticated
 from teamtalk.guards import origin_allowed, own_origin
 from teamtalk.realtime import Realtime, user_room
 from teamtalk.resources import Resources
@@ -58,9 +59,9 @@ def register(sio: socketio.AsyncServer, resources: Resources, realtime: Realtime
         async with resources.sessions() as db:
             found = await auth.authenticate(db, resources.settings, session_token(environ))
         if found is None:
-            raise socketio.exceptions.ConnectionRefusedError(
-                {"code": "not_authenticated", "message": "Sign in to continue."}
-            )
+            refusal = NotAuthenticated()
+            # The client's connect_error gets {"message", "data": {"error": {...}}}.
+            raise socketio.exceptions.ConnectionRefusedError(refusal.message, refusal.payload())
         user, session = found
         await sio.save_session(sid, {"user_id": user.id, "session_id": session.id, "role": user.role})
         await sio.enter_room(sid, user_room(user.id))

@@ -57,4 +57,5 @@ def require_role(*roles: Role) -> Callable[..., Awaitable[User]]:
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
-Admin = Annotated[User, Depends(require_role(Role.ADMIN))]
+require_admin = require_role(Role.ADMIN)
+Admin = Annotated[User, Depends(require_admin)]

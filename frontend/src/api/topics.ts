@@ -1,0 +1,34 @@
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { api } from "./client";
+import type { Topic } from "./types";
+
+export const topicsKey = ["topics"] as const;
+
+export function useTopics() {
+  return useQuery({
+    queryKey: topicsKey,
+    queryFn: async () => (await api.get<{ topics: Topic[] }>("/api/topics")).topics,
+  });
+}
+
+function useTopicsMutation<V>(send: (variables: V) => Promise<unknown>) {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: send,
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: topicsKey }),
+  });
+}
+
+export function useCreateTopic() {
+  return useTopicsMutation((name: string) => api.post("/api/topics", { name }));
+}
+
+export function useRenameTopic() {
+  return useTopicsMutation(({ id, name }: { id: number; name: string }) =>
+    api.patch(`/api/topics/${id}`, { name }),
+  );
+}
+
+export function useArchiveTopic() {
+  return useTopicsMutation((id: number) => api.post(`/api/topics/${id}/archive`));
+}

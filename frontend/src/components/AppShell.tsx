@@ -1,0 +1,66 @@
+import type { ReactNode } from "react";
+import { NavLink } from "react-router";
+import { CurrentUserContext, useLogout } from "../api/auth";
+import { ROLE_LABELS, type Role, type User } from "../api/types";
+import { ReconnectingBanner } from "./ReconnectingBanner";
+
+interface NavItem {
+  to: string;
+  label: string;
+}
+
+const NAV: Record<Role, NavItem[]> = {
+  agent: [{ to: "/inbox", label: "Inbox" }],
+  teamleader: [{ to: "/workspace", label: "Workspace" }],
+  admin: [
+    { to: "/dashboard", label: "Dashboard" },
+    { to: "/admin/users", label: "Users" },
+    { to: "/admin/topics", label: "Topics" },
+  ],
+};
+
+interface Props {
+  user: User;
+  children: ReactNode;
+}
+
+export function AppShell({ user, children }: Props) {
+  const logout = useLogout();
+  return (
+    <CurrentUserContext.Provider value={user}>
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <header className="app-header">
+        <NavLink to="/" className="brand">
+          Team Talk
+        </NavLink>
+        <nav aria-label="Main" className="app-nav">
+          <ul>
+            {NAV[user.role].map((item) => (
+              <li key={item.to}>
+                <NavLink to={item.to}>{item.label}</NavLink>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <div className="account">
+          <span className="account-name">{user.display_name}</span>
+          <span className="role-badge">{ROLE_LABELS[user.role]}</span>
+          <button
+            type="button"
+            className="button secondary"
+            onClick={() => logout.mutate()}
+            disabled={logout.isPending}
+          >
+            Sign out
+          </button>
+        </div>
+      </header>
+      <ReconnectingBanner />
+      <main id="main" className="app-main" tabIndex={-1}>
+        {children}
+      </main>
+    </CurrentUserContext.Provider>
+  );
+}

@@ -1,0 +1,224 @@
+import { useEffect, useRef, useState, type FormEvent } from "react";
+import { ROLE_LABELS, ROLES, type Role, type User } from "../api/types";
+import { useDeactivateUser, useUpdateUser, type UserChanges } from "../api/users";
+import { FormError, errorFor } from "./FormError";
+
+const COLUMNS = 6;
+const LABELS = { display_name: "Name", role: "Role", capacity: "Capacity" };
+const EDIT_FIELDS = ["display_name", "role", "capacity"] as const;
+
+interface Props {
+  user: User;
+  /** The signed-in admin, who may not deactivate themselves. */
+  isSelf: boolean;
+}
+
+export function UserRow({ user, isSelf }: Props) {
+  const [editing, setEditing] = useState(false);
+  const update = useUpdateUser();
+  const deactivate = useDeactivateUser();
+  const editButton = useRef<HTMLButtonElement>(null);
+  const wasEditing = useRef(false);
+
+  // Give focus back to the row's Edit button when its form closes.
+  useEffect(() => {
+    if (wasEditing.current && !editing) editButton.current?.focus();
+    wasEditing.current = editing;
+  }, [editing]);
+
+  const startEditing = () => {
+    update.reset();
+    deactivate.reset();
+    setEditing(true);
+  };
+
+  const error = update.error ?? deactivate.error;
+  return (
+    <>
+      {editing ? (
+        <UserEditor
+          user={user}
+          pending={update.isPending}
+          error={update.error}
+          onCancel={() => {
+            update.reset();
+            setEditing(false);
+          }}
+          onSave={(changes) => {
+            if (Object.keys(changes).length === 0) return setEditing(false);
+            update.mutate({ id: user.id, changes }, { onSuccess: () => setEditing(false) });
+          }}
+        />
+      ) : (
+        <tr className={user.is_active ? undefined : "inactive"}>
+          <th scope="row">{user.display_name}</th>
+          <td>{user.email}</td>
+          <td>{ROLE_LABELS[user.role]}</td>
+          <td>{user.role === "teamleader" ? user.capacity : <NotApplicable />}</td>
+          <td>{user.is_active ? "Active" : "Inactive"}</td>
+          <td className="actions">
+            <button
+              ref={editButton}
+              type="button"
+              className="button secondary"
+              aria-label={`Edit ${user.display_name}`}
+              onClick={startEditing}
+            >
+              Edit
+            </button>
+            {user.is_active && (
+              <button
+                type="button"
+                className="button danger"
+                aria-label={`Deactivate ${user.display_name}`}
+                disabled={isSelf || deactivate.isPending}
+                title={isSelf ? "You cannot deactivate your own account" : undefined}
+                onClick={() => {
+                  update.reset();
+                  deactivate.mutate(user.id);
+                }}
+              >
+                Deactivate
+              </button>
+            )}
+          </td>
+        </tr>
+      )}
+      {error && (
+        <tr className="row-error">
+          <td colSpan={COLUMNS}>
+            <FormError error={error} shownFields={editing ? EDIT_FIELDS : []} labels={LABELS} />
+          </td>
+        </tr>
+      )}
+    </>
+  );
+}
+
+function NotApplicable() {
+  return (
+    <>
+      <span aria-hidden="true">—</span>
+      <span className="visually-hidden">Not applicable</span>
+    </>
+  );
+}
+
+interface EditorProps {
+  user: User;
+  pending: boolean;
+  error: unknown;
+  onSave: (changes: UserChanges) => void;
+  onCancel: () => void;
+}
+
+function UserEditor({ user, pending, error, onSave, onCancel }: EditorProps) {
+  const [name, setName] = useState(user.display_name);
+  const [role, setRole] = useState<Role>(user.role);
+  const [capacity, setCapacity] = useState(String(user.capacity));
+  const formId = `edit-user-${user.id}`;
+
+  const submit = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const changes: UserChanges = {};
+    if (name.trim() !== user.display_name) changes.display_name = name.trim();
+    if (role !== user.role) changes.role = role;
+    if (role === "teamleader" && Number(capacity) !== user.capacity)
+      changes.capacity = Number(capacity);
+    onSave(changes);
+  };
+
+  const nameError = errorFor(error, "display_name");
+  const roleError = errorFor(error, "role");
+  const capacityError = errorFor(error, "capacity");
+  return (
+    <tr className="editing" onKeyDown={(e) => e.key === "Escape" && onCancel()}>
+      <th scope="row">
+        <label className="visually-hidden" htmlFor={`${formId}-name`}>
+          Name of {user.display_name}
+        </label>
+        <input
+          id={`${formId}-name`}
+          form={formId}
+          required
+          autoFocus
+          value={name}
+          onChange={(e) => setName(e.target.value)}
+          aria-invalid={nameError ? true : undefined}
+          aria-describedby={nameError ? `${formId}-name-error` : undefined}
+        />
+        {nameError && (
+          <p id={`${formId}-name-error`} className="field-error">
+            {nameError}
+          </p>
+        )}
+      </th>
+      <td>{user.email}</td>
+      <td>
+        <label className="visually-hidden" htmlFor={`${formId}-role`}>
+          Role of {user.display_name}
+        </label>
+        <select
+          id={`${formId}-role`}
+          form={formId}
+          value={role}
+          onChange={(e) => setRole(e.target.value as Role)}
+          aria-invalid={roleError ? true : undefined}
+          aria-describedby={roleError ? `${formId}-role-error` : undefined}
+        >
+          {ROLES.map((r) => (
+            <option key={r} value={r}>
+              {ROLE_LABELS[r]}
+            </option>
+          ))}
+        </select>
+        {roleError && (
+          <p id={`${formId}-role-error`} className="field-error">
+            {roleError}
+          </p>
+        )}
+      </td>
+      <td>
+        {role === "teamleader" ? (
+          <>
+            <label className="visually-hidden" htmlFor={`${formId}-capacity`}>
+              Capacity of {user.display_name}
+            </label>
+            <input
+              id={`${formId}-capacity`}
+              form={formId}
+              className="narrow"
+              type="number"
+              min={1}
+              step={1}
+              required
+              inputMode="numeric"
+              value={capacity}
+              onChange={(e) => setCapacity(e.target.value)}
+              aria-invalid={capacityError ? true : undefined}
+              aria-describedby={capacityError ? `${formId}-capacity-error` : undefined}
+            />
+            {capacityError && (
+              <p id={`${formId}-capacity-error`} className="field-error">
+                {capacityError}
+              </p>
+            )}
+          </>
+        ) : (
+          <NotApplicable />
+        )}
+      </td>
+      <td>{user.is_active ? "Active" : "Inactive"}</td>
+      <td className="actions">
+        <form id={formId} onSubmit={submit} aria-label={`Edit ${user.display_name}`}>
+          <button type="submit" className="button primary" disabled={pending} aria-busy={pending}>
+            Save
+          </button>
+          <button type="button" className="button secondary" onClick={onCancel}>
+            Cancel
+          </button>
+        </form>
+      </td>
+    </tr>
+  );
+}

@@ -1,0 +1,81 @@
+import { useState, type FormEvent } from "react";
+import { useCreateTopic, useTopics } from "../api/topics";
+import { Field } from "../components/Field";
+import { FormError, errorFor } from "../components/FormError";
+import { LoadError } from "../components/LoadError";
+import { TopicRow } from "../components/TopicRow";
+import { usePageTitle } from "../components/usePageTitle";
+
+export function TopicsPage() {
+  usePageTitle("Topics");
+  const topics = useTopics();
+
+  return (
+    <section aria-labelledby="page-title" className="stack">
+      <h1 id="page-title">Topics</h1>
+      <CreateTopicForm />
+      {topics.isPending && <p className="muted">Loading topics…</p>}
+      {topics.isError && (
+        <LoadError what="topics" error={topics.error} onRetry={() => void topics.refetch()} />
+      )}
+      {topics.data && (
+        <div className="table-wrap">
+          <table aria-label="Topics">
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Status</th>
+                <th scope="col">Created</th>
+                <th scope="col">
+                  <span className="visually-hidden">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {topics.data.map((topic) => (
+                <TopicRow key={topic.id} topic={topic} />
+              ))}
+            </tbody>
+          </table>
+          {topics.data.length === 0 && <p className="empty">No topics yet.</p>}
+        </div>
+      )}
+    </section>
+  );
+}
+
+function CreateTopicForm() {
+  const create = useCreateTopic();
+  const [name, setName] = useState("");
+
+  const submit = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    create.mutate(name.trim(), { onSuccess: () => setName("") });
+  };
+
+  return (
+    <form className="card inline-form" onSubmit={submit} aria-labelledby="new-topic-title">
+      <h2 id="new-topic-title">New topic</h2>
+      <Field label="Name" error={errorFor(create.error, "name")}>
+        {(control) => (
+          <input
+            {...control}
+            required
+            autoComplete="off"
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+          />
+        )}
+      </Field>
+      <button
+        type="submit"
+        className="button primary"
+        disabled={create.isPending}
+        aria-busy={create.isPending}
+      >
+        Add topic
+      </button>
+      <FormError error={create.error} shownFields={["name"]} />
+    </form>
+  );
+}

@@ -1,0 +1,133 @@
+"""User and topic management: admins only, everyone else refused."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+
+from teamtalk.api.deps import require_admin
+from teamtalk.app import API_ROUTERS
+
+from teamtalk.models import Role
+from tests.conftest import PASSWORD, Harness
+
+ADMIN_ROUTES = [
+    ("GET", "/api/users", None),
+    ("POST", "/api/users", {"email": "x@example.com", "display_name": "X", "role": "agent", "password": "p" * 10}),
+    ("GET", "/api/users/1", None),
+    ("PATCH", "/api/users/1", {"display_name": "Y"}),
+    ("POST", "/api/users/1/deactivate", None),
+    ("POST", "/api/topics", {"name": "Billing"}),
+    ("PATCH", "/api/topics/1", {"name": "Money"}),
+    ("POST", "/api/topics/1/archive", None),
+]
+
+
+def test_every_admin_route_is_listed() -> None:
+    """Guards the list above: a new admin route must be added to it."""
+    def calls(dependant: Any) -> Iterator[object]:
+        for sub in dependant.dependencies:
+            yield sub.call
+            yield from calls(sub)
+
+    found = {
+        (method, "/api" + route.path)
+        for router in API_ROUTERS
+        for route in router.routes
+        if isinstance(route, APIRoute) and require_admin in set(calls(route.dependant))
+        for method in route.methods
+    }
+    listed = {
+        (m, re.sub(r"/1(?=/|$)", "/{user_id}" if "/users/" in p else "/{topic_id}", p))
+        for m, p, _ in ADMIN_ROUTES
+    }
+    assert found == listed
+
+
+@pytest.mark.parametrize(("method", "path", "body"), ADMIN_ROUTES)
+async def test_admin_routes_refuse_others(harness: Harness, method: str, path: str, body: object) -> None:
+    async with harness.client() as anonymous:
+        response = await anonymous.request(method, path, json=body)
+        assert response.status_code == 401
+        assert response.json()["error"]["code"] == "not_authenticated"
+    for role in (Role.AGENT, Role.TEAMLEADER):
+        async with harness.signed_in(await harness.user(role)) as client:
+            response = await client.request(method, path, json=body)
+            assert response.status_code == 403, (role, response.text)
+            assert response.json()["error"]["code"] == "forbidden"
+
+
+async def test_admin_manages_users(harness: Harness) -> None:
+    admin = await harness.user(Role.ADMIN)
+    async with harness.signed_in(admin) as client:
+        created = await client.post("/api/users", json={
+            "email": "New.Lead@Example.com", "display_name": " Nia ", "role": "teamleader",
+            "password": PASSWORD,
+        })
+        assert created.status_code == 201, created.text
+        lead = created.json()["user"]
+        assert lead["email"] == "new.lead@example.com"
+        assert lead["display_name"] == "Nia"
+        assert lead["capacity"] == harness.settings.default_capacity
+
+        dup = await client.post("/api/users", json={
+            "email": "new.LEAD@example.com", "display_name": "Dup", "role": "agent", "password": PASSWORD,
+        })
+        assert dup.status_code == 409 and dup.json()["error"]["code"] == "email_taken"
+
+        changed = await client.patch(f"/api/users/{lead['id']}", json={"capacity": 6, "display_name": "Nia L."})
+        assert changed.json()["user"]["capacity"] == 6
+        assert changed.json()["user"]["display_name"] == "Nia L."
+        role = await client.patch(f"/api/users/{lead['id']}", json={"role": "admin"})
+        assert role.json()["user"]["role"] == "admin"
+
+        listing = await client.get("/api/users", params={"role": "admin"})
+        assert {u["id"] for u in listing.json()["users"]} == {admin.id, lead["id"]}
+
+        gone = await client.post(f"/api/users/{lead['id']}/deactivate")
+        assert gone.json()["user"]["is_active"] is False
+        missing = await client.get("/api/users/999999")
+        assert missing.status_code == 404 and missing.json()["error"]["code"] == "user_not_found"
+
+
+async def test_admin_cannot_lock_themselves_out(harness: Harness) -> None:
+    admin = await harness.user(Role.ADMIN)
+    async with harness.signed_in(admin) as client:
+        own = await client.post(f"/api/users/{admin.id}/deactivate")
+        assert own.status_code == 409
+        demote = await client.patch(f"/api/users/{admin.id}", json={"role": "agent"})
+        assert demote.status_code == 409
+        assert (await client.get("/api/me")).json()["user"]["role"] == "admin"
+
+
+async def test_deactivated_user_is_signed_out_at_once(harness: Harness) -> None:
+    admin = await harness.user(Role.ADMIN)
+    agent = await harness.user()
+    async with harness.signed_in(agent) as agent_client:
+        assert (await agent_client.get("/api/me")).status_code == 200
+        async with harness.signed_in(admin) as client:
+            await client.post(f"/api/users/{agent.id}/deactivate")
+        assert (await agent_client.get("/api/me")).status_code == 401
+
+
+async def test_topics(harness: Harness) -> None:
+    admin = await harness.user(Role.ADMIN)
+    agent = await harness.user()
+    async with harness.signed_in(admin) as client:
+        billing = (await client.post("/api/topics", json={"name": "Billing"})).json()["topic"]
+        refunds = (await client.post("/api/topics", json={"name": "Refunds"})).json()["topic"]
+        dup = await client.post("/api/topics", json={"name": "Billing"})
+        assert dup.status_code == 409 and dup.json()["error"]["code"] == "topic_exists"
+        renamed = await client.patch(f"/api/topics/{billing['id']}", json={"name": "Invoices"})
+        assert renamed.json()["topic"]["name"] == "Invoices"
+        archived = await client.post(f"/api/topics/{refunds['id']}/archive")
+        assert archived.json()["topic"]["archived"] is True
+        everything = await client.get("/api/topics", params={"include_archived": True})
+        assert [t["name"] for t in everything.json()["topics"]] == ["Invoices", "Refunds"]
+    async with harness.signed_in(agent) as client:
+        listing = await client.get("/api/topics", params={"include_archived": True})
+        assert [t["name"] for t in listing.json()["topics"]] == ["Invoices"]
