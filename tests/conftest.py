@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -68,8 +69,9 @@ def postgres_url() -> Iterator[str | None]:
     url = server.set(database=name).render_as_string(hide_password=False)
 
     async def admin(sql: str) -> None:
-        engine = db.create_engine(server.render_as_string(hide_password=False),
-                                  isolation_level="AUTOCOMMIT")
+        engine = db.create_engine(
+            server.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT"
+        )
         async with engine.connect() as conn:
             await conn.execute(text(sql))
         await engine.dispose()
@@ -191,7 +193,9 @@ class Harness:
         return httpx.AsyncClient(transport=transport, base_url=self.base_url, headers=headers, **kw)
 
     @asynccontextmanager
-    async def signed_in(self, user: User, password: str = PASSWORD) -> AsyncIterator[httpx.AsyncClient]:
+    async def signed_in(
+        self, user: User, password: str = PASSWORD
+    ) -> AsyncIterator[httpx.AsyncClient]:
         async with self.client() as client:
             body = {"email": user.email, "password": password}
             response = await client.post("/api/auth/login", json=body)
@@ -217,13 +221,15 @@ class LiveServer:
 @pytest.fixture
 async def live(harness: Harness) -> AsyncIterator[LiveServer]:
     """The harness app served by uvicorn on a loopback port, in this event loop."""
-    config = uvicorn.Config(harness.asgi, host="127.0.0.1", port=0, log_config=None, lifespan="off")
+    # A socket bound and listening before uvicorn starts: clients can connect at once.
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    config = uvicorn.Config(harness.asgi, log_config=None, lifespan="off")
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    harness.base_url = f"http://127.0.0.1:{port}"
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    harness.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     yield LiveServer(harness, harness.base_url, server)
     server.should_exit = True
     await task
+    sock.close()

@@ -11,13 +11,16 @@ from fastapi.routing import APIRoute
 
 from teamtalk.api.deps import require_admin
 from teamtalk.app import API_ROUTERS
-
 from teamtalk.models import Role
 from tests.conftest import PASSWORD, Harness
 
 ADMIN_ROUTES = [
     ("GET", "/api/users", None),
-    ("POST", "/api/users", {"email": "x@example.com", "display_name": "X", "role": "agent", "password": "p" * 10}),
+    (
+        "POST",
+        "/api/users",
+        {"email": "x@example.com", "display_name": "X", "role": "agent", "password": "p" * 10},
+    ),
     ("GET", "/api/users/1", None),
     ("PATCH", "/api/users/1", {"display_name": "Y"}),
     ("POST", "/api/users/1/deactivate", None),
@@ -29,6 +32,7 @@ ADMIN_ROUTES = [
 
 def test_every_admin_route_is_listed() -> None:
     """Guards the list above: a new admin route must be added to it."""
+
     def calls(dependant: Any) -> Iterator[object]:
         for sub in dependant.dependencies:
             yield sub.call
@@ -49,7 +53,9 @@ def test_every_admin_route_is_listed() -> None:
 
 
 @pytest.mark.parametrize(("method", "path", "body"), ADMIN_ROUTES)
-async def test_admin_routes_refuse_others(harness: Harness, method: str, path: str, body: object) -> None:
+async def test_admin_routes_refuse_others(
+    harness: Harness, method: str, path: str, body: object
+) -> None:
     async with harness.client() as anonymous:
         response = await anonymous.request(method, path, json=body)
         assert response.status_code == 401
@@ -64,22 +70,35 @@ async def test_admin_routes_refuse_others(harness: Harness, method: str, path: s
 async def test_admin_manages_users(harness: Harness) -> None:
     admin = await harness.user(Role.ADMIN)
     async with harness.signed_in(admin) as client:
-        created = await client.post("/api/users", json={
-            "email": "New.Lead@Example.com", "display_name": " Nia ", "role": "teamleader",
-            "password": PASSWORD,
-        })
+        created = await client.post(
+            "/api/users",
+            json={
+                "email": "New.Lead@Example.com",
+                "display_name": " Nia ",
+                "role": "teamleader",
+                "password": PASSWORD,
+            },
+        )
         assert created.status_code == 201, created.text
         lead = created.json()["user"]
         assert lead["email"] == "new.lead@example.com"
         assert lead["display_name"] == "Nia"
         assert lead["capacity"] == harness.settings.default_capacity
 
-        dup = await client.post("/api/users", json={
-            "email": "new.LEAD@example.com", "display_name": "Dup", "role": "agent", "password": PASSWORD,
-        })
+        dup = await client.post(
+            "/api/users",
+            json={
+                "email": "new.LEAD@example.com",
+                "display_name": "Dup",
+                "role": "agent",
+                "password": PASSWORD,
+            },
+        )
         assert dup.status_code == 409 and dup.json()["error"]["code"] == "email_taken"
 
-        changed = await client.patch(f"/api/users/{lead['id']}", json={"capacity": 6, "display_name": "Nia L."})
+        changed = await client.patch(
+            f"/api/users/{lead['id']}", json={"capacity": 6, "display_name": "Nia L."}
+        )
         assert changed.json()["user"]["capacity"] == 6
         assert changed.json()["user"]["display_name"] == "Nia L."
         role = await client.patch(f"/api/users/{lead['id']}", json={"role": "admin"})

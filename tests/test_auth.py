@@ -30,7 +30,9 @@ async def test_login_sets_http_only_cookie_and_me_returns_the_user(harness: Harn
 async def test_wrong_password_and_unknown_email_are_answered_alike(harness: Harness) -> None:
     user = await harness.user()
     async with harness.client() as client:
-        wrong = await client.post("/api/auth/login", json={"email": user.email, "password": "nope-nope"})
+        wrong = await client.post(
+            "/api/auth/login", json={"email": user.email, "password": "nope-nope"}
+        )
         unknown = await client.post(
             "/api/auth/login", json={"email": "nobody@example.com", "password": "nope-nope"}
         )
@@ -46,7 +48,9 @@ async def test_deactivated_account_is_answered_like_a_wrong_password(harness: Ha
     async with harness.signed_in(admin) as client:
         assert (await client.post(f"/api/users/{agent.id}/deactivate")).status_code == 200
     async with harness.client() as client:
-        response = await client.post("/api/auth/login", json={"email": agent.email, "password": PASSWORD})
+        response = await client.post(
+            "/api/auth/login", json={"email": agent.email, "password": PASSWORD}
+        )
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "invalid_credentials"
 
@@ -56,7 +60,9 @@ async def test_failures_per_account_are_throttled(harness: Harness) -> None:
     limit = harness.settings.login_max_failures_per_account
     async with harness.client() as client:
         for _ in range(limit):
-            bad = await client.post("/api/auth/login", json={"email": user.email, "password": "x" * 9})
+            bad = await client.post(
+                "/api/auth/login", json={"email": user.email, "password": "x" * 9}
+            )
             assert bad.status_code == 401
         # Throttled now, even with the right password; from another address too.
         right = {"email": user.email, "password": PASSWORD}
@@ -74,7 +80,9 @@ async def test_failures_per_address_are_throttled(harness: Harness) -> None:
     async with harness.client(client=("10.1.2.3", 1)) as client:
         for i in range(limit):
             email = f"nobody{i}@example.com"
-            response = await client.post("/api/auth/login", json={"email": email, "password": "x" * 9})
+            response = await client.post(
+                "/api/auth/login", json={"email": email, "password": "x" * 9}
+            )
             assert response.status_code == 401
         right = {"email": user.email, "password": PASSWORD}
         assert (await client.post("/api/auth/login", json=right)).status_code == 429
@@ -98,7 +106,9 @@ async def test_login_rotates_the_token(harness: Harness) -> None:
     user = await harness.user()
     async with harness.signed_in(user) as client:
         first = client.cookies[COOKIE_NAME]
-        again = await client.post("/api/auth/login", json={"email": user.email, "password": PASSWORD})
+        again = await client.post(
+            "/api/auth/login", json={"email": user.email, "password": PASSWORD}
+        )
         assert again.status_code == 200
         second = client.cookies[COOKIE_NAME]
         assert second != first
@@ -111,7 +121,9 @@ async def test_idle_session_expires(harness: Harness) -> None:
     user = await harness.user()
     async with harness.signed_in(user) as client:
         idle = timedelta(minutes=harness.settings.session_idle_minutes)
-        await _age_session(harness, client.cookies[COOKIE_NAME], last_seen=utcnow() - idle + timedelta(minutes=1))
+        await _age_session(
+            harness, client.cookies[COOKIE_NAME], last_seen=utcnow() - idle + timedelta(minutes=1)
+        )
         assert (await client.get("/api/me")).status_code == 200  # still inside the window; touched
         await _age_session(harness, client.cookies[COOKIE_NAME], last_seen=utcnow() - idle)
         response = await client.get("/api/me")
@@ -122,7 +134,9 @@ async def test_idle_session_expires(harness: Harness) -> None:
 async def test_absolute_lifetime_ends_even_an_active_session(harness: Harness) -> None:
     user = await harness.user()
     async with harness.signed_in(user) as client:
-        await _age_session(harness, client.cookies[COOKIE_NAME], expires=utcnow() - timedelta(seconds=1))
+        await _age_session(
+            harness, client.cookies[COOKIE_NAME], expires=utcnow() - timedelta(seconds=1)
+        )
         assert (await client.get("/api/me")).status_code == 401
 
 
@@ -139,5 +153,7 @@ async def test_the_token_is_stored_only_hashed(harness: Harness) -> None:
 async def _age_session(harness: Harness, token: str, **changes: object) -> None:
     values = {"last_seen_at" if k == "last_seen" else "expires_at": v for k, v in changes.items()}
     async with harness.resources.sessions() as db:
-        await db.execute(update(Session).where(Session.token_hash == hash_token(token)).values(values))
+        await db.execute(
+            update(Session).where(Session.token_hash == hash_token(token)).values(values)
+        )
         await db.commit()

@@ -30,7 +30,13 @@ async def test_validation_errors_name_the_fields(harness: Harness) -> None:
     async with harness.signed_in(await harness.user(Role.ADMIN)) as client:
         response = await client.post(
             "/api/users",
-            json={"email": "not-an-email", "display_name": "", "role": "boss", "password": "short", "x": 1},
+            json={
+                "email": "not-an-email",
+                "display_name": "",
+                "role": "boss",
+                "password": "short",
+                "x": 1,
+            },
         )
         error = assert_error(response, 422, "invalid")
         fields = {d["field"] for d in error["details"]}  # type: ignore[union-attr]
@@ -50,7 +56,9 @@ async def test_oversized_bodies_are_refused(harness: Harness) -> None:
             for _ in range(40):
                 yield b"x" * 10_000
 
-        streamed = await client.post("/api/topics", content=chunks(), headers={"content-type": "application/json"})
+        streamed = await client.post(
+            "/api/topics", content=chunks(), headers={"content-type": "application/json"}
+        )
         assert_error(streamed, 413, "payload_too_large")
         # Field limits are checked too, with a field-level answer.
         long_name = await client.post("/api/topics", json={"name": "x" * 81})
@@ -58,12 +66,17 @@ async def test_oversized_bodies_are_refused(harness: Harness) -> None:
         assert (await client.get("/api/topics")).json()["topics"] == []
 
 
-@pytest.mark.parametrize("headers", [
-    {"Origin": "https://evil.example"},
-    {"Origin": "null"},
-    {"Origin": "", "Referer": "https://evil.example/page"},
-])
-async def test_cross_site_state_changes_are_refused(harness: Harness, headers: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},
+        {"Origin": "", "Referer": "https://evil.example/page"},
+    ],
+)
+async def test_cross_site_state_changes_are_refused(
+    harness: Harness, headers: dict[str, str]
+) -> None:
     admin = await harness.user(Role.ADMIN)
     async with harness.signed_in(admin) as client:
         response = await client.post("/api/topics", json={"name": "Evil"}, headers=headers)
@@ -76,13 +89,17 @@ async def test_cross_site_state_changes_are_refused(harness: Harness, headers: d
 async def test_cookie_request_without_origin_or_referer_is_refused(harness: Harness) -> None:
     async with harness.signed_in(await harness.user(Role.ADMIN)) as client:
         del client.headers["Origin"]
-        assert_error(await client.post("/api/topics", json={"name": "X"}), 403, "origin_not_allowed")
+        assert_error(
+            await client.post("/api/topics", json={"name": "X"}), 403, "origin_not_allowed"
+        )
 
 
 async def test_login_from_a_foreign_origin_is_refused(harness: Harness) -> None:
     user = await harness.user()
     async with harness.client(headers={"Origin": "https://evil.example"}) as client:
-        response = await client.post("/api/auth/login", json={"email": user.email, "password": PASSWORD})
+        response = await client.post(
+            "/api/auth/login", json={"email": user.email, "password": PASSWORD}
+        )
         assert_error(response, 403, "origin_not_allowed")
 
 
@@ -93,17 +110,21 @@ async def test_configured_origins_are_allowed(backend: object) -> None:
     harness = Harness(backend, settings, create_app(settings))  # type: ignore[arg-type]
     user = await harness.user(Role.ADMIN)
     async with harness.signed_in(user) as client:
-        ok = await client.post("/api/topics", json={"name": "Ok"}, headers={"Origin": "https://support.example.com"})
+        ok = await client.post(
+            "/api/topics", json={"name": "Ok"}, headers={"Origin": "https://support.example.com"}
+        )
         assert ok.status_code == 201
     await harness.close()
 
 
-async def test_unexpected_errors_are_logged_and_hidden(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+async def test_unexpected_errors_are_logged_and_hidden(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
     async def boom() -> None:
         raise RuntimeError("secret detail")
 
     harness.fastapi.add_api_route("/api/boom", boom, methods=["POST"])
-    # Starlette re-raises after answering, for the server to log; take the answer as a browser would.
+    # Starlette re-raises after answering, for the server to log; read the answer as a browser.
     transport = httpx.ASGITransport(app=harness.asgi, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url=harness.base_url) as client:
         response = await client.post("/api/boom", headers={"Origin": harness.base_url})

@@ -36,8 +36,9 @@ class Probe:
     async def _any(self, event: str, data: Any) -> None:
         await self.events.put((event, data))
 
-    async def next(self, timeout: float = 5.0) -> tuple[str, Any]:
-        return await asyncio.wait_for(self.events.get(), timeout)
+    async def next(self) -> tuple[str, Any]:
+        async with asyncio.timeout(5):
+            return await self.events.get()
 
 
 @asynccontextmanager
@@ -112,7 +113,14 @@ async def test_an_emit_from_another_process_reaches_the_users_sockets(live: Live
         settings = harness.settings
         await asyncio.to_thread(
             subprocess.run,
-            [sys.executable, "-c", script, settings.redis_url or "", settings.redis_prefix, str(user.id)],
+            [
+                sys.executable,
+                "-c",
+                script,
+                settings.redis_url or "",
+                settings.redis_prefix,
+                str(user.id),
+            ],
             check=True,
             timeout=30,
         )
@@ -125,7 +133,10 @@ async def test_deactivation_disconnects_the_users_sockets(live: LiveServer) -> N
     harness = live.harness
     admin = await harness.user(Role.ADMIN)
     agent = await harness.user()
-    async with connected(live, await sign_in(harness, agent)) as probe, harness.signed_in(admin) as client:
+    async with (
+        connected(live, await sign_in(harness, agent)) as probe,
+        harness.signed_in(admin) as client,
+    ):
         assert (await client.post(f"/api/users/{agent.id}/deactivate")).status_code == 200
         await asyncio.wait_for(probe.disconnected.wait(), 5)
 

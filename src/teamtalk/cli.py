@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import getpass
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, TypeVar
@@ -14,15 +13,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from teamtalk import db
 from teamtalk.embedded import EmbeddedValkey
+from teamtalk.errors import TeamTalkError
 from teamtalk.logs import setup_logging
 from teamtalk.models import Role
+from teamtalk.schemas import check_email
 from teamtalk.services import demo, users
 from teamtalk.settings import Settings
 
 T = TypeVar("T")
 
-app = typer.Typer(help="Team Talk: live help from team leaders for customer-service agents.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Team Talk: live help from team leaders for customer-service agents.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -54,29 +58,43 @@ def with_db(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) ->
         finally:
             await engine.dispose()
 
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    except TeamTalkError as exc:
+        typer.echo(f"Error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
 
 
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
-    no_worker: Annotated[bool, typer.Option("--no-worker", help="Do not run the routing worker here.")] = False,
-    no_demo: Annotated[bool, typer.Option("--no-demo", help="Do not create demo users on a fresh database.")] = False,
-    reload: Annotated[bool, typer.Option("--reload", help="Restart on code changes (development).")] = False,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Do not run the routing worker here.")
+    ] = False,
+    no_demo: Annotated[
+        bool, typer.Option("--no-demo", help="Do not create demo users on a fresh database.")
+    ] = False,
+    reload: Annotated[
+        bool, typer.Option("--reload", help="Restart on code changes (development).")
+    ] = False,
 ) -> None:
-    """Run the web server: HTTP API, real time and the web UI (and the worker, unless --no-worker)."""
+    """Run the web server: HTTP API, real time, web UI (and the worker unless --no-worker)."""
     settings = Settings()
-    settings = settings.model_copy(update={
-        "host": host or settings.host, "port": port or settings.port, "run_worker": not no_worker,
-    })
+    settings = settings.model_copy(
+        update={
+            "host": host or settings.host,
+            "port": port or settings.port,
+            "run_worker": not no_worker,
+        }
+    )
     setup_logging(settings)
     with redis_for(settings) as settings:
         logins = with_db(settings, lambda s: _prepare(s, settings, demo_data=not no_demo))
         url = f"http://{settings.host}:{settings.port}"
         typer.echo(f"\nTeam Talk is running at {url}\n")
         if logins:
-            typer.echo("Demo logins (password for all: %s):" % logins[0].password)
+            typer.echo(f"Demo logins (password for all: {logins[0].password}):")
             for login in logins:
                 typer.echo(f"  {login.role.value:<11} {login.email}")
             typer.echo("")
@@ -84,16 +102,29 @@ def serve(
             import os
 
             os.environ["REDIS_URL"] = settings.redis_url or ""
-            uvicorn.run("teamtalk.app:app_from_env", factory=True, host=settings.host,
-                        port=settings.port, reload=True, log_config=None)
+            uvicorn.run(
+                "teamtalk.app:app_from_env",
+                factory=True,
+                host=settings.host,
+                port=settings.port,
+                reload=True,
+                log_config=None,
+            )
         else:
             from teamtalk.app import create_app
 
-            uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                        log_config=None, proxy_headers=True)
+            uvicorn.run(
+                create_app(settings),
+                host=settings.host,
+                port=settings.port,
+                log_config=None,
+                proxy_headers=True,
+            )
 
 
-async def _prepare(session: AsyncSession, settings: Settings, *, demo_data: bool) -> list[demo.Login]:
+async def _prepare(
+    session: AsyncSession, settings: Settings, *, demo_data: bool
+) -> list[demo.Login]:
     if demo_data and await demo.is_empty(session):
         return await demo.add_demo_data(session, settings.default_capacity)
     return []
@@ -136,15 +167,24 @@ def users_create(
     """Create a user."""
     settings = Settings()
     if password is None:
-        password = getpass.getpass("Password: ")
-        if getpass.getpass("Repeat: ") != password:
-            raise typer.BadParameter("passwords differ")
+        password = str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+    try:
+        check_email(email)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--email") from None
     if len(password) < 8:
         raise typer.BadParameter("the password needs at least 8 characters")
-    user = with_db(settings, lambda s: users.create_user(
-        s, email=email, display_name=name, role=role, password=password,
-        capacity=capacity or settings.default_capacity,
-    ))
+    user = with_db(
+        settings,
+        lambda s: users.create_user(
+            s,
+            email=email,
+            display_name=name,
+            role=role,
+            password=password,
+            capacity=capacity or settings.default_capacity,
+        ),
+    )
     typer.echo(f"Created {user.role} {user.email} (id {user.id}).")
 
 

@@ -9,7 +9,11 @@ from datetime import UTC, datetime
 
 from teamtalk.settings import Settings
 
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "color_message",  # uvicorn's terminal colouring
+}
 
 
 class JsonFormatter(logging.Formatter):

@@ -57,10 +57,10 @@ class Realtime:
 
     async def disconnect_user(self, user_id: int, session_id: int | None = None) -> None:
         """End a user's sockets in every process (all of them, or one session's)."""
-        sockets: dict[str, str] = await self.redis.hgetall(self.keys.user_sockets(user_id))
+        sockets = await self.redis.hgetall(self.keys.user_sockets(user_id))
         for sid, owner in sockets.items():
-            if session_id is None or owner == str(session_id):
-                await self._disconnect(sid)
+            if session_id is None or str(owner) == str(session_id):
+                await self._disconnect(str(sid))
 
     async def _disconnect(self, sid: str) -> None:
         if self.manager.server is not None:

@@ -19,7 +19,7 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _check_email(value: str) -> str:
+def check_email(value: str) -> str:
     value = value.strip()
     local, _, domain = value.rpartition("@")
     if not local or "." not in domain or " " in value or len(value) > 254:
@@ -69,7 +69,7 @@ class UserCreate(Strict):
     password: Password
     capacity: Capacity | None = None
 
-    _email = field_validator("email")(_check_email)
+    _email = field_validator("email")(check_email)
 
 
 class UserUpdate(Strict):

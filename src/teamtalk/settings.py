@@ -32,16 +32,32 @@ class Settings(BaseSettings):
     )
 
     # Accounts.
-    default_capacity: int = Field(default=4, ge=1, le=50, validation_alias="TEAMTALK_DEFAULT_CAPACITY")
-    session_idle_minutes: int = Field(default=12 * 60, ge=1, validation_alias="TEAMTALK_SESSION_IDLE_MINUTES")
-    session_max_hours: int = Field(default=7 * 24, ge=1, validation_alias="TEAMTALK_SESSION_MAX_HOURS")
-    login_max_failures_per_account: int = Field(default=5, ge=1, validation_alias="TEAMTALK_LOGIN_MAX_FAILURES_PER_ACCOUNT")
-    login_max_failures_per_address: int = Field(default=20, ge=1, validation_alias="TEAMTALK_LOGIN_MAX_FAILURES_PER_ADDRESS")
-    login_throttle_seconds: int = Field(default=15 * 60, ge=1, validation_alias="TEAMTALK_LOGIN_THROTTLE_SECONDS")
+    default_capacity: int = Field(
+        default=4, ge=1, le=50, validation_alias="TEAMTALK_DEFAULT_CAPACITY"
+    )
+    session_idle_minutes: int = Field(
+        default=12 * 60, ge=1, validation_alias="TEAMTALK_SESSION_IDLE_MINUTES"
+    )
+    session_max_hours: int = Field(
+        default=7 * 24, ge=1, validation_alias="TEAMTALK_SESSION_MAX_HOURS"
+    )
+    login_max_failures_per_account: int = Field(
+        default=5, ge=1, validation_alias="TEAMTALK_LOGIN_MAX_FAILURES_PER_ACCOUNT"
+    )
+    login_max_failures_per_address: int = Field(
+        default=20, ge=1, validation_alias="TEAMTALK_LOGIN_MAX_FAILURES_PER_ADDRESS"
+    )
+    login_throttle_seconds: int = Field(
+        default=15 * 60, ge=1, validation_alias="TEAMTALK_LOGIN_THROTTLE_SECONDS"
+    )
 
     # Logging: "auto" is JSON unless stderr is a terminal.
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", validation_alias="TEAMTALK_LOG_LEVEL")
-    log_format: Literal["auto", "json", "text"] = Field(default="auto", validation_alias="TEAMTALK_LOG_FORMAT")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", validation_alias="TEAMTALK_LOG_LEVEL"
+    )
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto", validation_alias="TEAMTALK_LOG_FORMAT"
+    )
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

@@ -54,7 +54,6 @@ def session_token(environ: dict[str, Any]) -> str | None:
 
 
 def register(sio: socketio.AsyncServer, resources: Resources, realtime: Realtime) -> None:
-    @sio.event
     async def connect(sid: str, environ: dict[str, Any], _auth: Any = None) -> None:
         async with resources.sessions() as db:
             found = await auth.authenticate(db, resources.settings, session_token(environ))
@@ -63,11 +62,12 @@ def register(sio: socketio.AsyncServer, resources: Resources, realtime: Realtime
             # The client's connect_error gets {"message", "data": {"error": {...}}}.
             raise socketio.exceptions.ConnectionRefusedError(refusal.message, refusal.payload())
         user, session = found
-        await sio.save_session(sid, {"user_id": user.id, "session_id": session.id, "role": user.role})
+        await sio.save_session(
+            sid, {"user_id": user.id, "session_id": session.id, "role": user.role}
+        )
         await sio.enter_room(sid, user_room(user.id))
         await realtime.track(user.id, sid, session.id)
 
-    @sio.event
     async def disconnect(sid: str, _reason: Any = None) -> None:
         try:
             state = await sio.get_session(sid)
@@ -75,3 +75,6 @@ def register(sio: socketio.AsyncServer, resources: Resources, realtime: Realtime
             return
         if "user_id" in state:
             await realtime.untrack(state["user_id"], sid)
+
+    sio.on("connect", connect)
+    sio.on("disconnect", disconnect)

@@ -4,10 +4,12 @@ import type { Topic } from "./types";
 
 export const topicsKey = ["topics"] as const;
 
-export function useTopics() {
+/** Active topics; admins managing them also ask for the archived ones. */
+export function useTopics({ includeArchived = false }: { includeArchived?: boolean } = {}) {
+  const query = includeArchived ? "?include_archived=true" : "";
   return useQuery({
-    queryKey: topicsKey,
-    queryFn: async () => (await api.get<{ topics: Topic[] }>("/api/topics")).topics,
+    queryKey: [...topicsKey, { includeArchived }],
+    queryFn: async () => (await api.get<{ topics: Topic[] }>(`/api/topics${query}`)).topics,
   });
 }
 

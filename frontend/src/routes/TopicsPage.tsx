@@ -8,7 +8,7 @@ import { usePageTitle } from "../components/usePageTitle";
 
 export function TopicsPage() {
   usePageTitle("Topics");
-  const topics = useTopics();
+  const topics = useTopics({ includeArchived: true });
 
   return (
     <section aria-labelledby="page-title" className="stack">

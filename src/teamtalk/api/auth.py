@@ -16,7 +16,9 @@ def client_address(request: Request) -> str:
 
 
 @router.post("/auth/login", response_model=UserEnvelope)
-async def login(body: LoginIn, request: Request, response: Response, db: DB, res: Res) -> UserEnvelope:
+async def login(
+    body: LoginIn, request: Request, response: Response, db: DB, res: Res
+) -> UserEnvelope:
     signin = await auth.login(
         db,
         res.redis,

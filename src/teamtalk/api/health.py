@@ -35,4 +35,6 @@ async def readyz(res: Res) -> JSONResponse:
     except Exception as exc:
         checks["redis"] = f"error: {type(exc).__name__}: {exc}"[:300]
     ok = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503)
+    return JSONResponse(
+        {"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503
+    )

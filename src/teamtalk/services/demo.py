@@ -42,6 +42,17 @@ async def is_empty(db: AsyncSession) -> bool:
     return (await db.scalar(select(func.count()).select_from(User))) == 0
 
 
+async def active_demo_logins(db: AsyncSession) -> list[Login]:
+    active = set(
+        (
+            await db.scalars(
+                select(User.email).where(User.is_active, User.email.like(f"%@{DEMO_DOMAIN}"))
+            )
+        ).all()
+    )
+    return [login for login in demo_logins() if login.email in active]
+
+
 async def add_demo_data(db: AsyncSession, capacity: int) -> list[Login]:
     """Adds the demo team and topics; what already exists is left alone."""
     existing = set((await db.scalars(select(User.email))).all())
@@ -49,7 +60,11 @@ async def add_demo_data(db: AsyncSession, capacity: int) -> list[Login]:
         email = f"{handle}@{DEMO_DOMAIN}"
         if email not in existing:
             await create_user(
-                db, email=email, display_name=name, role=role, password=DEMO_PASSWORD,
+                db,
+                email=email,
+                display_name=name,
+                role=role,
+                password=DEMO_PASSWORD,
                 capacity=capacity,
             )
     have = set((await db.scalars(select(Topic.name))).all())

@@ -1,0 +1,84 @@
+"""An admin manages users and topics; a deactivated user's open page is signed out."""
+
+from __future__ import annotations
+
+from playwright.async_api import expect
+
+from teamtalk.models import Role
+from tests.browser.conftest import Browsing, SocketWatch, at, fill_login, heading
+from tests.conftest import Harness
+
+
+async def test_admin_creates_then_deactivates_a_leader(
+    harness: Harness, browsing: Browsing
+) -> None:
+    admin = await browsing.sign_in(await harness.user(Role.ADMIN, display_name="Ann Admin"))
+    await admin.get_by_role("navigation", name="Main").get_by_role("link", name="Users").click()
+    await expect(admin).to_have_url(at("/admin/users"))
+    await heading(admin, "Users")
+
+    form = admin.get_by_role("form", name="New user")
+    await form.get_by_label("Name").fill("Lena Leader")
+    await form.get_by_label("Email").fill("lena@example.com")
+    await form.get_by_label("Role").select_option(label="Team leader")
+    await form.get_by_label("Password").fill("lena's long password")
+    await form.get_by_label("Capacity").fill("3")
+    await form.get_by_role("button", name="Create user").click()
+    deactivate = admin.get_by_role("button", name="Deactivate Lena Leader")
+    await expect(deactivate).to_be_visible()
+    await expect(form.get_by_label("Name")).to_have_value("")
+
+    leader = await browsing.page()
+    await leader.goto("/login")
+    sockets = SocketWatch(leader)
+    await fill_login(leader, "lena@example.com", "lena's long password")
+    await expect(leader).to_have_url(at("/workspace"))
+    await heading(leader, "Workspace")
+    await expect(leader.get_by_role("banner")).to_contain_text("Lena Leader")
+    await sockets.until(lambda: sockets.accepted == 1)
+
+    await deactivate.click()
+    row = admin.get_by_role("row").filter(
+        has=admin.get_by_role("rowheader", name="Lena Leader", exact=True)
+    )
+    await expect(row).to_contain_text("Inactive")
+    await expect(deactivate).to_have_count(0)
+
+    # The server ends the session and the socket; the page re-checks the session.
+    await sockets.until(lambda: sockets.closed >= 1)
+    await expect(leader).to_have_url(at("/login"))
+    await expect(leader.get_by_role("button", name="Sign in")).to_be_visible()
+
+
+async def test_admin_creates_renames_and_archives_a_topic(
+    harness: Harness, browsing: Browsing
+) -> None:
+    admin = await browsing.sign_in(await harness.user(Role.ADMIN))
+    await admin.goto("/admin/topics")
+    await heading(admin, "Topics")
+
+    form = admin.get_by_role("form", name="New topic")
+    await form.get_by_label("Name").fill("Billing")
+    await form.get_by_role("button", name="Add topic").click()
+    await expect(admin.get_by_role("button", name="Rename Billing")).to_be_visible()
+    await expect(form.get_by_label("Name")).to_have_value("")
+
+    await admin.get_by_role("button", name="Rename Billing").click()
+    await admin.get_by_label("New name for Billing").fill("Refunds")
+    renaming = admin.get_by_role("form", name="Rename Billing")
+    await renaming.get_by_role("button", name="Save").click()
+    archive = admin.get_by_role("button", name="Archive Refunds")
+    await expect(archive).to_be_visible()
+    await expect(admin.get_by_role("rowheader", name="Billing", exact=True)).to_have_count(0)
+
+    row = admin.get_by_role("row").filter(
+        has=admin.get_by_role("rowheader", name="Refunds", exact=True)
+    )
+    await expect(row.get_by_role("cell", name="Active", exact=True)).to_be_visible()
+    await archive.click()
+    await expect(row.get_by_role("cell", name="Archived", exact=True)).to_be_visible()
+    await expect(archive).to_have_count(0)
+
+    await admin.reload()
+    await expect(row.get_by_role("cell", name="Archived", exact=True)).to_be_visible()
+    await expect(admin.get_by_role("button", name="Rename Refunds")).to_be_visible()
