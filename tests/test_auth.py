@@ -146,7 +146,7 @@ async def test_the_token_is_stored_only_hashed(harness: Harness) -> None:
         token = client.cookies[COOKIE_NAME]
     async with harness.resources.sessions() as db:
         stored = (await db.scalars(select(Session.token_hash))).all()
-    assert stored == [hash_token(token)]
+    assert stored == [hash_token(token, harness.resources.settings.resolved_secret_key())]
     assert token not in stored
 
 
@@ -154,6 +154,11 @@ async def _age_session(harness: Harness, token: str, **changes: object) -> None:
     values = {"last_seen_at" if k == "last_seen" else "expires_at": v for k, v in changes.items()}
     async with harness.resources.sessions() as db:
         await db.execute(
-            update(Session).where(Session.token_hash == hash_token(token)).values(values)
+            update(Session)
+            .where(
+                Session.token_hash
+                == hash_token(token, harness.resources.settings.resolved_secret_key())
+            )
+            .values(values)
         )
         await db.commit()

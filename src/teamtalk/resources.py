@@ -22,14 +22,17 @@ class Resources:
 
     @classmethod
     def open(cls, settings: Settings) -> Resources:
-        if settings.redis_url is None:
+        redis_url = settings.redis_url
+        if redis_url is None:
             raise RuntimeError("redis_url must be set (start the embedded Valkey first)")
+        # Resolved once here: a generated key is read from the data dir, not per request.
+        settings = settings.model_copy(update={"secret_key": settings.resolved_secret_key()})
         engine = db.create_engine(settings.sqlalchemy_url)
         return cls(
             settings=settings,
             engine=engine,
             sessions=db.sessionmaker(engine),
-            redis=Redis.from_url(settings.redis_url, decode_responses=True),
+            redis=Redis.from_url(redis_url, decode_responses=True),
             keys=Keys(settings.redis_prefix),
         )
 

@@ -43,8 +43,8 @@ async def login(
 
 
 @router.post("/auth/logout", status_code=204)
-async def logout(request: Request, response: Response, db: DB, realtime: RT) -> None:
-    ended = await auth.logout(db, request.cookies.get(auth.COOKIE_NAME))
+async def logout(request: Request, response: Response, db: DB, res: Res, realtime: RT) -> None:
+    ended = await auth.logout(db, res.settings, request.cookies.get(auth.COOKIE_NAME))
     response.delete_cookie(auth.COOKIE_NAME, path="/", httponly=True, samesite="lax")
     if ended is not None:  # this browser's sockets go with its session
         await realtime.disconnect_user(ended.user_id, ended.id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -38,8 +39,10 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+def hash_token(token: str, secret: str) -> str:
+    """Keyed with the server secret: a copy of the database alone matches no cookie, and
+    changing the secret signs everyone out."""
+    return hmac.new(secret.encode(), token.encode(), hashlib.sha256).hexdigest()
 
 
 def normalize_email(email: str) -> str:
@@ -83,15 +86,18 @@ async def login(
         raise NotAuthenticated("Wrong email or password.", code="invalid_credentials")
 
     await redis.delete(account_key)
+    secret = settings.resolved_secret_key()
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     # Rotation: whatever session this browser had before is ended, a fresh token is issued.
     if previous_token:
-        await db.execute(delete(Session).where(Session.token_hash == hash_token(previous_token)))
+        await db.execute(
+            delete(Session).where(Session.token_hash == hash_token(previous_token, secret))
+        )
     token = secrets.token_urlsafe(32)
     now = utcnow()
     session = Session(
-        token_hash=hash_token(token),
+        token_hash=hash_token(token, secret),
         user_id=user.id,
         created_at=now,
         last_seen_at=now,
@@ -125,7 +131,7 @@ async def authenticate(
         await db.execute(
             select(Session, User)
             .join(User, User.id == Session.user_id)
-            .where(Session.token_hash == hash_token(token))
+            .where(Session.token_hash == hash_token(token, settings.resolved_secret_key()))
         )
     ).first()
     if row is None:
@@ -143,11 +149,12 @@ async def authenticate(
     return user, session
 
 
-async def logout(db: AsyncSession, token: str | None) -> Session | None:
+async def logout(db: AsyncSession, settings: Settings, token: str | None) -> Session | None:
     """End the session behind a token; returns it, if there was one."""
     if not token:
         return None
-    session = await db.scalar(select(Session).where(Session.token_hash == hash_token(token)))
+    token_hash = hash_token(token, settings.resolved_secret_key())
+    session = await db.scalar(select(Session).where(Session.token_hash == token_hash))
     if session is None:
         return None
     await db.delete(session)
