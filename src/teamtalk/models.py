@@ -73,6 +73,12 @@ class Status(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+class Presence(enum.StrEnum):
+    ONLINE = "online"
+    AWAY = "away"
+    OFFLINE = "offline"
+
+
 class MessageKind(enum.StrEnum):
     USER = "user"
     SYSTEM = "system"
@@ -93,6 +99,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     capacity: Mapped[int] = mapped_column(Integer, default=4)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Leaders' status belongs to the user (all tabs agree) and survives a Redis restart.
+    presence: Mapped[str] = mapped_column(String(16), default="offline", server_default="offline")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -25,7 +25,7 @@ async def test_sign_in_reload_and_sign_out(harness: Harness, browsing: Browsing)
     await heading(page, "Inbox")
     header = page.get_by_role("banner")
     await expect(header).to_contain_text("Ada Agent")
-    await expect(header).to_contain_text("Agent")
+    await expect(header.get_by_text("Agent", exact=True)).to_be_visible()
 
     await page.reload()
     await heading(page, "Inbox")

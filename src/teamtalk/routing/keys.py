@@ -31,6 +31,77 @@ class Keys:
         return self._k(f"tl:{leader_id}:basket")
 
     @property
+    def basket_prefix(self) -> str:
+        """For Lua, which builds `prefix .. id .. ":basket"` for leaders it picks itself."""
+        return self._k("tl:")
+
+    @property
+    def available(self) -> str:
+        """ZSET of online (not away) leaders with a free slot: most free first, then the
+        oldest last assignment. O(log N) to pick from."""
+        return self._k("routing:available")
+
+    @property
+    def leader_status(self) -> str:
+        """HASH leader id -> "online" | "away" (absent: offline)."""
+        return self._k("routing:status")
+
+    @property
+    def leader_capacity(self) -> str:
+        return self._k("routing:capacity")
+
+    @property
+    def last_assigned(self) -> str:
+        """HASH leader id -> sequence number of their last assignment (for tie-breaks)."""
+        return self._k("routing:last_assigned")
+
+    @property
+    def assign_seq(self) -> str:
+        return self._k("routing:assign_seq")
+
+    @property
+    def inflight(self) -> str:
+        """HASH conversation id -> leader id: assigned in Redis, not yet settled with the DB."""
+        return self._k("routing:inflight")
+
+    @property
+    def inflight_since(self) -> str:
+        """ZSET conversation id -> ms when it went in flight, to find ones whose worker died."""
+        return self._k("routing:inflight_since")
+
+    @property
+    def attempts(self) -> str:
+        """HASH conversation id -> failed assignment attempts."""
+        return self._k("routing:attempts")
+
+    @property
+    def parked(self) -> str:
+        """SET of conversations set aside after too many failed attempts."""
+        return self._k("routing:parked")
+
+    @property
+    def wake(self) -> str:
+        """LIST the workers block on; anything that may make an assignment possible pushes."""
+        return self._k("routing:wake")
+
+    @property
+    def disconnected(self) -> str:
+        """ZSET leader id -> ms when their last socket went away (grace period running)."""
+        return self._k("routing:disconnected")
+
+    @property
+    def built(self) -> str:
+        """Marker: routing state was built from the database and is maintained since."""
+        return self._k("routing:built")
+
+    @property
+    def rebuild_lock(self) -> str:
+        return self._k("routing:rebuild_lock")
+
+    def worker_stats(self, worker_id: str) -> str:
+        return self._k(f"worker:stats:{worker_id}")
+
+    @property
     def online_agents(self) -> str:
         return self._k("users:online_agents")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import hmac
 import secrets
@@ -24,19 +26,30 @@ COOKIE_NAME = "teamtalk_session"
 TOUCH_INTERVAL = timedelta(seconds=60)
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-# Verified against when the email is unknown, so both failures cost the same time.
-_DUMMY_HASH = _hasher.hash("teamtalk-dummy-password")
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the email is unknown, so both failures cost the same time."""
+    return _hasher.hash("teamtalk-dummy-password")
 
 
-def verify_password(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
+# Argon2 takes a quarter of a second on purpose: off the event loop, or every socket and
+# request in the process would wait for it.
+async def hash_password(password: str) -> str:
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def verify_password(password_hash: str | None, password: str) -> bool:
+    """None (no such user) still costs a full verification, and fails."""
+
+    def verify() -> bool:
+        try:
+            return _hasher.verify(password_hash or _dummy_hash(), password) and bool(password_hash)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    return await asyncio.to_thread(verify)
 
 
 def hash_token(token: str, secret: str) -> str:
@@ -75,7 +88,7 @@ async def login(
     await _check_throttle(redis, address_key, settings.login_max_failures_per_address)
 
     user = await db.scalar(select(User).where(User.email == email))
-    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
+    ok = await verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.is_active:
         async with redis.pipeline(transaction=True) as pipe:
             for key in (account_key, address_key):
@@ -88,7 +101,7 @@ async def login(
     await redis.delete(account_key)
     secret = settings.resolved_secret_key()
     if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+        user.password_hash = await hash_password(password)
     # Rotation: whatever session this browser had before is ended, a fresh token is issued.
     if previous_token:
         await db.execute(

@@ -27,7 +27,7 @@ async def create_user(
         email=normalize_email(email),
         display_name=display_name.strip(),
         role=role.value,
-        password_hash=hash_password(password),
+        password_hash=await hash_password(password),
         capacity=capacity,
         is_active=True,
     )

@@ -1,0 +1,211 @@
+"""Calls the routing scripts. Every change to routing state in Redis goes through here.
+
+Each script is one atomic operation (routing/lua/*.lua); they run by SHA and redis-py
+reloads one the server has forgotten (NOSCRIPT).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
+from teamtalk.routing.keys import Keys
+
+LUA_DIR = Path(__file__).parent / "lua"
+SCRIPTS = ("assign", "settle", "enqueue", "leader_set", "leader_offline", "release")
+MAX_ATTEMPTS = 5
+
+
+class Outcome(StrEnum):
+    COMMITTED = "committed"  # the database has the assignment
+    REQUEUE = "requeue"  # the database step failed: back to the head of the queue
+    DROP = "drop"  # the conversation is no longer queued in the database
+
+
+@dataclass(frozen=True)
+class Assignment:
+    conversation_id: int
+    leader_id: int
+
+
+@dataclass
+class LeaderState:
+    status: str
+    capacity: int
+    free: int
+    basket: set[int] = field(default_factory=set)
+
+
+@dataclass
+class Snapshot:
+    """Routing state as Redis holds it, for checks, monitoring and tests."""
+
+    queue: list[int]
+    leaders: dict[int, LeaderState]
+    inflight: dict[int, int]
+    available: list[int]
+    parked: set[int]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Router:
+    def __init__(self, redis: Redis, keys: Keys, *, max_attempts: int = MAX_ATTEMPTS) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.max_attempts = max_attempts
+        lib = (LUA_DIR / "_lib.lua").read_text()
+        self._scripts: dict[str, AsyncScript] = {
+            name: redis.register_script(lib + "\n" + (LUA_DIR / f"{name}.lua").read_text())
+            for name in SCRIPTS
+        }
+        self._keys = [
+            keys.queue,
+            keys.online_teamleaders,
+            keys.available,
+            keys.leader_status,
+            keys.leader_capacity,
+            keys.last_assigned,
+            keys.assign_seq,
+            keys.inflight,
+            keys.inflight_since,
+            keys.wake,
+            keys.basket_prefix,
+            keys.attempts,
+            keys.parked,
+        ]
+
+    async def _run(self, name: str, *args: Any) -> Any:
+        return await self._scripts[name](keys=self._keys, args=list(args))
+
+    async def assign(self, limit: int) -> list[Assignment]:
+        flat = await self._run("assign", limit, now_ms())
+        return [Assignment(int(flat[i]), int(flat[i + 1])) for i in range(0, len(flat), 2)]
+
+    async def settle(self, assignment: Assignment, outcome: Outcome) -> int:
+        """1 when settled, 2 when parked after too many failures, 0 when nothing matched."""
+        return int(
+            await self._run(
+                "settle",
+                assignment.conversation_id,
+                assignment.leader_id,
+                outcome.value,
+                self.max_attempts,
+            )
+        )
+
+    async def enqueue(self, conversation_ids: Sequence[int], *, head: bool = False) -> int:
+        """Queue length afterwards; the last one added (at the tail) is at that position."""
+        return int(await self._run("enqueue", "head" if head else "tail", *conversation_ids))
+
+    async def leader_set(
+        self, leader_id: int, status: str, capacity: int, basket: Iterable[int] = ()
+    ) -> int:
+        return int(await self._run("leader_set", leader_id, status, capacity, *basket))
+
+    async def leader_offline(self, leader_id: int, returned: Sequence[int]) -> int:
+        return int(await self._run("leader_offline", leader_id, *returned))
+
+    async def release(self, leader_id: int, conversation_id: int) -> int:
+        return int(await self._run("release", leader_id, conversation_id))
+
+    async def withdraw(self, conversation_id: int) -> bool:
+        return bool(await self.redis.lrem(self.keys.queue, 0, str(conversation_id)))
+
+    async def wake(self) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.lpush(self.keys.wake, "1")
+            pipe.ltrim(self.keys.wake, 0, 0)
+            await pipe.execute()
+
+    async def wait_for_work(self, seconds: float) -> bool:
+        """Block until something may be assignable, or the seconds pass."""
+        return await self.redis.blpop([self.keys.wake], timeout=max(seconds, 0.01)) is not None
+
+    async def queue_position(self, conversation_id: int) -> int | None:
+        """1-based position in the queue, or None when not queued."""
+        index: Any = await self.redis.lpos(self.keys.queue, str(conversation_id))
+        return None if index is None else int(index) + 1
+
+    async def stale_inflight(self, older_than_ms: int) -> list[Assignment]:
+        ids: list[Any] = await self.redis.zrangebyscore(
+            self.keys.inflight_since, "-inf", now_ms() - older_than_ms
+        )
+        if not ids:
+            return []
+        leaders: list[Any] = await self.redis.hmget(self.keys.inflight, ids)
+        return [Assignment(int(c), int(lead)) for c, lead in zip(ids, leaders, strict=True) if lead]
+
+    async def snapshot(self) -> Snapshot:
+        k = self.keys
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.lrange(k.queue, 0, -1)
+            pipe.hgetall(k.leader_status)
+            pipe.hgetall(k.leader_capacity)
+            pipe.hgetall(k.online_teamleaders)
+            pipe.hgetall(k.inflight)
+            pipe.zrange(k.available, 0, -1)
+            pipe.smembers(k.parked)
+            queue, status, capacity, free, inflight, available, parked = await pipe.execute()
+        leaders = {
+            int(lid): LeaderState(st, int(capacity.get(lid, 0)), int(free.get(lid, 0)))
+            for lid, st in status.items()
+        }
+        if leaders:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for lid in leaders:
+                    pipe.smembers(k.basket(lid))
+                for lid, members in zip(leaders, await pipe.execute(), strict=True):
+                    leaders[lid].basket = {int(m) for m in members}
+        return Snapshot(
+            queue=[int(c) for c in queue],
+            leaders=leaders,
+            inflight={int(c): int(lead) for c, lead in inflight.items()},
+            available=[int(x) for x in available],
+            parked={int(c) for c in parked},
+        )
+
+    async def rebuild(self, state: Snapshot) -> None:
+        """Replace all routing state with what the database says, in one transaction.
+
+        In-flight records are dropped: the database is the truth, and a worker that settles
+        one late finds nothing to change.
+        """
+        k = self.keys
+        old_baskets = [
+            key async for key in self.redis.scan_iter(match=f"{k.basket_prefix}*:basket", count=500)
+        ]
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(
+                k.queue,
+                k.online_teamleaders,
+                k.available,
+                k.leader_status,
+                k.leader_capacity,
+                k.inflight,
+                k.inflight_since,
+                *old_baskets,
+            )
+            if state.queue:
+                pipe.rpush(k.queue, *state.queue)
+            for lid, leader in state.leaders.items():
+                pipe.hset(k.leader_status, str(lid), leader.status)
+                pipe.hset(k.leader_capacity, str(lid), leader.capacity)
+                if leader.basket:
+                    pipe.sadd(k.basket(lid), *leader.basket)
+            pipe.set(k.built, now_ms())
+            await pipe.execute()
+        # Free slots and the index follow from capacity and baskets; one script call each
+        # keeps that logic in one place.
+        for lid, leader in state.leaders.items():
+            await self.leader_set(lid, leader.status, leader.capacity)
+        await self.wake()

@@ -1,0 +1,186 @@
+"""The routing scripts against a real Valkey/Redis."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from teamtalk.routing.engine import Assignment, LeaderState, Outcome, Router, Snapshot
+from teamtalk.routing.keys import Keys
+from tests.conftest import Backend
+
+
+@pytest.fixture
+async def router(backend: Backend) -> AsyncIterator[Router]:
+    redis = Redis.from_url(backend.redis_url, decode_responses=True)
+    yield Router(redis, Keys(backend.prefix), max_attempts=3)
+    await redis.aclose()
+
+
+def pairs(made: list[Assignment]) -> list[tuple[int, int]]:
+    return [(a.conversation_id, a.leader_id) for a in made]
+
+
+async def test_fifo_and_most_free_slots_win(router: Router) -> None:
+    await router.enqueue([101, 102, 103, 104, 105])
+    await router.leader_set(1, "online", 2)
+    await router.leader_set(2, "online", 4, basket=[900])  # 3 free
+    made = await router.assign(10)
+    # Leader 2 has 3 free, leader 1 has 2: 2, then a tie (2 and 2) to the one assigned
+    # longest ago (1 never was), then 2 again (2 free vs 1), and so on.
+    assert pairs(made) == [(101, 2), (102, 1), (103, 2), (104, 1), (105, 2)]
+    snap = await router.snapshot()
+    assert snap.queue == []
+    assert snap.leaders[1].basket == {102, 104} and snap.leaders[1].free == 0
+    assert snap.leaders[2].basket == {900, 101, 103, 105} and snap.leaders[2].free == 0
+    assert snap.available == []
+
+
+async def test_ties_go_to_the_oldest_last_assignment(router: Router) -> None:
+    for leader in (1, 2, 3):
+        await router.leader_set(leader, "online", 4)
+    await router.enqueue([1, 2, 3])
+    assert [a.leader_id for a in await router.assign(3)] == [1, 2, 3]
+    await router.release(2, 2)  # leader 2 now has the most free slots
+    await router.release(1, 1)
+    await router.enqueue([4, 5])
+    # 1 and 2 both have 4 free; 1's last assignment is older.
+    assert [a.leader_id for a in await router.assign(2)] == [1, 2]
+
+
+async def test_capacity_is_never_exceeded_and_away_gets_nothing(router: Router) -> None:
+    await router.leader_set(1, "online", 2)
+    await router.leader_set(2, "away", 4)
+    await router.enqueue(list(range(10, 20)))
+    made = await router.assign(10)
+    assert [a.leader_id for a in made] == [1, 1]
+    snap = await router.snapshot()
+    assert snap.queue == list(range(12, 20))
+    assert snap.leaders[2].basket == set() and snap.leaders[2].status == "away"
+    # Lowering capacity below the basket takes nothing away and gives nothing new.
+    await router.leader_set(1, "online", 1)
+    assert await router.assign(5) == []
+    assert (await router.snapshot()).leaders[1].basket == {10, 11}
+    await router.release(1, 10)
+    assert await router.assign(5) == []  # 1 of capacity 1 is still full
+    await router.release(1, 11)
+    assert pairs(await router.assign(5)) == [(12, 1)]
+    # Away to online picks up work at once.
+    await router.leader_set(2, "online", 4)
+    assert [a.leader_id for a in await router.assign(10)] == [2, 2, 2, 2]
+
+
+async def test_offline_returns_the_basket_to_the_head_in_order(router: Router) -> None:
+    await router.leader_set(1, "online", 4)
+    await router.enqueue([1, 2, 3])
+    await router.assign(3)
+    for made in ([1, 2, 3],):
+        for conv in made:
+            await router.settle(Assignment(conv, 1), Outcome.COMMITTED)
+    await router.enqueue([4, 5])
+    assert await router.leader_offline(1, [1, 2, 3]) == 3
+    snap = await router.snapshot()
+    assert snap.queue == [1, 2, 3, 4, 5]
+    assert 1 not in snap.leaders and snap.inflight == {}
+    assert await router.assign(5) == []  # nobody online
+
+
+async def test_settle_outcomes(router: Router) -> None:
+    await router.leader_set(7, "online", 2)
+    await router.enqueue([1, 2, 3])
+    a, b = await router.assign(2)
+    assert (await router.snapshot()).inflight == {1: 7, 2: 7}
+    assert await router.settle(a, Outcome.COMMITTED) == 1
+    assert await router.settle(a, Outcome.COMMITTED) == 0  # already settled: nothing changes
+    assert await router.settle(Assignment(2, 8), Outcome.REQUEUE) == 0  # another leader's
+    assert await router.settle(b, Outcome.REQUEUE) == 1
+    snap = await router.snapshot()
+    assert snap.queue == [2, 3] and snap.leaders[7].basket == {1} and snap.leaders[7].free == 1
+    (c,) = await router.assign(1)
+    assert c == Assignment(2, 7)
+    assert await router.settle(c, Outcome.DROP) == 1  # e.g. withdrawn meanwhile
+    snap = await router.snapshot()
+    assert snap.queue == [3] and snap.leaders[7].basket == {1}
+
+
+async def test_rollback_does_not_resurrect_an_offline_leader(router: Router) -> None:
+    await router.leader_set(7, "online", 4)
+    await router.enqueue([1])
+    (a,) = await router.assign(1)
+    await router.leader_offline(7, [])  # the database never committed 1
+    assert await router.settle(a, Outcome.REQUEUE) == 1
+    snap = await router.snapshot()
+    assert snap.queue == [1] and snap.leaders == {} and snap.available == []
+
+
+async def test_a_conversation_that_keeps_failing_is_parked(router: Router) -> None:
+    await router.leader_set(7, "online", 4)
+    await router.enqueue([1, 2])
+    results = []
+    for _ in range(3):
+        made = await router.assign(1)
+        assert made[0].conversation_id == 1
+        results.append(await router.settle(made[0], Outcome.REQUEUE))
+    assert results == [1, 1, 2]
+    snap = await router.snapshot()
+    assert snap.parked == {1} and snap.queue == [2]  # never blocks the rest
+
+
+async def test_coming_back_online_counts_in_flight_work(router: Router) -> None:
+    await router.leader_set(7, "online", 2)
+    await router.enqueue([1, 2, 3])
+    assert len(await router.assign(1)) == 1
+    await router.leader_offline(7, [])
+    await router.leader_set(7, "online", 2, basket=[50])  # the database knows of 50
+    snap = await router.snapshot()
+    assert snap.leaders[7].basket == {50, 1} and snap.leaders[7].free == 0
+
+
+async def test_withdraw_and_position(router: Router) -> None:
+    assert await router.enqueue([1, 2]) == 2
+    assert await router.enqueue([3]) == 3
+    assert await router.queue_position(3) == 3
+    assert await router.withdraw(2) is True
+    assert await router.withdraw(2) is False
+    assert await router.queue_position(3) == 2
+    assert await router.queue_position(2) is None
+
+
+async def test_rebuild_replaces_everything(router: Router) -> None:
+    await router.leader_set(1, "online", 4)
+    await router.enqueue([1, 2, 3])
+    await router.assign(1)
+    state = Snapshot(
+        queue=[5, 6],
+        leaders={2: LeaderState("online", 3, 0, {7}), 3: LeaderState("away", 4, 0, set())},
+        inflight={},
+        available=[],
+        parked=set(),
+    )
+    await router.rebuild(state)
+    snap = await router.snapshot()
+    assert snap.queue == [5, 6] and snap.inflight == {}
+    assert set(snap.leaders) == {2, 3}
+    assert snap.leaders[2].basket == {7} and snap.leaders[2].free == 2
+    assert snap.available == [2]
+
+
+async def test_wake_signal(router: Router) -> None:
+    assert await router.wait_for_work(0.05) is False
+    await router.enqueue([1])
+    assert await router.wait_for_work(1) is True
+    assert await router.wait_for_work(0.05) is False  # one token, taken
+
+
+async def test_scripts_reload_after_the_server_forgets_them(valkey_url: str) -> None:
+    redis = Redis.from_url(valkey_url, decode_responses=True)
+    router = Router(redis, Keys("tt-test-noscript:"))
+    await router.leader_set(1, "online", 1)
+    await redis.script_flush()  # our own private Valkey: nobody else's scripts
+    await router.enqueue([1])
+    assert pairs(await router.assign(1)) == [(1, 1)]
+    await router.leader_offline(1, [])
+    await redis.delete(*[k async for k in redis.scan_iter(match="tt-test-noscript:*")])
+    await redis.aclose()
