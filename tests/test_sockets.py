@@ -91,8 +91,8 @@ async def test_connect_from_a_foreign_origin_is_refused(live: LiveServer) -> Non
 
 async def test_an_emit_from_another_process_reaches_the_users_sockets(live: LiveServer) -> None:
     harness = live.harness
-    user = await harness.user(Role.TEAMLEADER)
-    other = await harness.user(Role.TEAMLEADER)
+    user = await harness.user(Role.AGENT)
+    other = await harness.user(Role.AGENT)
     async with (
         connected(live, await sign_in(harness, user)) as probe,
         connected(live, await sign_in(harness, other)) as bystander,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,15 +17,16 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from teamtalk import sockets
-from teamtalk.api import auth, health, topics, users
+from teamtalk.api import auth, conversations, health, topics, users
 from teamtalk.errors import TeamTalkError, error_payload, field_errors
 from teamtalk.guards import BodyLimit, OriginGuard
 from teamtalk.realtime import Realtime
 from teamtalk.resources import Resources
+from teamtalk.routing.worker import Worker
 from teamtalk.settings import Settings
 
 log = logging.getLogger(__name__)
-API_ROUTERS = (auth.router, users.router, topics.router)  # mounted under /api
+API_ROUTERS = (auth.router, users.router, topics.router, conversations.router)  # mounted under /api
 WEB_DIR = Path(__file__).parent / "web"
 
 
@@ -36,9 +38,16 @@ def create_app(settings: Settings) -> Any:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        worker = None
+        if settings.run_worker:
+            worker = asyncio.create_task(Worker(resources, realtime).run(stop))
         try:
             yield
         finally:
+            stop.set()
+            if worker is not None:
+                await worker
             await sio.shutdown()
             await realtime.close()
             await resources.close()

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from teamtalk import db
 from teamtalk.embedded import EmbeddedValkey
-from teamtalk.errors import TeamTalkError
+from teamtalk.errors import Conflict, TeamTalkError
 from teamtalk.logs import setup_logging
-from teamtalk.models import Role
+from teamtalk.models import Presence, Role, User
 from teamtalk.schemas import check_email
 from teamtalk.services import demo, users
 from teamtalk.settings import Settings
@@ -197,6 +197,17 @@ def users_list() -> None:
         typer.echo(f"{u.id:>5}  {u.role:<11} {u.email:<40} {u.display_name} ({state})")
 
 
+def _not_routing(user: User) -> User:
+    """The CLI does not reach the running server's routing; a leader holding conversations
+    is changed through the admin UI or API, which returns their basket to the queue."""
+    if user.role == Role.TEAMLEADER and user.presence != Presence.OFFLINE:
+        raise Conflict(
+            f"{user.email} is {user.presence}; set them offline first, or use the admin page.",
+            code="leader_online",
+        )
+    return user
+
+
 @users_app.command("set-role")
 def users_set_role(
     email: Annotated[str, typer.Argument(help="The user's email.")],
@@ -205,7 +216,8 @@ def users_set_role(
     """Change a user's role."""
 
     async def work(s: AsyncSession) -> None:
-        await users.update_user(s, await users.get_user_by_email(s, email), role=role)
+        user = _not_routing(await users.get_user_by_email(s, email))
+        await users.update_user(s, None, None, user, role=role)
 
     with_db(Settings(), work)
     typer.echo(f"{email} is now {role.value}.")
@@ -218,7 +230,8 @@ def users_deactivate(email: Annotated[str, typer.Argument(help="The user's email
     async def work(s: AsyncSession) -> None:
         # Open sockets refuse a dead session at the next check; the admin API also
         # disconnects them at once.
-        await users.deactivate_user(s, None, await users.get_user_by_email(s, email))
+        user = _not_routing(await users.get_user_by_email(s, email))
+        await users.deactivate_user(s, None, None, user)
 
     with_db(Settings(), work)
     typer.echo(f"{email} is deactivated.")

@@ -8,6 +8,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from teamtalk import db
+from teamtalk.routing.engine import Router
 from teamtalk.routing.keys import Keys
 from teamtalk.settings import Settings
 
@@ -19,6 +20,7 @@ class Resources:
     sessions: async_sessionmaker[AsyncSession]
     redis: Redis
     keys: Keys
+    router: Router
 
     @classmethod
     def open(cls, settings: Settings) -> Resources:
@@ -28,12 +30,15 @@ class Resources:
         # Resolved once here: a generated key is read from the data dir, not per request.
         settings = settings.model_copy(update={"secret_key": settings.resolved_secret_key()})
         engine = db.create_engine(settings.sqlalchemy_url)
+        redis = Redis.from_url(redis_url, decode_responses=True)
+        keys = Keys(settings.redis_prefix)
         return cls(
             settings=settings,
             engine=engine,
             sessions=db.sessionmaker(engine),
-            redis=Redis.from_url(redis_url, decode_responses=True),
-            keys=Keys(settings.redis_prefix),
+            redis=redis,
+            keys=keys,
+            router=Router(redis, keys, max_attempts=settings.max_assign_attempts),
         )
 
     async def close(self) -> None:

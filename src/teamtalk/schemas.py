@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from teamtalk.models import Role, Topic, User
+from teamtalk.models import Conversation, Message, Role, Topic, User
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 TopicName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
@@ -109,3 +110,98 @@ class TopicIn(Strict):
 class Ready(BaseModel):
     status: str
     checks: dict[str, str]
+
+
+class ConversationOut(BaseModel):
+    id: int
+    status: str
+    agent_id: int
+    assignee_id: int | None
+    topic_id: int | None
+    ticket_link: str | None
+    created_at: datetime
+    queued_at: datetime | None
+    assigned_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    updated_at: datetime
+    last_seq: int
+
+    @classmethod
+    def of(cls, c: Conversation) -> ConversationOut:
+        return cls(
+            id=c.id,
+            status=c.status,
+            agent_id=c.agent_id,
+            assignee_id=c.assignee_id,
+            topic_id=c.topic_id,
+            ticket_link=c.ticket_link,
+            created_at=c.created_at,
+            queued_at=c.queued_at,
+            assigned_at=c.assigned_at,
+            resolved_at=c.resolved_at,
+            closed_at=c.closed_at,
+            updated_at=c.updated_at,
+            last_seq=c.last_seq,
+        )
+
+
+class MessageOut(BaseModel):
+    id: int
+    conversation_id: int
+    seq: int
+    sender_id: int | None
+    kind: str
+    body: str
+    client_id: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, m: Message) -> MessageOut:
+        return cls(
+            id=m.id,
+            conversation_id=m.conversation_id,
+            seq=m.seq,
+            sender_id=m.sender_id,
+            kind=m.kind,
+            body=m.body,
+            client_id=m.client_id,
+            created_at=m.created_at,
+        )
+
+
+MessageBody = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)
+]
+
+
+class ConversationCreate(Strict):
+    message: MessageBody
+    topic_id: int | None = None
+    ticket_link: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=2048)] | None
+    ) = None
+
+    @field_validator("ticket_link")
+    @classmethod
+    def _http_link(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http or https URL")
+        return value
+
+
+class ConversationCreated(BaseModel):
+    conversation: ConversationOut
+    queue_position: int | None
+
+
+class ConversationEnvelope(BaseModel):
+    conversation: ConversationOut
+
+
+class SubmitAs(Strict):
+    status: Literal["solved", "pending"]
+    topic_id: int

@@ -51,6 +51,28 @@ class Settings(BaseSettings):
         default=15 * 60, ge=1, validation_alias="TEAMTALK_LOGIN_THROTTLE_SECONDS"
     )
 
+    # Routing.
+    worker_batch: int = Field(default=5, ge=1, le=1000, validation_alias="TEAMTALK_WORKER_BATCH")
+    worker_min_interval: float = Field(
+        default=0.1, gt=0, validation_alias="TEAMTALK_WORKER_MIN_INTERVAL"
+    )
+    worker_max_interval: float = Field(
+        default=30.0, gt=0, validation_alias="TEAMTALK_WORKER_MAX_INTERVAL"
+    )
+    max_assign_attempts: int = Field(
+        default=5, ge=1, validation_alias="TEAMTALK_MAX_ASSIGN_ATTEMPTS"
+    )
+    presence_grace_seconds: float = Field(
+        default=60.0, ge=0, validation_alias="TEAMTALK_PRESENCE_GRACE_SECONDS"
+    )
+    # An assignment not committed within this time is taken back and requeued.
+    assignment_lease_seconds: float = Field(
+        default=30.0, gt=0, validation_alias="TEAMTALK_ASSIGNMENT_LEASE_SECONDS"
+    )
+    status_changes_per_minute: int = Field(
+        default=30, ge=1, validation_alias="TEAMTALK_STATUS_CHANGES_PER_MINUTE"
+    )
+
     # Logging: "auto" is JSON unless stderr is a terminal.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", validation_alias="TEAMTALK_LOG_LEVEL"

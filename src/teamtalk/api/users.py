@@ -37,20 +37,30 @@ async def get_user(user_id: int, admin: Admin, db: DB) -> UserEnvelope:
 
 
 @router.patch("/{user_id}", response_model=UserEnvelope)
-async def update_user(user_id: int, body: UserUpdate, admin: Admin, db: DB) -> UserEnvelope:
+async def update_user(
+    user_id: int, body: UserUpdate, admin: Admin, db: DB, res: Res, realtime: RT
+) -> UserEnvelope:
     user = await users.get_user(db, user_id)
     if user.id == admin.id and body.role not in (None, Role.ADMIN):
         raise Conflict("You cannot take away your own admin role.", code="own_role")
     user = await users.update_user(
-        db, user, display_name=body.display_name, role=body.role, capacity=body.capacity
+        db,
+        res,
+        realtime,
+        user,
+        display_name=body.display_name,
+        role=body.role,
+        capacity=body.capacity,
     )
     return UserEnvelope(user=UserOut.of(user))
 
 
 @router.post("/{user_id}/deactivate", response_model=UserEnvelope)
-async def deactivate_user(user_id: int, admin: Admin, db: DB, realtime: RT) -> UserEnvelope:
+async def deactivate_user(
+    user_id: int, admin: Admin, db: DB, res: Res, realtime: RT
+) -> UserEnvelope:
     user = await users.get_user(db, user_id)
     if user.id == admin.id:
         raise Conflict("You cannot deactivate your own account.", code="own_account")
-    user = await users.deactivate_user(db, realtime, user)
+    user = await users.deactivate_user(db, res, realtime, user)
     return UserEnvelope(user=UserOut.of(user))

@@ -118,6 +118,10 @@ class Keys:
         """HASH socket id -> session id, across every server process."""
         return self._k(f"user:{user_id}:sockets")
 
+    def status_changes(self, user_id: int) -> str:
+        """Counter for rate-limiting a user's status changes."""
+        return self._k(f"ratelimit:status:{user_id}")
+
     # Login throttling: failure counters that expire on their own.
     def login_failures_account(self, email: str) -> str:
         digest = hashlib.sha256(email.encode()).hexdigest()[:32]

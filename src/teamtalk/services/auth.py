@@ -158,7 +158,8 @@ async def authenticate(
         return None
     if now - session.last_seen_at >= TOUCH_INTERVAL:
         session.last_seen_at = now
-        await db.commit()
+    # Ends the transaction either way: on SQLite it holds the write lock until then.
+    await db.commit()
     return user, session
 
 

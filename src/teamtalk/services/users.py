@@ -9,8 +9,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from teamtalk.errors import Conflict, NotFound
-from teamtalk.models import Role, User, utcnow
+from teamtalk.models import Presence, Role, User, utcnow
 from teamtalk.realtime import Realtime
+from teamtalk.resources import Resources
+from teamtalk.services import presence
 from teamtalk.services.auth import end_sessions, hash_password, normalize_email
 
 
@@ -63,12 +65,20 @@ async def get_user_by_email(db: AsyncSession, email: str) -> User:
 
 async def update_user(
     db: AsyncSession,
+    res: Resources | None,
+    realtime: Realtime | None,
     user: User,
     *,
     display_name: str | None = None,
     role: Role | None = None,
     capacity: int | None = None,
 ) -> User:
+    """A leader who stops being one goes offline first (their basket back to the queue);
+    a capacity change reaches routing at once."""
+    if role not in (None, Role.TEAMLEADER) and user.role == Role.TEAMLEADER and res is not None:
+        await presence.set_status(
+            db, res, realtime, user.id, Presence.OFFLINE, reason="role changed"
+        )
     if display_name is not None:
         user.display_name = display_name.strip()
     if role is not None:
@@ -76,11 +86,20 @@ async def update_user(
     if capacity is not None:
         user.capacity = capacity
     await db.commit()
+    if res is not None and capacity is not None:
+        await presence.capacity_changed(res, user)
     return user
 
 
-async def deactivate_user(db: AsyncSession, realtime: Realtime | None, user: User) -> User:
-    """Deactivate and sign out everywhere at once: sessions deleted, sockets disconnected."""
+async def deactivate_user(
+    db: AsyncSession, res: Resources | None, realtime: Realtime | None, user: User
+) -> User:
+    """Deactivate and sign out everywhere at once: sessions deleted, sockets disconnected,
+    and a leader's basket back to the queue."""
+    if user.role == Role.TEAMLEADER and res is not None:
+        await presence.set_status(
+            db, res, realtime, user.id, Presence.OFFLINE, reason="leader deactivated"
+        )
     if user.is_active:
         user.is_active = False
         user.deactivated_at = utcnow()

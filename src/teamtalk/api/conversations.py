@@ -1,0 +1,56 @@
+"""Support requests over HTTP."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from teamtalk.api.deps import DB, RT, Res, require_role
+from teamtalk.models import Role, Status, User
+from teamtalk.schemas import (
+    ConversationCreate,
+    ConversationCreated,
+    ConversationEnvelope,
+    ConversationOut,
+    SubmitAs,
+)
+from teamtalk.services import conversations
+
+router = APIRouter(prefix="/conversations", tags=["conversations"])
+Agent = Annotated[User, Depends(require_role(Role.AGENT))]
+Leader = Annotated[User, Depends(require_role(Role.TEAMLEADER))]
+
+
+@router.post("", response_model=ConversationCreated, status_code=201)
+async def create(
+    body: ConversationCreate, agent: Agent, db: DB, res: Res, realtime: RT
+) -> ConversationCreated:
+    conversation, position = await conversations.create_conversation(
+        db,
+        res.router,
+        realtime,
+        agent,
+        message=body.message,
+        topic_id=body.topic_id,
+        ticket_link=body.ticket_link,
+    )
+    return ConversationCreated(
+        conversation=ConversationOut.of(conversation), queue_position=position
+    )
+
+
+@router.post("/{conversation_id}/submit", response_model=ConversationEnvelope)
+async def submit_as(
+    conversation_id: int, body: SubmitAs, leader: Leader, db: DB, res: Res, realtime: RT
+) -> ConversationEnvelope:
+    conversation = await conversations.submit_as(
+        db,
+        res.router,
+        realtime,
+        leader,
+        conversation_id,
+        status=Status(body.status),
+        topic_id=body.topic_id,
+    )
+    return ConversationEnvelope(conversation=ConversationOut.of(conversation))

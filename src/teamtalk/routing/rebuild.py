@@ -1,0 +1,105 @@
+"""Routing state from the database, the source of truth: build it, compare it, restore it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from teamtalk.models import Conversation, Presence, Role, Status, User
+from teamtalk.resources import Resources
+from teamtalk.routing.engine import LeaderState, Snapshot
+
+log = logging.getLogger(__name__)
+
+
+async def database_state(db: AsyncSession) -> Snapshot:
+    queued = await db.scalars(
+        select(Conversation.id)
+        .where(Conversation.status == Status.QUEUED)
+        .order_by(Conversation.queued_at, Conversation.id)
+    )
+    leaders = {
+        u.id: LeaderState(status=u.presence, capacity=u.capacity, free=0)
+        for u in await db.scalars(
+            select(User).where(
+                User.role == Role.TEAMLEADER,
+                User.is_active,
+                User.presence.in_([Presence.ONLINE, Presence.AWAY]),
+            )
+        )
+    }
+    assigned = await db.execute(
+        select(Conversation.id, Conversation.assignee_id).where(
+            Conversation.status == Status.ASSIGNED
+        )
+    )
+    for conversation_id, leader_id in assigned:
+        if leader_id in leaders:
+            leaders[leader_id].basket.add(conversation_id)
+    return Snapshot(queue=list(queued), leaders=leaders, inflight={}, available=[], parked=set())
+
+
+@dataclass
+class Drift:
+    """Where Redis and the database disagree, ignoring work in flight and parked."""
+
+    missing_from_queue: set[int]
+    not_queued: set[int]
+    basket_mismatch: set[int]
+
+    def __bool__(self) -> bool:
+        return bool(self.missing_from_queue or self.not_queued or self.basket_mismatch)
+
+
+async def drift(res: Resources) -> Drift:
+    redis_state = await res.router.snapshot()
+    async with res.sessions() as db:
+        db_state = await database_state(db)
+    settling = set(redis_state.inflight) | redis_state.parked
+    in_redis_queue = set(redis_state.queue)
+    in_db_queue = set(db_state.queue)
+    mismatched = {
+        lid
+        for lid in set(db_state.leaders) | set(redis_state.leaders)
+        if _leader_key(db_state.leaders.get(lid), settling)
+        != _leader_key(redis_state.leaders.get(lid), settling)
+    }
+    return Drift(
+        missing_from_queue=in_db_queue - in_redis_queue - settling,
+        not_queued=in_redis_queue - in_db_queue - settling,
+        basket_mismatch=mismatched,
+    )
+
+
+def _leader_key(leader: LeaderState | None, settling: set[int]) -> object:
+    if leader is None:
+        return None
+    return (leader.status, leader.capacity, frozenset(leader.basket - settling))
+
+
+async def rebuild(res: Resources) -> bool:
+    """Rebuild routing state from the database; one process at a time. False when another
+    process holds the lock."""
+    if not await res.redis.set(res.keys.rebuild_lock, "1", nx=True, ex=60):
+        return False
+    try:
+        async with res.sessions() as db:
+            state = await database_state(db)
+        await res.router.rebuild(state)
+        log.info(
+            "routing state rebuilt from the database",
+            extra={"queued": len(state.queue), "leaders": len(state.leaders)},
+        )
+        return True
+    finally:
+        await res.redis.delete(res.keys.rebuild_lock)
+
+
+async def ensure(res: Resources) -> bool:
+    """At start-up: rebuild when Redis has no routing state (new, or restarted empty)."""
+    if await res.redis.exists(res.keys.built):
+        return False
+    return await rebuild(res)

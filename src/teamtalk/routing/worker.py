@@ -1,0 +1,183 @@
+"""The routing worker: a small explicit loop.
+
+Wait for a wake signal (or the adaptive poll), run the assign script for a batch, commit the
+batch in the database, settle each in-flight record, emit. Between batches: heartbeat,
+settle in-flight records whose worker died, end grace periods, repair drift.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+
+from teamtalk.events import AssignConversation, UpdateConversation
+from teamtalk.models import Conversation, Status
+from teamtalk.realtime import Realtime
+from teamtalk.resources import Resources
+from teamtalk.routing import rebuild
+from teamtalk.routing.engine import Assignment, Outcome
+from teamtalk.schemas import ConversationOut
+from teamtalk.services import presence
+from teamtalk.services.assignment import commit_assignments
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_TTL = 15
+HOUSEKEEPING_SECONDS = 5.0
+# Tests switch this on to kill the worker between the script and the commit.
+FAULT_ENV = "TEAMTALK_FAULT"
+
+
+@dataclass
+class Stats:
+    worker_id: str
+    started: float = field(default_factory=time.time)
+    processed: int = 0
+    errors: int = 0
+    parked: int = 0
+    last_processed: float | None = None
+    interval: float = 0.0
+
+
+class Worker:
+    def __init__(self, res: Resources, realtime: Realtime | None) -> None:
+        self.res = res
+        self.realtime = realtime
+        self.settings = res.settings
+        self.router = res.router
+        worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.stats = Stats(worker_id, interval=self.settings.worker_min_interval)
+        self._next_housekeeping = 0.0
+        self._drift_seen = False
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until `stop` is set; the batch in hand is finished first (a drain on SIGTERM)."""
+        await self.start()
+        while not stop.is_set():
+            try:
+                await self.housekeeping()
+                made = await self.step()
+            except Exception:
+                self.stats.errors += 1
+                log.exception("routing worker cycle failed")
+                made = 0
+            if made:
+                self.stats.interval = self.settings.worker_min_interval
+                continue
+            self.stats.interval = min(self.stats.interval * 2, self.settings.worker_max_interval)
+            wait = min(self.stats.interval, self._next_housekeeping - time.monotonic())
+            waiter = asyncio.ensure_future(self.router.wait_for_work(max(wait, 0.01)))
+            stopper = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (waiter, stopper):
+                task.cancel()
+        await self.res.redis.delete(self.res.keys.worker_stats(self.stats.worker_id))
+
+    async def start(self) -> None:
+        await rebuild.ensure(self.res)
+        # Only records older than the lease: younger ones may belong to a live worker.
+        await self.settle_stale(older_than=self.settings.assignment_lease_seconds)
+
+    async def burst(self) -> int:
+        """Assign until nothing more can be; for tests and tools. Returns how many."""
+        total = 0
+        while made := await self.step():
+            total += made
+        return total
+
+    async def step(self) -> int:
+        """One batch. Returns the number of conversations assigned."""
+        assignments = await self.router.assign(self.settings.worker_batch)
+        if not assignments:
+            return 0
+        if os.environ.get(FAULT_ENV) == "after_assign":
+            os._exit(17)
+        deadline = time.monotonic() + self.settings.assignment_lease_seconds / 2
+        try:
+            async with self.res.sessions() as db:
+                committed, outcomes = await commit_assignments(db, assignments, deadline=deadline)
+        except Exception as exc:  # LeaseExpired, or the database is down
+            self.stats.errors += 1
+            log.error("assignment batch failed; requeued", exc_info=exc)
+            committed, outcomes = [], dict.fromkeys(assignments, Outcome.REQUEUE)
+        for assignment, outcome in outcomes.items():
+            if await self.router.settle(assignment, outcome) == 2:
+                self.stats.parked += 1
+                log.error(
+                    "conversation set aside after repeated assignment failures",
+                    extra={"conversation_id": assignment.conversation_id},
+                )
+        for done in committed:
+            await self.announce(done.assignment, done.conversation)
+        self.stats.processed += len(committed)
+        if committed:
+            self.stats.last_processed = time.time()
+        return len(committed)
+
+    async def announce(self, assignment: Assignment, conversation: Conversation) -> None:
+        if self.realtime is None:
+            return
+        out = ConversationOut.of(conversation)
+        await AssignConversation(conversation=out).to_user(self.realtime, assignment.leader_id)
+        await UpdateConversation(conversation=out).to_user(self.realtime, conversation.agent_id)
+
+    async def housekeeping(self, *, force: bool = False) -> None:
+        if not force and time.monotonic() < self._next_housekeeping:
+            return
+        self._next_housekeeping = time.monotonic() + HOUSEKEEPING_SECONDS
+        await self.heartbeat()
+        await rebuild.ensure(self.res)  # Redis restarted empty
+        await self.settle_stale(older_than=self.settings.assignment_lease_seconds)
+        await presence.expire_grace(self.res, self.realtime)
+        await self.repair_drift()
+
+    async def heartbeat(self) -> None:
+        stats = asdict(self.stats) | {"uptime": time.time() - self.stats.started}
+        async with self.res.redis.pipeline(transaction=False) as pipe:
+            pipe.set(self.res.keys.worker_heartbeat, self.stats.worker_id, ex=HEARTBEAT_TTL)
+            pipe.set(
+                self.res.keys.worker_stats(self.stats.worker_id),
+                json.dumps(stats),
+                ex=HEARTBEAT_TTL,
+            )
+            await pipe.execute()
+
+    async def settle_stale(self, *, older_than: float) -> int:
+        """In-flight records left by a worker that died between the script and the commit are
+        settled by what the database says, so nothing is lost or assigned twice."""
+        stale = await self.router.stale_inflight(int(older_than * 1000))
+        if not stale:
+            return 0
+        async with self.res.sessions() as db:
+            for assignment in stale:
+                conversation = await db.get(Conversation, assignment.conversation_id)
+                if conversation is None or conversation.status != Status.QUEUED:
+                    held = (
+                        conversation is not None
+                        and conversation.status == Status.ASSIGNED
+                        and conversation.assignee_id == assignment.leader_id
+                    )
+                    outcome = Outcome.COMMITTED if held else Outcome.DROP
+                else:
+                    outcome = Outcome.REQUEUE
+                await self.router.settle(assignment, outcome)
+        log.warning("settled in-flight assignments of a dead worker", extra={"count": len(stale)})
+        return len(stale)
+
+    async def repair_drift(self) -> None:
+        """Rebuild when Redis and the database disagree twice in a row (once may be a change
+        caught between its commit and its Redis step)."""
+        found = await rebuild.drift(self.res)
+        if found and self._drift_seen:
+            log.warning(
+                "routing state disagrees with the database; rebuilding", extra=asdict(found)
+            )
+            await rebuild.rebuild(self.res)
+            found = await rebuild.drift(self.res)
+        self._drift_seen = bool(found)

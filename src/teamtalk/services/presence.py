@@ -1,0 +1,153 @@
+"""Team leaders' status (online, away, offline) and agents' presence.
+
+The status belongs to the user, not to a tab: it is kept in the database (so routing can be
+rebuilt) and mirrored into Redis routing state; every tab hears `ack_status`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from teamtalk.errors import Forbidden, TooManyRequests
+from teamtalk.events import AckStatus, RemoveFromBasket, SyncBasket, UpdateConversation
+from teamtalk.models import Conversation, Presence, Role, Status, User, utcnow
+from teamtalk.realtime import Realtime
+from teamtalk.resources import Resources
+from teamtalk.routing.engine import now_ms
+from teamtalk.schemas import ConversationOut
+from teamtalk.services.history import record
+
+
+async def basket_of(db: AsyncSession, leader_id: int) -> list[Conversation]:
+    query = (
+        select(Conversation)
+        .where(Conversation.assignee_id == leader_id, Conversation.status == Status.ASSIGNED)
+        .order_by(Conversation.created_at, Conversation.id)
+    )
+    return list(await db.scalars(query))
+
+
+async def check_rate(res: Resources, user_id: int) -> None:
+    key = res.keys.status_changes(user_id)
+    async with res.redis.pipeline(transaction=True) as pipe:
+        pipe.incr(key)
+        pipe.expire(key, 60, nx=True)
+        count, _ = await pipe.execute()
+    if int(count) > res.settings.status_changes_per_minute:
+        raise TooManyRequests("Too many status changes; wait a minute.", retry_after=60)
+
+
+async def set_status(
+    db: AsyncSession,
+    res: Resources,
+    realtime: Realtime | None,
+    user_id: int,
+    status: Presence,
+    *,
+    reason: str = "leader went offline",
+) -> Presence:
+    """Commits `db`. The leader's row is locked first, so this and an assignment of theirs
+    happen one after the other, never interleaved."""
+    leader = await db.scalar(select(User).where(User.id == user_id).with_for_update())
+    if leader is None or leader.role != Role.TEAMLEADER:
+        raise Forbidden("Only team leaders have a status.", code="not_a_teamleader")
+    if not leader.is_active and status != Presence.OFFLINE:
+        raise Forbidden("This account is deactivated.", code="deactivated")
+    if status == Presence.OFFLINE:
+        await _go_offline(db, res, realtime, leader, reason)
+    else:
+        leader.presence = status
+        basket = [c.id for c in await basket_of(db, leader.id)]
+        await db.commit()
+        await res.router.leader_set(leader.id, status.value, leader.capacity, basket)
+    if realtime is not None:
+        await AckStatus(status=status.value).to_user(realtime, user_id)
+    return status
+
+
+async def _go_offline(
+    db: AsyncSession, res: Resources, realtime: Realtime | None, leader: User, reason: str
+) -> None:
+    """Offline returns the basket to the head of the queue, oldest first, at once."""
+    leader.presence = Presence.OFFLINE
+    returned = await basket_of(db, leader.id)
+    now = utcnow()
+    for conversation in returned:
+        conversation.status = Status.QUEUED
+        conversation.assignee_id = None
+        await record(
+            db,
+            conversation,
+            "returned",
+            now,
+            from_leader_id=leader.id,
+            reason=reason,
+            text=f"{leader.display_name} went offline; back in the queue.",
+        )
+    await db.commit()
+    await res.router.leader_offline(leader.id, [c.id for c in returned])
+    if realtime is not None:
+        for conversation in returned:
+            await RemoveFromBasket(conversation_id=conversation.id).to_user(realtime, leader.id)
+            update = UpdateConversation(conversation=ConversationOut.of(conversation))
+            await update.to_user(realtime, conversation.agent_id)
+
+
+async def capacity_changed(res: Resources, leader: User) -> None:
+    """Lowering capacity takes nothing away; it only stops new work until there is room."""
+    if leader.role == Role.TEAMLEADER and leader.presence != Presence.OFFLINE:
+        await res.router.leader_set(leader.id, leader.presence, leader.capacity)
+
+
+async def connected(res: Resources, realtime: Realtime, user: User, sid: str) -> None:
+    """A socket of this user connected: the grace period (if any) ends; leaders get their
+    basket and status."""
+    if user.role == Role.AGENT:
+        await res.redis.sadd(res.keys.online_agents, str(user.id))
+        return
+    if user.role != Role.TEAMLEADER:
+        return
+    await res.redis.zrem(res.keys.disconnected, str(user.id))
+    async with res.sessions() as db:
+        basket = await basket_of(db, user.id)
+    conversations = [ConversationOut.of(c) for c in basket]
+    await realtime.emit(
+        SyncBasket.name, SyncBasket(conversations=conversations).model_dump(mode="json"), sid
+    )
+    status = AckStatus(status=user.presence)
+    await realtime.emit(AckStatus.name, status.model_dump(mode="json"), sid)
+
+
+async def disconnected(res: Resources, realtime: Realtime, user_id: int, role: str) -> None:
+    """The last socket of a user went away: agents go offline, leaders start the grace."""
+    if await res.redis.hlen(res.keys.user_sockets(user_id)) > 0:
+        return
+    if role == Role.AGENT:
+        await res.redis.srem(res.keys.online_agents, str(user_id))
+    elif role == Role.TEAMLEADER:
+        await res.redis.zadd(res.keys.disconnected, {str(user_id): now_ms()}, nx=True)
+
+
+async def expire_grace(res: Resources, realtime: Realtime | None) -> list[int]:
+    """Leaders whose grace period ran out with no socket back go offline."""
+    cutoff = now_ms() - int(res.settings.presence_grace_seconds * 1000)
+    due: list[Any] = await res.redis.zrangebyscore(res.keys.disconnected, "-inf", cutoff)
+    gone = []
+    for raw in due:
+        user_id = int(raw)
+        # Whoever removes the entry does the work, so two workers never both do it.
+        if not await res.redis.zrem(res.keys.disconnected, raw):
+            continue
+        if await res.redis.hlen(res.keys.user_sockets(user_id)) > 0:
+            continue
+        async with res.sessions() as db:
+            user = await db.get(User, user_id)
+            if user is not None and user.presence != Presence.OFFLINE:
+                await set_status(
+                    db, res, realtime, user_id, Presence.OFFLINE, reason="leader disconnected"
+                )
+                gone.append(user_id)
+    return gone
