@@ -57,7 +57,7 @@ class Profile:
 FULL = Profile(
     (10, 100, 1_000, 10_000), repeats=5, max_assignments=20_000, measure_seconds=0.15, min_calls=3
 )
-QUICK = Profile((10, 1_000), repeats=1, max_assignments=5_000, measure_seconds=0.06, min_calls=3)
+QUICK = Profile((10, 1_000), repeats=1, max_assignments=5_000, measure_seconds=0.15, min_calls=3)
 
 
 # The baseline: the seed's assignment as /work/shared/seed/ARCHITECTURE.md describes it
@@ -346,27 +346,37 @@ def summarize(runs: Sequence[Run], profile: Profile) -> dict[str, Any]:
         }
 
     top = max(BATCHES)
-    best_rate = min(r["ours"]["per_second"] for r in rows if r["batch"] == top)
-    worst_cost = max(r["ours"]["usec_per_assignment"] for r in rows)
-    worst_flat = max(f["ours"] for f in flatness.values())
+    batched = [r for r in rows if r["batch"] == top]
+
+    def target(label: str, goal: float, worst: float, higher_is_better: bool) -> dict[str, Any]:
+        met = worst >= goal if higher_is_better else worst <= goal
+        return {"label": label, "goal": goal, "worst": worst, "met": met}
+
     targets = {
-        "per_second_batched": {
-            "target": TARGET_PER_SECOND,
-            "batch": top,
-            "worst": best_rate,
-            "met": best_rate >= TARGET_PER_SECOND,
-        },
-        "usec_per_assignment": {
-            "target": TARGET_USEC,
-            "worst": worst_cost,
-            "met": worst_cost <= TARGET_USEC,
-        },
-        "flatness": {
-            "target": TARGET_FLATNESS,
-            "leaders": [fewest, most],
-            "worst": worst_flat,
-            "met": worst_flat <= TARGET_FLATNESS,
-        },
+        "per_second_batched": target(
+            f"assignments/s, batch {top} (>= {TARGET_PER_SECOND:,})",
+            TARGET_PER_SECOND,
+            min(r["ours"]["per_second"] for r in batched),
+            higher_is_better=True,
+        ),
+        "usec_batched": target(
+            f"server µs per assignment, batch {top} (<= {TARGET_USEC:g})",
+            TARGET_USEC,
+            max(r["ours"]["usec_per_assignment"] for r in batched),
+            higher_is_better=False,
+        ),
+        "usec_any_batch": target(
+            f"server µs per assignment, any batch (<= {TARGET_USEC:g})",
+            TARGET_USEC,
+            max(r["ours"]["usec_per_assignment"] for r in rows),
+            higher_is_better=False,
+        ),
+        "flatness": target(
+            f"cost at {most:,} / at {fewest:,} leaders, any batch (<= {TARGET_FLATNESS:g}x)",
+            TARGET_FLATNESS,
+            max(f["ours"] for f in flatness.values()),
+            higher_is_better=False,
+        ),
     }
     return {"rows": rows, "flatness": flatness, "targets": targets}
 
@@ -492,35 +502,40 @@ def print_script_level(section: dict[str, Any], machine: dict[str, Any], repeats
             f" ours {flat['ours']:.2f}x, seed {flat['seed']:.1f}x"
         )
     print()
-    for name, t in section["targets"].items():
+    print("targets (ours; worst over leader counts):")
+    for t in section["targets"].values():
         mark = "met" if t["met"] else "MISSED"
-        print(f"target {name}: {t['target']:,} — worst {t['worst']:,.2f} — {mark}")
+        print(f"  {t['label']:<58} worst {t['worst']:>9,.2f}  {mark}")
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     profile = QUICK if args.quick else FULL
     prefix = f"ttbench-{uuid.uuid4().hex[:12]}:"
-    tmpdir: str | None = None
-    server: EmbeddedValkey | None = None
-    url: str = args.redis_url
-    if not url:
-        tmpdir = tempfile.mkdtemp(prefix="ttb-", dir="/tmp")
-        server = EmbeddedValkey(Path(tmpdir))
-        url = server.start()
-    redis = Redis.from_url(url, decode_responses=True)
+    owned = not args.redis_url
+    tmpdir = tempfile.mkdtemp(prefix="ttb-", dir="/tmp") if owned else None
+    server = EmbeddedValkey(Path(tmpdir)) if tmpdir is not None else None
+    redis: Redis | None = None
     try:
+        url: str = server.start() if server is not None else args.redis_url
+        redis = Redis.from_url(url, decode_responses=True)
         results: dict[str, Any] = {
             "machine": await machine_info(redis),
             "profile": asdict(profile) | {"quick": bool(args.quick)},
-            "external_server": server is None,
+            "external_server": not owned,
         }
-        results["script_level"] = await script_level(redis, prefix, server is not None, profile)
+
+        # Part (a): the assignment script alone.
+        results["script_level"] = await script_level(redis, prefix, owned, profile)
         print_script_level(results["script_level"], results["machine"], profile.repeats)
-        # Part (b), end to end with the database, goes here as results["end_to_end"].
+
+        # Part (b), end to end with the database, is added here: results["end_to_end"],
+        # with its summary printed after part (a)'s.
+
         return results
     finally:
-        await delete_prefix(redis, prefix)
-        await redis.aclose()
+        if redis is not None:
+            await delete_prefix(redis, prefix)
+            await redis.aclose()
         if server is not None:
             server.stop()
         if tmpdir is not None:

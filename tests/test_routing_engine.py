@@ -161,10 +161,34 @@ async def test_rebuild_replaces_everything(router: Router) -> None:
     )
     await router.rebuild(state)
     snap = await router.snapshot()
-    assert snap.queue == [5, 6] and snap.inflight == {}
+    assert snap.queue == [5, 6]
     assert set(snap.leaders) == {2, 3}
     assert snap.leaders[2].basket == {7} and snap.leaders[2].free == 2
     assert snap.available == [2]
+    # Work in flight survives a rebuild and is settled by its worker as usual.
+    assert snap.inflight == {1: 1}
+    assert await router.settle(Assignment(1, 1), Outcome.REQUEUE) == 1
+    assert (await router.snapshot()).queue == [1, 5, 6]
+
+
+async def test_rebuild_keeps_in_flight_work_in_its_basket(router: Router) -> None:
+    await router.leader_set(2, "online", 3)
+    await router.enqueue([1, 2])
+    (a, b) = await router.assign(2)
+    state = Snapshot(
+        queue=[1, 2, 3],  # the database has not seen the assignments yet
+        leaders={2: LeaderState("online", 3, 0, set())},
+        inflight={},
+        available=[],
+        parked=set(),
+    )
+    await router.rebuild(state)
+    snap = await router.snapshot()
+    assert snap.queue == [3] and snap.leaders[2].basket == {1, 2} and snap.leaders[2].free == 1
+    assert await router.settle(a, Outcome.COMMITTED) == 1
+    assert await router.settle(b, Outcome.DROP) == 1
+    snap = await router.snapshot()
+    assert snap.leaders[2].basket == {1} and snap.leaders[2].free == 2
 
 
 async def test_wake_signal(router: Router) -> None:

@@ -6,56 +6,14 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
 
 import pytest
 import socketio
 
-from teamtalk.models import Role, User
+from teamtalk.models import Role
 from teamtalk.services.auth import COOKIE_NAME
-from tests.conftest import Harness, LiveServer
-
-
-class Probe:
-    """A socket client that records what it receives."""
-
-    def __init__(self) -> None:
-        self.client = socketio.AsyncClient(reconnection=False)
-        self.events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        self.disconnected = asyncio.Event()
-        self.client.on("*", self._any)
-        self.client.on("disconnect", lambda *_: self.disconnected.set())
-        self.refusal: Any = None
-        self.client.on("connect_error", self._refused)
-
-    def _refused(self, data: Any) -> None:
-        self.refusal = data
-
-    async def _any(self, event: str, data: Any) -> None:
-        await self.events.put((event, data))
-
-    async def next(self) -> tuple[str, Any]:
-        async with asyncio.timeout(5):
-            return await self.events.get()
-
-
-@asynccontextmanager
-async def connected(live: LiveServer, token: str | None, **headers: str) -> AsyncIterator[Probe]:
-    probe = Probe()
-    if token:
-        headers["Cookie"] = f"{COOKIE_NAME}={token}"
-    await probe.client.connect(live.url, headers=headers, transports=["websocket"], wait_timeout=5)
-    try:
-        yield probe
-    finally:
-        await probe.client.disconnect()
-
-
-async def sign_in(harness: Harness, user: User) -> str:
-    async with harness.signed_in(user) as client:
-        return client.cookies[COOKIE_NAME]
+from tests.clients import Probe, connected, sign_in
+from tests.conftest import LiveServer
 
 
 async def test_connect_without_a_session_is_refused(live: LiveServer) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, TypeVar
@@ -16,6 +17,10 @@ from teamtalk.embedded import EmbeddedValkey
 from teamtalk.errors import Conflict, TeamTalkError
 from teamtalk.logs import setup_logging
 from teamtalk.models import Presence, Role, User
+from teamtalk.realtime import Realtime
+from teamtalk.resources import Resources
+from teamtalk.routing import rebuild
+from teamtalk.routing.worker import Worker
 from teamtalk.schemas import check_email
 from teamtalk.services import demo, users
 from teamtalk.settings import Settings
@@ -31,6 +36,8 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+routing_app = typer.Typer(help="Routing state in Redis.", no_args_is_help=True)
+app.add_typer(routing_app, name="routing")
 
 
 def main() -> None:
@@ -128,6 +135,68 @@ async def _prepare(
     if demo_data and await demo.is_empty(session):
         return await demo.add_demo_data(session, settings.default_capacity)
     return []
+
+
+@app.command()
+def worker(
+    burst: Annotated[
+        bool, typer.Option("--burst", help="Assign what can be assigned now, then exit.")
+    ] = False,
+) -> None:
+    """Run a routing worker (any number may run; `teamtalk serve` runs one unless --no-worker)."""
+    settings = Settings()
+    setup_logging(settings)
+    if settings.redis_url is None:
+        typer.echo(
+            "Error: teamtalk worker needs REDIS_URL (and DATABASE_URL) shared with the servers; "
+            "on the embedded default the worker runs inside teamtalk serve.",
+            err=True,
+        )
+        raise typer.Exit(2)
+    asyncio.run(_run_worker(settings, burst=burst))
+
+
+async def _run_worker(settings: Settings, *, burst: bool) -> None:
+    res = Resources.open(settings)
+    assert settings.redis_url is not None
+    realtime = Realtime.write_only(settings.redis_url, res.redis, res.keys)
+    routing_worker = Worker(res, realtime)
+    try:
+        if burst:
+            await routing_worker.start()
+            typer.echo(f"Assigned {await routing_worker.burst()} conversations.")
+            return
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)  # finish the batch in hand, then stop
+        await routing_worker.run(stop)
+    finally:
+        await realtime.close()
+        await res.close()
+
+
+@routing_app.command("rebuild")
+def routing_rebuild() -> None:
+    """Rebuild Redis routing state from the database (after losing Redis data)."""
+    settings = Settings()
+    if settings.redis_url is None:
+        typer.echo(
+            "Error: needs REDIS_URL; `teamtalk serve` rebuilds the embedded one itself.", err=True
+        )
+        raise typer.Exit(2)
+
+    async def run() -> bool:
+        res = Resources.open(settings)
+        try:
+            return await rebuild.rebuild(res)
+        finally:
+            await res.close()
+
+    if not asyncio.run(run()):
+        typer.echo("Error: another process is rebuilding right now; try again.", err=True)
+        raise typer.Exit(1)
+    typer.echo("Routing state rebuilt from the database.")
 
 
 @app.command("demo")

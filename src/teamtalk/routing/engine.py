@@ -15,6 +15,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
+from redis.exceptions import WatchError
 
 from teamtalk.routing.keys import Keys
 
@@ -77,7 +78,6 @@ class Router:
             keys.last_assigned,
             keys.assign_seq,
             keys.inflight,
-            keys.inflight_since,
             keys.wake,
             keys.basket_prefix,
             keys.attempts,
@@ -137,13 +137,14 @@ class Router:
         return None if index is None else int(index) + 1
 
     async def stale_inflight(self, older_than_ms: int) -> list[Assignment]:
-        ids: list[Any] = await self.redis.zrangebyscore(
-            self.keys.inflight_since, "-inf", now_ms() - older_than_ms
-        )
-        if not ids:
-            return []
-        leaders: list[Any] = await self.redis.hmget(self.keys.inflight, ids)
-        return [Assignment(int(c), int(lead)) for c, lead in zip(ids, leaders, strict=True) if lead]
+        cutoff = now_ms() - older_than_ms
+        records: dict[Any, Any] = await self.redis.hgetall(self.keys.inflight)
+        stale = []
+        for conversation_id, record in records.items():
+            leader_id, _, since = record.partition(":")
+            if int(since) <= cutoff:
+                stale.append(Assignment(int(conversation_id), int(leader_id)))
+        return stale
 
     async def snapshot(self) -> Snapshot:
         k = self.keys
@@ -169,43 +170,61 @@ class Router:
         return Snapshot(
             queue=[int(c) for c in queue],
             leaders=leaders,
-            inflight={int(c): int(lead) for c, lead in inflight.items()},
+            inflight={int(c): int(r.partition(":")[0]) for c, r in inflight.items()},
             available=[int(x) for x in available],
             parked={int(c) for c in parked},
         )
 
     async def rebuild(self, state: Snapshot) -> None:
-        """Replace all routing state with what the database says, in one transaction.
+        """Replace routing state with what the database says.
 
-        In-flight records are dropped: the database is the truth, and a worker that settles
-        one late finds nothing to change.
+        Work in flight is kept: a worker may be between the script and its commit, so its
+        conversation stays out of the queue, in its leader's basket, with its record, and
+        the worker settles it as usual. The queue and in-flight keys are watched, so a
+        change racing with the rebuild makes it start over.
         """
         k = self.keys
-        old_baskets = [
-            key async for key in self.redis.scan_iter(match=f"{k.basket_prefix}*:basket", count=500)
-        ]
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(
-                k.queue,
-                k.online_teamleaders,
-                k.available,
-                k.leader_status,
-                k.leader_capacity,
-                k.inflight,
-                k.inflight_since,
-                *old_baskets,
-            )
-            if state.queue:
-                pipe.rpush(k.queue, *state.queue)
-            for lid, leader in state.leaders.items():
-                pipe.hset(k.leader_status, str(lid), leader.status)
-                pipe.hset(k.leader_capacity, str(lid), leader.capacity)
-                if leader.basket:
-                    pipe.sadd(k.basket(lid), *leader.basket)
-            pipe.set(k.built, now_ms())
-            await pipe.execute()
-        # Free slots and the index follow from capacity and baskets; one script call each
-        # keeps that logic in one place.
+        while True:
+            old_baskets = [
+                key
+                async for key in self.redis.scan_iter(match=f"{k.basket_prefix}*:basket", count=500)
+            ]
+            async with self.redis.pipeline(transaction=True) as pipe:
+                try:
+                    await pipe.watch(k.queue, k.inflight)
+                    records: dict[Any, Any] = await pipe.hgetall(k.inflight)
+                    inflight = {int(c): int(r.partition(":")[0]) for c, r in records.items()}
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    self._replace(pipe, state, inflight, old_baskets)
+                    await pipe.execute()
+                    break
+                except WatchError:
+                    continue
+        # Free slots and the index follow from capacity and baskets; the script keeps that
+        # logic in one place.
         for lid, leader in state.leaders.items():
             await self.leader_set(lid, leader.status, leader.capacity)
         await self.wake()
+
+    def _replace(
+        self, pipe: Any, state: Snapshot, inflight: dict[int, int], old_baskets: list[str]
+    ) -> None:
+        k = self.keys
+        pipe.delete(
+            k.queue,
+            k.online_teamleaders,
+            k.available,
+            k.leader_status,
+            k.leader_capacity,
+            *old_baskets,
+        )
+        queue = [c for c in state.queue if c not in inflight]
+        if queue:
+            pipe.rpush(k.queue, *queue)
+        for lid, leader in state.leaders.items():
+            pipe.hset(k.leader_status, str(lid), leader.status)
+            pipe.hset(k.leader_capacity, str(lid), leader.capacity)
+            basket = leader.basket | {c for c, owner in inflight.items() if owner == lid}
+            if basket:
+                pipe.sadd(k.basket(lid), *basket)
+        pipe.set(k.built, now_ms())

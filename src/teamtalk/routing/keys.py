@@ -61,13 +61,9 @@ class Keys:
 
     @property
     def inflight(self) -> str:
-        """HASH conversation id -> leader id: assigned in Redis, not yet settled with the DB."""
+        """HASH conversation id -> "leader id:ms": assigned in Redis, not yet settled with
+        the database (the ms tell a dead worker's records from a live one's)."""
         return self._k("routing:inflight")
-
-    @property
-    def inflight_since(self) -> str:
-        """ZSET conversation id -> ms when it went in flight, to find ones whose worker died."""
-        return self._k("routing:inflight_since")
 
     @property
     def attempts(self) -> str:

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import socket
 import time
 import uuid
@@ -97,7 +98,7 @@ class Worker:
         if not assignments:
             return 0
         if os.environ.get(FAULT_ENV) == "after_assign":
-            os._exit(17)
+            os.kill(os.getpid(), signal.SIGKILL)
         deadline = time.monotonic() + self.settings.assignment_lease_seconds / 2
         try:
             async with self.res.sessions() as db:

@@ -67,7 +67,14 @@ async def commit_assignments(
             .execution_options(synchronize_session=False)
         )
         if changed.rowcount != 1:  # type: ignore[attr-defined]
-            outcomes[a] = Outcome.DROP  # withdrawn or no longer queued
+            current = await db.get(Conversation, a.conversation_id, populate_existing=True)
+            held = (
+                current is not None
+                and current.status == Status.ASSIGNED
+                and current.assignee_id == a.leader_id
+            )
+            # Already this leader's (a duplicate queue entry): keep it in the basket.
+            outcomes[a] = Outcome.COMMITTED if held else Outcome.DROP
             continue
         conversation = await db.get_one(Conversation, a.conversation_id, populate_existing=True)
         if await db.get(ConversationParticipant, (a.conversation_id, a.leader_id)) is None:

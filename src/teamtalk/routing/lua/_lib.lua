@@ -9,20 +9,26 @@
 --   KEYS[5]  routing:capacity           HASH   leader id -> basket capacity
 --   KEYS[6]  routing:last_assigned      HASH   leader id -> seq of their last assignment
 --   KEYS[7]  routing:assign_seq         STRING assignment counter
---   KEYS[8]  routing:inflight           HASH   conversation id -> leader id, not yet settled
---   KEYS[9]  routing:inflight_since     ZSET   conversation id -> ms it went in flight
---   KEYS[10] routing:wake               LIST   the workers block on it
---   KEYS[11] tl:                        prefix of the basket SETs: KEYS[11]..id..":basket"
---   KEYS[12] routing:attempts           HASH   conversation id -> failed attempts
---   KEYS[13] routing:parked             SET    conversations set aside after failures
--- A leader is present (online or away) exactly when KEYS[5] has them.
+--   KEYS[8]  routing:inflight           HASH   conversation id -> "leader id:ms", assigned
+--                                               here but not yet settled with the database
+--   KEYS[9]  routing:wake               LIST   the workers block on it
+--   KEYS[10] tl:                        prefix of the basket SETs: KEYS[10]..id..":basket"
+--   KEYS[11] routing:attempts           HASH   conversation id -> failed attempts
+--   KEYS[12] routing:parked             SET    conversations set aside after failures
+-- A leader is present (online or away) exactly when KEYS[5] has them. A leader in KEYS[3]
+-- is online with free slots, and their score says how many (see `score`).
 
 local K_QUEUE, K_FREE, K_AVAIL, K_STATUS, K_CAP, K_LAST = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local K_SEQ, K_INFLIGHT, K_SINCE, K_WAKE, K_BASKET = KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
-local K_ATTEMPTS, K_PARKED = KEYS[12], KEYS[13]
+local K_SEQ, K_INFLIGHT, K_WAKE, K_BASKET = KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local K_ATTEMPTS, K_PARKED = KEYS[11], KEYS[12]
 
--- Free slots weigh more than any assignment sequence number (2^40).
+-- Free slots weigh more than any assignment sequence number (2^40): the lowest score is
+-- the most free slots, then the oldest last assignment.
 local SLOT = 1099511627776
+
+local function score(free, last)
+  return last - free * SLOT
+end
 
 local function basket(leader)
   return K_BASKET .. leader .. ':basket'
@@ -42,7 +48,7 @@ local function refresh(leader)
   redis.call('HSET', K_FREE, leader, free)
   if free > 0 and redis.call('HGET', K_STATUS, leader) == 'online' then
     local last = tonumber(redis.call('HGET', K_LAST, leader) or '0')
-    redis.call('ZADD', K_AVAIL, last - free * SLOT, leader)
+    redis.call('ZADD', K_AVAIL, score(free, last), leader)
   else
     redis.call('ZREM', K_AVAIL, leader)
   end
@@ -55,7 +61,11 @@ local function wake()
   redis.call('LTRIM', K_WAKE, 0, 0)
 end
 
-local function unflight(conv)
-  redis.call('HDEL', K_INFLIGHT, conv)
-  redis.call('ZREM', K_SINCE, conv)
+-- The leader an in-flight record names, or nil.
+local function inflight_leader(conv)
+  local record = redis.call('HGET', K_INFLIGHT, conv)
+  if not record then
+    return nil
+  end
+  return string.match(record, '^([^:]+)')
 end

@@ -4,23 +4,37 @@
 -- ARGV[1]  the most assignments to make in this call
 -- ARGV[2]  now, in ms (the in-flight record's start)
 -- Returns a flat array {conversation id, leader id, ...}, empty when nothing can be assigned.
+--
+-- The hot path: the index's score already holds the leader's free slots, so each
+-- assignment is seven O(1) or O(log N) calls, whatever the number of leaders.
 
 local made = {}
+local seq = tonumber(redis.call('GET', K_SEQ) or '0')
 for _ = 1, tonumber(ARGV[1]) do
-  local best = redis.call('ZRANGE', K_AVAIL, 0, 0)[1]
-  if not best then
+  local top = redis.call('ZRANGE', K_AVAIL, 0, 0, 'WITHSCORES')
+  if #top == 0 then
     break
   end
   local conv = redis.call('LPOP', K_QUEUE)
   if not conv then
     break
   end
-  redis.call('SADD', basket(best), conv)
-  redis.call('HSET', K_LAST, best, redis.call('INCR', K_SEQ))
-  refresh(best)
-  redis.call('HSET', K_INFLIGHT, conv, best)
-  redis.call('ZADD', K_SINCE, ARGV[2], conv)
+  local leader = top[1]
+  local free = math.ceil(-tonumber(top[2]) / SLOT) - 1
+  seq = seq + 1
+  redis.call('SADD', basket(leader), conv)
+  redis.call('HSET', K_LAST, leader, seq)
+  redis.call('HSET', K_FREE, leader, free)
+  if free > 0 then
+    redis.call('ZADD', K_AVAIL, score(free, seq), leader)
+  else
+    redis.call('ZREM', K_AVAIL, leader)
+  end
+  redis.call('HSET', K_INFLIGHT, conv, leader .. ':' .. ARGV[2])
   made[#made + 1] = conv
-  made[#made + 1] = best
+  made[#made + 1] = leader
+end
+if #made > 0 then
+  redis.call('SET', K_SEQ, seq)
 end
 return made

@@ -15,7 +15,7 @@ redis.call('HDEL', K_CAP, leader)
 redis.call('ZREM', K_AVAIL, leader)
 redis.call('DEL', basket(leader))
 for i = #ARGV, 2, -1 do
-  unflight(ARGV[i])
+  redis.call('HDEL', K_INFLIGHT, ARGV[i])
   redis.call('LPUSH', K_QUEUE, ARGV[i])
 end
 if #ARGV > 1 then

@@ -14,9 +14,10 @@ if not redis.call('HGET', K_CAP, leader) then
   for i = 4, #ARGV do
     redis.call('SADD', basket(leader), ARGV[i])
   end
+  -- Few records are ever in flight (a batch per worker), so this scan stays short.
   local inflight = redis.call('HGETALL', K_INFLIGHT)
   for i = 1, #inflight, 2 do
-    if inflight[i + 1] == leader then
+    if string.match(inflight[i + 1], '^([^:]+)') == leader then
       redis.call('SADD', basket(leader), inflight[i])
     end
   end

@@ -9,10 +9,10 @@
 -- when the conversation was parked.
 
 local conv, leader, outcome = ARGV[1], ARGV[2], ARGV[3]
-if redis.call('HGET', K_INFLIGHT, conv) ~= leader then
+if inflight_leader(conv) ~= leader then
   return 0
 end
-unflight(conv)
+redis.call('HDEL', K_INFLIGHT, conv)
 if outcome == 'committed' then
   redis.call('HDEL', K_ATTEMPTS, conv)
   return 1

@@ -1,0 +1,267 @@
+"""Routing end to end: HTTP and Socket.IO clients against a live server and a real worker."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from teamtalk.app import create_app
+from teamtalk.models import Conversation, ConversationEvent, Presence, Role, Status, User
+from teamtalk.routing.worker import Worker
+from teamtalk.services import presence
+from tests.clients import Probe, connected, sign_in
+from tests.conftest import Backend, Harness, LiveServer
+
+
+@pytest.fixture
+async def harness(backend: Backend) -> AsyncIterator[Harness]:
+    """Polling is set to a minute: anything that happens sooner came from a wake-up."""
+    settings = backend.settings(
+        worker_min_interval=60,
+        worker_max_interval=60,
+        presence_grace_seconds=0.3,
+        status_changes_per_minute=8,
+    )
+    h = Harness(backend, settings, create_app(settings))
+    yield h
+    await h.close()
+
+
+@pytest.fixture
+async def worker(harness: Harness) -> AsyncIterator[Worker]:
+    res = harness.resources
+    w = Worker(res, harness.fastapi.state.realtime)
+    stop = asyncio.Event()
+    task = asyncio.create_task(w.run(stop))
+    yield w
+    stop.set()
+    await task
+
+
+async def go(probe: Probe, status: str) -> Any:
+    return await probe.call("set_status", {"status": status})
+
+
+async def request(harness: Harness, agent: User, message: str = "Need help") -> dict[str, Any]:
+    async with harness.signed_in(agent) as client:
+        response = await client.post("/api/conversations", json={"message": message})
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def db_status(harness: Harness, conversation_id: int) -> tuple[str, int | None]:
+    async with harness.resources.sessions() as db:
+        c = await db.get_one(Conversation, conversation_id)
+        return c.status, c.assignee_id
+
+
+async def test_a_request_reaches_the_leader_and_both_sides_hear(
+    live: LiveServer, worker: Worker
+) -> None:
+    harness = live.harness
+    lead = await harness.user(Role.TEAMLEADER)
+    agent = await harness.user(Role.AGENT)
+    async with (
+        connected(live, await sign_in(harness, lead)) as leader_socket,
+        connected(live, await sign_in(harness, agent)) as agent_socket,
+    ):
+        assert await leader_socket.expect("sync_basket") == {"conversations": []}
+        assert await go(leader_socket, "online") == {"status": "online"}
+        assert await leader_socket.expect("ack_status", status="online") == {"status": "online"}
+        created = await request(harness, agent)
+        assert created["queue_position"] == 1
+        assert created["conversation"]["status"] == "queued"
+        conversation_id = created["conversation"]["id"]
+
+        assigned = await leader_socket.expect("assign_conversation", seconds=3)
+        assert assigned["conversation"]["id"] == conversation_id
+        assert assigned["conversation"]["assignee_id"] == lead.id
+        while (update := await agent_socket.expect("update_conversation"))["conversation"][
+            "status"
+        ] != "assigned":
+            pass
+        assert update["conversation"]["id"] == conversation_id
+    assert await db_status(harness, conversation_id) == ("assigned", lead.id)
+
+
+async def test_submit_as_frees_the_slot_at_once(live: LiveServer, worker: Worker) -> None:
+    harness = live.harness
+    lead = await harness.user(Role.TEAMLEADER, capacity=1)
+    agent = await harness.user(Role.AGENT)
+    topic = await _topic(harness)
+    async with connected(live, await sign_in(harness, lead)) as leader_socket:
+        await go(leader_socket, "online")
+        first = (await request(harness, agent, "first"))["conversation"]["id"]
+        second = await request(harness, agent, "second")
+        assert second["queue_position"] in (1, 2)
+        assert (await leader_socket.expect("assign_conversation"))["conversation"]["id"] == first
+        await asyncio.sleep(0.3)
+        assert await db_status(harness, second["conversation"]["id"]) == ("queued", None)
+
+        async with harness.signed_in(lead) as client:
+            done = await client.post(
+                f"/api/conversations/{first}/submit", json={"status": "solved", "topic_id": topic}
+            )
+        assert done.status_code == 200 and done.json()["conversation"]["status"] == "solved"
+        assert (await leader_socket.expect("remove_from_basket")) == {"conversation_id": first}
+        # The poll interval is a minute: this arrives because the freed slot woke the worker.
+        nxt = await leader_socket.expect("assign_conversation", seconds=3)
+        assert nxt["conversation"]["id"] == second["conversation"]["id"]
+
+
+async def test_offline_returns_the_basket_to_the_head_in_order(
+    live: LiveServer, worker: Worker
+) -> None:
+    harness = live.harness
+    lead = await harness.user(Role.TEAMLEADER, capacity=3)
+    agent = await harness.user(Role.AGENT)
+    async with connected(live, await sign_in(harness, lead)) as leader_socket:
+        await go(leader_socket, "online")
+        held = [(await request(harness, agent, f"m{i}"))["conversation"]["id"] for i in range(3)]
+        for _ in held:
+            await leader_socket.expect("assign_conversation")
+        waiting = [(await request(harness, agent, f"w{i}"))["conversation"]["id"] for i in range(2)]
+        assert await go(leader_socket, "offline") == {"status": "offline"}
+        removed = {
+            (await leader_socket.expect("remove_from_basket"))["conversation_id"] for _ in held
+        }
+        assert removed == set(held)
+    snap = await harness.resources.router.snapshot()
+    assert snap.queue == held + waiting
+    assert lead.id not in snap.leaders
+    for conversation_id in held:
+        assert await db_status(harness, conversation_id) == ("queued", None)
+    async with harness.resources.sessions() as db:
+        returned = await db.scalar(select(func.count()).where(ConversationEvent.type == "returned"))
+    assert returned == 3
+
+
+async def test_away_keeps_the_basket_and_gets_nothing_new(live: LiveServer, worker: Worker) -> None:
+    harness = live.harness
+    lead = await harness.user(Role.TEAMLEADER, capacity=2)
+    agent = await harness.user(Role.AGENT)
+    async with connected(live, await sign_in(harness, lead)) as leader_socket:
+        await go(leader_socket, "online")
+        first = (await request(harness, agent))["conversation"]["id"]
+        await leader_socket.expect("assign_conversation")
+        await go(leader_socket, "away")
+        second = (await request(harness, agent))["conversation"]["id"]
+        await asyncio.sleep(0.3)
+        assert await db_status(harness, first) == ("assigned", lead.id)
+        assert await db_status(harness, second) == ("queued", None)
+        await go(leader_socket, "online")
+        got = await leader_socket.expect("assign_conversation", seconds=3)
+        assert got["conversation"]["id"] == second
+
+
+async def test_status_is_the_users_not_the_tabs(live: LiveServer, worker: Worker) -> None:
+    harness = live.harness
+    lead = await harness.user(Role.TEAMLEADER)
+    token = await sign_in(harness, lead)
+    async with connected(live, token) as tab1, connected(live, token) as tab2:
+        assert await tab2.expect("ack_status") == {"status": "offline"}  # on connect
+        await go(tab1, "away")
+        assert await tab2.expect("ack_status", status="away")
+        assert await tab1.expect("ack_status", status="away")
+    async with connected(live, token) as tab3:
+        assert await tab3.expect("ack_status") == {"status": "away"}
+
+
+async def test_refusals_change_nothing(live: LiveServer, worker: Worker) -> None:
+    harness = live.harness
+    lead = await harness.user(Role.TEAMLEADER)
+    other = await harness.user(Role.TEAMLEADER)
+    agent = await harness.user(Role.AGENT)
+    topic = await _topic(harness)
+    async with connected(live, await sign_in(harness, agent)) as agent_socket:
+        refused = await go(agent_socket, "online")
+        assert refused["error"]["code"] == "not_a_teamleader"
+    async with connected(live, await sign_in(harness, lead)) as leader_socket:
+        for bad in (
+            {"status": "busy"},
+            "online",
+            None,
+            {"status": "online", "user_id": other.id},
+            42,
+        ):
+            answer = await leader_socket.call("set_status", bad)
+            assert answer["error"]["code"] == "invalid", bad
+        unknown = await leader_socket.call("make_me_admin", {})
+        assert unknown["error"]["code"] == "unknown_event"
+        assert leader_socket.client.connected
+        async with harness.resources.sessions() as db:
+            assert (await db.get_one(User, lead.id)).presence == Presence.OFFLINE
+        await go(leader_socket, "online")
+        mine = (await request(harness, agent))["conversation"]["id"]
+        await leader_socket.expect("assign_conversation")
+    body = {"status": "solved", "topic_id": topic}
+    async with harness.signed_in(other) as client:
+        response = await client.post(f"/api/conversations/{mine}/submit", json=body)
+        assert response.status_code == 403
+        missing = await client.post("/api/conversations/99999/submit", json=body)
+        assert missing.status_code == 404
+    async with harness.signed_in(agent) as client:
+        assert (
+            await client.post(f"/api/conversations/{mine}/submit", json=body)
+        ).status_code == 403
+    async with harness.signed_in(lead) as client:
+        bad = await client.post(
+            f"/api/conversations/{mine}/submit", json={"status": "closed", "topic_id": topic}
+        )
+        assert bad.status_code == 422
+    assert await db_status(harness, mine) == ("assigned", lead.id)
+
+
+async def test_status_changes_are_rate_limited(live: LiveServer) -> None:
+    harness = live.harness
+    lead = await harness.user(Role.TEAMLEADER)
+    async with connected(live, await sign_in(harness, lead)) as leader_socket:
+        answers = [await go(leader_socket, s) for s in ["online", "away"] * 5]
+    assert all("status" in a for a in answers[:8])
+    assert answers[8]["error"]["code"] == "too_many_requests"
+
+
+async def test_a_disconnect_within_the_grace_period_changes_nothing(
+    live: LiveServer, worker: Worker
+) -> None:
+    harness = live.harness
+    res = harness.resources
+    lead = await harness.user(Role.TEAMLEADER)
+    agent = await harness.user(Role.AGENT)
+    token = await sign_in(harness, lead)
+    async with connected(live, token) as leader_socket:
+        await go(leader_socket, "online")
+        held = (await request(harness, agent))["conversation"]["id"]
+        await leader_socket.expect("assign_conversation")
+    # Reload: the tab comes back before the grace period ends.
+    async with connected(live, token) as again:
+        synced = await again.expect("sync_basket")
+        assert [c["id"] for c in synced["conversations"]] == [held]
+        await asyncio.sleep(0.4)
+        assert await presence.expire_grace(res, None) == []
+    assert await db_status(harness, held) == ("assigned", lead.id)
+    # Gone for longer than the grace period: offline, and the basket goes back.
+    await asyncio.sleep(0.4)
+    assert await presence.expire_grace(res, None) == [lead.id]
+    assert await db_status(harness, held) == ("queued", None)
+    assert (await res.router.snapshot()).queue == [held]
+
+
+async def _topic(harness: Harness) -> int:
+    from teamtalk.services.topics import create_topic
+
+    async with harness.resources.sessions() as db:
+        return (await create_topic(db, "Billing")).id
+
+
+def _assigned_events(conversation_id: int) -> Any:
+    return select(func.count()).where(
+        ConversationEvent.conversation_id == conversation_id, ConversationEvent.type == "assigned"
+    )
+
+
+__all__ = ["Status", "_assigned_events"]

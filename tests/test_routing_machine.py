@@ -1,0 +1,548 @@
+"""The routing engine as a state machine, on the real database and the real Valkey/Redis.
+
+Hypothesis runs random sequences of the things that change routing (requests, status
+changes, disconnects and grace periods, submits, capacity changes, worker steps, workers
+killed mid-assignment, Redis losing everything) and checks the invariants of DESIGN.md
+("Conversation lifecycle", "Routing") after every step.
+
+TEAMTALK_MACHINE_EXAMPLES and TEAMTALK_MACHINE_STEPS make it run longer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import time
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+from sqlalchemy import delete, select, update
+
+from teamtalk.models import (
+    Conversation,
+    ConversationEvent,
+    ConversationParticipant,
+    ConversationRead,
+    Message,
+    Presence,
+    Role,
+    Status,
+    User,
+)
+from teamtalk.realtime import Realtime
+from teamtalk.resources import Resources
+from teamtalk.routing import rebuild
+from teamtalk.routing.engine import Assignment, Snapshot
+from teamtalk.routing.rebuild import Drift
+from teamtalk.routing.worker import Worker
+from teamtalk.services import presence
+from teamtalk.services.assignment import commit_assignments
+from teamtalk.services.conversations import create_conversation, submit_as
+from teamtalk.services.topics import create_topic
+from teamtalk.services.users import create_user, update_user
+from tests.conftest import PASSWORD, Backend
+
+T = TypeVar("T")
+
+# Sized for ~40 s per backend on two slow cores; a developer can run it longer.
+EXAMPLES = int(os.environ.get("TEAMTALK_MACHINE_EXAMPLES", "25"))
+STEPS = int(os.environ.get("TEAMTALK_MACHINE_STEPS", "30"))
+
+LEADER_CAPACITIES = (1, 2, 3)  # each example starts from these, every leader offline
+AGENT_COUNT = 2
+LEADER = st.integers(0, len(LEADER_CAPACITIES) - 1)
+NEVER = 3600.0  # lease: only the rules below decide when a dead worker's records settle
+
+
+@dataclass(frozen=True)
+class Cast:
+    """Users and a topic, made once per test: argon2 makes each user cost ~0.25 s."""
+
+    backend: Backend
+    leaders: tuple[int, ...]
+    agents: tuple[int, ...]
+    topic_id: int
+    examples: itertools.count[int]  # numbers each example's Redis prefix
+
+
+async def make_cast(backend: Backend) -> Cast:
+    res = Resources.open(backend.settings())
+    try:
+        async with res.sessions() as db:
+            leaders = [
+                await create_user(
+                    db,
+                    email=f"leader{i}@example.com",
+                    display_name=f"Leader {i}",
+                    role=Role.TEAMLEADER,
+                    password=PASSWORD,
+                    capacity=capacity,
+                )
+                for i, capacity in enumerate(LEADER_CAPACITIES)
+            ]
+            agents = [
+                await create_user(
+                    db,
+                    email=f"agent{i}@example.com",
+                    display_name=f"Agent {i}",
+                    role=Role.AGENT,
+                    password=PASSWORD,
+                    capacity=1,
+                )
+                for i in range(AGENT_COUNT)
+            ]
+            topic = await create_topic(db, "Machine")
+            return Cast(
+                backend,
+                tuple(u.id for u in leaders),
+                tuple(u.id for u in agents),
+                topic.id,
+                itertools.count(),
+            )
+    finally:
+        await res.close()
+
+
+async def reset_database(res: Resources, cast: Cast) -> None:
+    """Every example starts with no conversations and every leader offline: rebuild and
+    drift read the whole database, so leftovers of an earlier example would count."""
+    async with res.sessions() as db:
+        for table in (
+            ConversationEvent,
+            ConversationParticipant,
+            ConversationRead,
+            Message,
+            Conversation,
+        ):
+            await db.execute(delete(table))
+        for leader_id, capacity in zip(cast.leaders, LEADER_CAPACITIES, strict=True):
+            await db.execute(
+                update(User)
+                .where(User.id == leader_id)
+                .values(presence=Presence.OFFLINE, capacity=capacity)
+            )
+        await db.commit()
+
+
+async def delete_prefix(res: Resources) -> None:
+    """What a Redis restart that loses its data does to us, without FLUSHDB: the server
+    may be shared."""
+    keys = [key async for key in res.redis.scan_iter(match=f"{res.keys.prefix}*", count=500)]
+    if keys:
+        await res.redis.delete(*keys)
+
+
+@dataclass
+class Observed:
+    """One look at both stores between two steps (nothing else runs meanwhile)."""
+
+    redis: Snapshot
+    baskets: dict[int, set[int]]  # every leader's basket SET, present in routing or not
+    redis_present: dict[str, set[int]]  # leader ids in the free-slot and capacity hashes
+    conversations: dict[int, tuple[str, int | None]]  # id -> (status, assignee)
+    presence: dict[int, str]
+    capacity: dict[int, int]
+    drift: Drift
+
+    def db_basket(self, leader_id: int) -> set[int]:
+        return {
+            cid
+            for cid, (status, assignee) in self.conversations.items()
+            if status == Status.ASSIGNED and assignee == leader_id
+        }
+
+    def held(self, leader_id: int) -> set[int]:
+        """What counts against the leader's capacity: committed and in-flight work."""
+        return self.baskets[leader_id] | self.db_basket(leader_id)
+
+    def assigned(self) -> list[int]:
+        return sorted(c for c, (status, _) in self.conversations.items() if status == "assigned")
+
+    def out_of_queue(self) -> set[int]:
+        """Conversations that have been taken from the queue at least once."""
+        taken = set(self.redis.inflight).union(*self.baskets.values())
+        return taken | {c for c, (status, _) in self.conversations.items() if status != "queued"}
+
+
+async def observe(res: Resources, leaders: Sequence[int]) -> Observed:
+    snapshot = await res.router.snapshot()
+    async with res.redis.pipeline(transaction=False) as pipe:
+        for leader_id in leaders:
+            pipe.smembers(res.keys.basket(leader_id))
+        pipe.hkeys(res.keys.online_teamleaders)
+        pipe.hkeys(res.keys.leader_capacity)
+        *baskets, free_keys, capacity_keys = await pipe.execute()
+    async with res.sessions() as db:
+        rows = await db.execute(
+            select(Conversation.id, Conversation.status, Conversation.assignee_id)
+        )
+        users = await db.execute(
+            select(User.id, User.presence, User.capacity).where(User.id.in_(leaders))
+        )
+        conversations = {cid: (status, assignee) for cid, status, assignee in rows}
+        people = {uid: (state, capacity) for uid, state, capacity in users}
+    return Observed(
+        redis=snapshot,
+        baskets={lid: {int(c) for c in b} for lid, b in zip(leaders, baskets, strict=True)},
+        redis_present={
+            "free": {int(x) for x in free_keys},
+            "capacity": {int(x) for x in capacity_keys},
+        },
+        conversations=conversations,
+        presence={uid: state for uid, (state, _) in people.items()},
+        capacity={uid: capacity for uid, (_, capacity) in people.items()},
+        drift=await rebuild.drift(res),
+    )
+
+
+# The invariants, as plain functions of one observation (and the little the model tracks).
+
+
+def check_places(obs: Observed, dead_worker: bool) -> None:
+    """1. An open conversation is in exactly one place (the queue, once, or one basket) and
+    the database agrees; a closed one is nowhere. In-flight records exist only while a
+    killed worker's are unsettled, and then only for work on its way to their leader."""
+    inflight = obs.redis.inflight
+    anywhere = set(obs.redis.queue).union(*obs.baskets.values(), inflight, obs.redis.parked)
+    assert anywhere <= set(obs.conversations), f"unknown ids {anywhere - set(obs.conversations)}"
+    assert not obs.redis.parked, f"parked, so stranded: {obs.redis.parked}"
+    assert dead_worker or not inflight, f"in-flight records no worker will settle: {inflight}"
+    for cid, (status, assignee) in obs.conversations.items():
+        queued = obs.redis.queue.count(cid)
+        holders = sorted(lid for lid, basket in obs.baskets.items() if cid in basket)
+        if cid in inflight:
+            expected = _in_flight_place(obs, cid, status, assignee)
+        elif status == Status.QUEUED:
+            expected = (1, [])
+        elif status == Status.ASSIGNED:
+            expected = (0, [assignee])
+        else:
+            expected = (0, [])
+        assert (queued, holders) == expected, (
+            f"conversation {cid} is {status} (assignee {assignee}, in flight to "
+            f"{inflight.get(cid)}) but is {queued}x in the queue and in baskets {holders}"
+        )
+
+
+def _in_flight_place(
+    obs: Observed, cid: int, status: str, assignee: int | None
+) -> tuple[int, list[int | None]]:
+    """Where a killed worker's assignment must be: in its leader's basket while they are
+    present in routing (it counts against their capacity), never in the queue."""
+    leader = obs.redis.inflight[cid]
+    if status == Status.QUEUED:  # killed before the commit
+        return (0, [leader] if leader in obs.redis.leaders else [])
+    if status == Status.ASSIGNED:  # killed after it: the database has it, with that leader
+        assert assignee == leader, f"{cid} assigned to {assignee} but in flight to {leader}"
+        return (0, [leader])
+    return (0, [])  # committed, then solved or pending
+
+
+def check_leaders(obs: Observed) -> None:
+    """3. No offline leader holds a conversation, in the database or in Redis; a present
+    leader's routing entry (status, capacity, free slots, index) matches the database."""
+    for lid, state in obs.presence.items():
+        capacity_of = obs.redis.leaders.get(lid)
+        if state == Presence.OFFLINE:
+            assert not obs.db_basket(lid), f"offline leader {lid} holds {obs.db_basket(lid)}"
+            assert not obs.baskets[lid], f"offline leader {lid} has basket {obs.baskets[lid]}"
+            assert capacity_of is None, f"offline leader {lid} in routing as {capacity_of}"
+            for name, present in obs.redis_present.items():
+                assert lid not in present, f"offline leader {lid} left in the {name} hash"
+            assert lid not in obs.redis.available, f"offline leader {lid} can be picked"
+            continue
+        assert capacity_of is not None, f"{state} leader {lid} missing from routing"
+        assert (capacity_of.status, capacity_of.capacity) == (state, obs.capacity[lid]), (
+            f"leader {lid} is {state} with capacity {obs.capacity[lid]} in the database, "
+            f"{capacity_of.status} with {capacity_of.capacity} in Redis"
+        )
+        free = max(0, obs.capacity[lid] - len(obs.baskets[lid]))
+        assert capacity_of.free == free, f"leader {lid}: {capacity_of.free} free, not {free}"
+        pickable = state == Presence.ONLINE and free > 0
+        assert (lid in obs.redis.available) == pickable, f"leader {lid} wrongly (un)pickable"
+
+
+def check_capacity(obs: Observed, grandfathered: dict[int, set[int]]) -> None:
+    """2. No basket exceeds its leader's capacity, except after capacity was lowered below
+    the basket: then it holds only what it held at that moment (nothing new)."""
+    for lid, capacity in obs.capacity.items():
+        held = obs.held(lid)
+        if len(held) > capacity:
+            allowed = grandfathered.get(lid, set())
+            assert held <= allowed, (
+                f"leader {lid} (capacity {capacity}) holds {sorted(held)}; "
+                f"only {sorted(allowed)} were held when the capacity was lowered"
+            )
+
+
+def check_fifo(queue: list[int], created: list[int], taken: set[int]) -> None:
+    """4. Conversations never assigned wait in creation order; the ones returned (offline
+    leader, failed or abandoned assignment) wait before them, in their original order."""
+    rank = {cid: i for i, cid in enumerate(created)}
+    returned = [c for c in queue if c in taken]
+    fresh = [c for c in queue if c not in taken]
+    assert queue[: len(returned)] == returned, f"returned {returned} not at the head of {queue}"
+    assert fresh == sorted(fresh, key=rank.__getitem__), f"new requests out of order: {fresh}"
+    assert returned == sorted(returned, key=rank.__getitem__), (
+        f"returned conversations out of their original order: {returned} (queue {queue})"
+    )
+
+
+def check_liveness(obs: Observed) -> None:
+    """5. After a burst nothing waits while an online leader has a free slot."""
+    if not obs.redis.queue:
+        return
+    idle = {
+        lid: obs.capacity[lid] - len(obs.held(lid))
+        for lid, state in obs.presence.items()
+        if state == Presence.ONLINE and len(obs.held(lid)) < obs.capacity[lid]
+    }
+    assert not idle, f"queue {obs.redis.queue} waits while leaders have free slots {idle}"
+    assert not obs.redis.available, f"queue waits while {obs.redis.available} are pickable"
+
+
+class RoutingMachine(RuleBasedStateMachine):
+    cast: ClassVar[Cast]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop = asyncio.new_event_loop()  # clients bind to it: one loop per example
+        try:
+            self.res = self.run(self._open())
+            self.worker = Worker(self.res, None)
+            self.run(reset_database(self.res, self.cast))
+            self.run(self.worker.start())
+            self.last = self.run(observe(self.res, self.cast.leaders))
+        except BaseException:
+            self.loop.close()
+            raise
+        self.created: list[int] = []
+        self.taken: set[int] = set()  # ever out of the queue (invariant 4)
+        self.grandfathered: dict[int, set[int]] = {}  # held when capacity was lowered
+        self.grace: set[int] = set()  # leaders whose disconnect grace is running
+        self.dead_worker = False  # a killed worker's in-flight records may exist
+        self.after_burst = False
+        # `disconnected` takes a Realtime but only reads Redis; this one never emits.
+        self.no_realtime = Realtime(None, self.res.redis, self.res.keys)
+
+    async def _open(self) -> Resources:
+        prefix = f"{self.cast.backend.prefix}ex{next(self.cast.examples)}:"
+        overrides = {"worker_batch": 3, "assignment_lease_seconds": NEVER}
+        return Resources.open(self.cast.backend.settings(redis_prefix=prefix, **overrides))
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return self.loop.run_until_complete(coro)
+
+    def teardown(self) -> None:
+        try:
+            self.run(delete_prefix(self.res))
+            self.run(self.res.close())
+        finally:
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            self.loop.close()
+
+    def leader(self, index: int) -> int:
+        return self.cast.leaders[index]
+
+    # Agents.
+
+    @rule(agent=st.integers(0, AGENT_COUNT - 1))
+    def create_request(self, agent: int) -> None:
+        self.created.append(self.run(self._create(self.cast.agents[agent])))
+
+    async def _create(self, agent_id: int) -> int:
+        async with self.res.sessions() as db:
+            agent = await db.get_one(User, agent_id)
+            conversation, _ = await create_conversation(
+                db, self.res.router, None, agent, message="help", topic_id=None, ticket_link=None
+            )
+            return conversation.id
+
+    # Leaders.
+
+    @rule(leader=LEADER, status=st.sampled_from(Presence))
+    def set_status(self, leader: int, status: Presence) -> None:
+        self.run(self._set_status(self.leader(leader), status))
+
+    async def _set_status(self, leader_id: int, status: Presence) -> None:
+        async with self.res.sessions() as db:
+            await presence.set_status(db, self.res, None, leader_id, status)
+
+    @rule(leader=LEADER)
+    def leader_disconnects(self, leader: int) -> None:
+        leader_id = self.leader(leader)
+        self.run(self._disconnect(leader_id))
+        self.grace.add(leader_id)
+
+    async def _disconnect(self, leader_id: int) -> None:
+        await self.res.redis.delete(self.res.keys.user_sockets(leader_id))  # every tab gone
+        await presence.disconnected(self.res, self.no_realtime, leader_id, Role.TEAMLEADER)
+
+    @precondition(lambda self: bool(self.grace))
+    @rule(data=st.data())
+    def leader_reconnects_within_grace(self, data: st.DataObject) -> None:
+        leader_id = data.draw(st.sampled_from(sorted(self.grace)), label="leader id")
+        self.run(self.res.redis.zrem(self.res.keys.disconnected, str(leader_id)))
+        self.grace.discard(leader_id)
+
+    @precondition(lambda self: bool(self.grace))
+    @rule(data=st.data())
+    def grace_expires(self, data: st.DataObject) -> None:
+        leader_id = data.draw(st.sampled_from(sorted(self.grace)), label="leader id")
+        was_offline = self.last.presence[leader_id] == Presence.OFFLINE
+        gone = self.run(self._expire(leader_id))
+        assert gone == ([] if was_offline else [leader_id]), gone
+        after = self.run(observe(self.res, self.cast.leaders))
+        assert after.presence[leader_id] == Presence.OFFLINE
+        assert not after.held(leader_id), f"basket not returned: {after.held(leader_id)}"
+        self.grace.discard(leader_id)
+
+    async def _expire(self, leader_id: int) -> list[int]:
+        # Only this leader's grace ends: their disconnect moves to the distant past.
+        await self.res.redis.zadd(self.res.keys.disconnected, {str(leader_id): 0}, xx=True)
+        return await presence.expire_grace(self.res, None)
+
+    @precondition(lambda self: bool(self.last.assigned()))
+    @rule(data=st.data(), status=st.sampled_from([Status.SOLVED, Status.PENDING]))
+    def submit_as(self, data: st.DataObject, status: Status) -> None:
+        conversation_id = data.draw(st.sampled_from(self.last.assigned()), label="conversation")
+        leader_id = self.last.conversations[conversation_id][1]
+        assert leader_id is not None
+        self.run(self._submit(leader_id, conversation_id, status))
+
+    async def _submit(self, leader_id: int, conversation_id: int, status: Status) -> None:
+        async with self.res.sessions() as db:
+            leader = await db.get_one(User, leader_id)
+            await submit_as(
+                db,
+                self.res.router,
+                None,
+                leader,
+                conversation_id,
+                status=status,
+                topic_id=self.cast.topic_id,
+            )
+
+    # Admin.
+
+    @rule(leader=LEADER, capacity=st.integers(1, 4))
+    def change_capacity(self, leader: int, capacity: int) -> None:
+        leader_id = self.leader(leader)
+        held = self.last.held(leader_id)  # a capacity change moves nothing
+        self.run(self._change_capacity(leader_id, capacity))
+        if len(held) > capacity:
+            self.grandfathered[leader_id] = held
+        else:
+            self.grandfathered.pop(leader_id, None)
+
+    async def _change_capacity(self, leader_id: int, capacity: int) -> None:
+        async with self.res.sessions() as db:
+            leader = await db.get_one(User, leader_id)
+            await update_user(db, self.res, None, leader, capacity=capacity)
+
+    # Workers and Redis.
+
+    @rule()
+    def worker_step(self) -> None:
+        self.run(self.worker.step())
+
+    @rule()
+    def worker_burst(self) -> None:
+        self.run(self.worker.burst())
+        self.after_burst = True
+
+    @rule()
+    def worker_housekeeping(self) -> None:
+        self.run(self.worker.housekeeping(force=True))
+
+    @rule(batch=st.integers(1, 3), committed=st.booleans())
+    def worker_killed_mid_assignment(self, batch: int, committed: bool) -> None:
+        """Killed after the assign script, before the commit or between it and settling."""
+        made = self.run(self.res.router.assign(batch))
+        if made and committed:
+            self.run(self._commit_only(made))
+        self.taken.update(a.conversation_id for a in made)
+        self.dead_worker = self.dead_worker or bool(made)
+
+    async def _commit_only(self, made: Sequence[Assignment]) -> None:
+        async with self.res.sessions() as db:
+            await commit_assignments(db, made, deadline=time.monotonic() + NEVER)
+
+    @precondition(lambda self: self.dead_worker)
+    @rule()
+    def worker_restarts(self) -> None:
+        self.worker = Worker(self.res, None)
+        self.run(self.worker.settle_stale(older_than=0))
+        left = self.run(self.res.redis.hlen(self.res.keys.inflight))
+        assert left == 0, f"{left} in-flight records survive settling"
+        self.dead_worker = False
+        self.run(self.worker.step())
+
+    @rule()
+    def redis_loses_everything(self) -> None:
+        self.run(delete_prefix(self.res))
+        assert self.run(rebuild.ensure(self.res)), "ensure did not rebuild an empty Redis"
+        self.dead_worker = False  # their records went with the rest
+        self.grace.clear()
+
+    # One observation per step, every invariant checked against it.
+
+    @invariant()
+    def routing_agrees_with_the_database(self) -> None:
+        obs = self.run(observe(self.res, self.cast.leaders))
+        self.taken |= obs.out_of_queue()
+        check_places(obs, self.dead_worker)
+        check_leaders(obs)
+        check_capacity(obs, self.grandfathered)
+        check_fifo(obs.redis.queue, self.created, self.taken)
+        # 6. Drift leaves in-flight work out by design, so it must be empty at every step.
+        assert not obs.drift, f"drift: {obs.drift}"
+        if self.after_burst and not self.dead_worker:
+            check_liveness(obs)
+        self.after_burst = False
+        self._forget_relieved(obs)
+        self.last = obs
+
+    def _forget_relieved(self, obs: Observed) -> None:
+        """Back within capacity, the exception ends; below it, only what is left counts."""
+        for lid in list(self.grandfathered):
+            held = obs.held(lid)
+            if len(held) <= obs.capacity[lid]:
+                del self.grandfathered[lid]
+            else:
+                self.grandfathered[lid] &= held
+
+
+def machine_for(cast: Cast) -> type[RoutingMachine]:
+    """Hypothesis builds one machine per example from a class; this one knows the cast."""
+    return type("RoutingMachineOnBackend", (RoutingMachine,), {"cast": cast})
+
+
+def test_routing_machine(backend: Backend) -> None:
+    # Sync on purpose: each example runs its own loop, apart from pytest-asyncio's.
+    loop = asyncio.new_event_loop()
+    try:
+        cast = loop.run_until_complete(make_cast(backend))
+    finally:
+        loop.close()
+    run_state_machine_as_test(
+        machine_for(cast),
+        settings=settings(
+            max_examples=EXAMPLES,
+            stateful_step_count=STEPS,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+            database=None,  # nothing written into the working tree; failures print steps
+        ),
+    )
