@@ -7,7 +7,8 @@
 --                                               score = most free, then oldest assignment
 --   KEYS[4]  routing:status             HASH   leader id -> "online" | "away"
 --   KEYS[5]  routing:capacity           HASH   leader id -> basket capacity
---   KEYS[6]  routing:last_assigned      HASH   leader id -> seq of their last assignment
+--   KEYS[6]  routing:last_assigned      HASH   leader id -> seq of their last assignment,
+--                                               for leaders not in KEYS[3] (whose score has it)
 --   KEYS[7]  routing:assign_seq         STRING assignment counter
 --   KEYS[8]  routing:inflight           HASH   conversation id -> "leader id:ms", assigned
 --                                               here but not yet settled with the database
@@ -30,6 +31,16 @@ local function score(free, last)
   return last - free * SLOT
 end
 
+-- The seq of a leader's last assignment.
+local function last_of(leader)
+  local s = redis.call('ZSCORE', K_AVAIL, leader)
+  if s then
+    s = tonumber(s)
+    return s + math.ceil(-s / SLOT) * SLOT
+  end
+  return tonumber(redis.call('HGET', K_LAST, leader) or '0')
+end
+
 local function basket(leader)
   return K_BASKET .. leader .. ':basket'
 end
@@ -46,10 +57,11 @@ local function refresh(leader)
     free = 0
   end
   redis.call('HSET', K_FREE, leader, free)
+  local last = last_of(leader)
   if free > 0 and redis.call('HGET', K_STATUS, leader) == 'online' then
-    local last = tonumber(redis.call('HGET', K_LAST, leader) or '0')
     redis.call('ZADD', K_AVAIL, score(free, last), leader)
   else
+    redis.call('HSET', K_LAST, leader, last)
     redis.call('ZREM', K_AVAIL, leader)
   end
   return free

@@ -5,8 +5,8 @@
 -- ARGV[2]  now, in ms (the in-flight record's start)
 -- Returns a flat array {conversation id, leader id, ...}, empty when nothing can be assigned.
 --
--- The hot path: the index's score already holds the leader's free slots, so each
--- assignment is seven O(1) or O(log N) calls, whatever the number of leaders.
+-- The hot path: the index's score holds the leader's free slots and last assignment, so
+-- each assignment is six O(1) or O(log N) calls, whatever the number of leaders.
 
 local made = {}
 local seq = tonumber(redis.call('GET', K_SEQ) or '0')
@@ -23,11 +23,11 @@ for _ = 1, tonumber(ARGV[1]) do
   local free = math.ceil(-tonumber(top[2]) / SLOT) - 1
   seq = seq + 1
   redis.call('SADD', basket(leader), conv)
-  redis.call('HSET', K_LAST, leader, seq)
   redis.call('HSET', K_FREE, leader, free)
   if free > 0 then
     redis.call('ZADD', K_AVAIL, score(free, seq), leader)
   else
+    redis.call('HSET', K_LAST, leader, seq)
     redis.call('ZREM', K_AVAIL, leader)
   end
   redis.call('HSET', K_INFLIGHT, conv, leader .. ':' .. ARGV[2])
