@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from teamtalk.app import create_app
-from teamtalk.models import Conversation, ConversationEvent, Presence, Role, Status, User
+from teamtalk.models import Conversation, ConversationEvent, Presence, Role, User
 from teamtalk.routing.worker import Worker
 from teamtalk.services import presence
 from tests.clients import Probe, connected, sign_in
@@ -258,10 +258,17 @@ async def _topic(harness: Harness) -> int:
         return (await create_topic(db, "Billing")).id
 
 
-def _assigned_events(conversation_id: int) -> Any:
-    return select(func.count()).where(
-        ConversationEvent.conversation_id == conversation_id, ConversationEvent.type == "assigned"
-    )
-
-
-__all__ = ["Status", "_assigned_events"]
+async def test_a_leader_whose_server_died_goes_offline_after_the_grace(harness: Harness) -> None:
+    res = harness.resources
+    lead = await harness.user(Role.TEAMLEADER)
+    async with res.sessions() as db:
+        await presence.set_status(db, res, None, lead.id, Presence.ONLINE)
+    # A socket registered by a server process that no longer exists (its key expired).
+    await res.redis.hset(res.keys.user_sockets(lead.id), "ghost-sid", "1:dead-server")
+    await presence.sweep_absent(res)
+    assert await res.redis.hlen(res.keys.user_sockets(lead.id)) == 0
+    assert await presence.expire_grace(res, None) == []  # the grace period runs first
+    await asyncio.sleep(0.4)
+    assert await presence.expire_grace(res, None) == [lead.id]
+    async with res.sessions() as db:
+        assert (await db.get_one(User, lead.id)).presence == Presence.OFFLINE

@@ -11,6 +11,7 @@ TEAMTALK_MACHINE_EXAMPLES and TEAMTALK_MACHINE_STEPS make it run longer.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import os
 import time
@@ -22,6 +23,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
+    initialize,
     invariant,
     precondition,
     rule,
@@ -29,6 +31,7 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import delete, select, update
 
+from teamtalk import db as database
 from teamtalk.models import (
     Conversation,
     ConversationEvent,
@@ -63,6 +66,8 @@ LEADER_CAPACITIES = (1, 2, 3)  # each example starts from these, every leader of
 AGENT_COUNT = 2
 LEADER = st.integers(0, len(LEADER_CAPACITIES) - 1)
 NEVER = 3600.0  # lease: only the rules below decide when a dead worker's records settle
+# A database with no tables: every statement fails, as in an outage.
+BROKEN_DATABASE = "sqlite+aiosqlite://"
 
 
 @dataclass(frozen=True)
@@ -150,6 +155,7 @@ class Observed:
     redis: Snapshot
     baskets: dict[int, set[int]]  # every leader's basket SET, present in routing or not
     redis_present: dict[str, set[int]]  # leader ids in the free-slot and capacity hashes
+    attempted: set[int]  # conversations with failed assignment attempts
     conversations: dict[int, tuple[str, int | None]]  # id -> (status, assignee)
     presence: dict[int, str]
     capacity: dict[int, int]
@@ -171,7 +177,7 @@ class Observed:
 
     def out_of_queue(self) -> set[int]:
         """Conversations that have been taken from the queue at least once."""
-        taken = set(self.redis.inflight).union(*self.baskets.values())
+        taken = set(self.redis.inflight).union(*self.baskets.values(), self.attempted)
         return taken | {c for c, (status, _) in self.conversations.items() if status != "queued"}
 
 
@@ -182,7 +188,8 @@ async def observe(res: Resources, leaders: Sequence[int]) -> Observed:
             pipe.smembers(res.keys.basket(leader_id))
         pipe.hkeys(res.keys.online_teamleaders)
         pipe.hkeys(res.keys.leader_capacity)
-        *baskets, free_keys, capacity_keys = await pipe.execute()
+        pipe.hkeys(res.keys.attempts)
+        *baskets, free_keys, capacity_keys, attempted = await pipe.execute()
     async with res.sessions() as db:
         rows = await db.execute(
             select(Conversation.id, Conversation.status, Conversation.assignee_id)
@@ -199,6 +206,7 @@ async def observe(res: Resources, leaders: Sequence[int]) -> Observed:
             "free": {int(x) for x in free_keys},
             "capacity": {int(x) for x in capacity_keys},
         },
+        attempted={int(x) for x in attempted},
         conversations=conversations,
         presence={uid: state for uid, (state, _) in people.items()},
         capacity={uid: capacity for uid, (_, capacity) in people.items()},
@@ -319,13 +327,17 @@ class RoutingMachine(RuleBasedStateMachine):
         super().__init__()
         self.loop = asyncio.new_event_loop()  # clients bind to it: one loop per example
         try:
-            self.res = self.run(self._open())
+            self.res, self.outage = self.run(self._open())
+        except BaseException:
+            self.loop.close()
+            raise
+        try:
             self.worker = Worker(self.res, None)
             self.run(reset_database(self.res, self.cast))
             self.run(self.worker.start())
             self.last = self.run(observe(self.res, self.cast.leaders))
         except BaseException:
-            self.loop.close()
+            self.teardown()
             raise
         self.created: list[int] = []
         self.taken: set[int] = set()  # ever out of the queue (invariant 4)
@@ -336,10 +348,15 @@ class RoutingMachine(RuleBasedStateMachine):
         # `disconnected` takes a Realtime but only reads Redis; this one never emits.
         self.no_realtime = Realtime(None, self.res.redis, self.res.keys)
 
-    async def _open(self) -> Resources:
+    async def _open(self) -> tuple[Resources, Resources]:
+        """This example's resources, on its own Redis prefix, and the same with a database
+        that fails."""
         prefix = f"{self.cast.backend.prefix}ex{next(self.cast.examples)}:"
         overrides = {"worker_batch": 3, "assignment_lease_seconds": NEVER}
-        return Resources.open(self.cast.backend.settings(redis_prefix=prefix, **overrides))
+        res = Resources.open(self.cast.backend.settings(redis_prefix=prefix, **overrides))
+        broken = database.create_engine(BROKEN_DATABASE)
+        outage = dataclasses.replace(res, engine=broken, sessions=database.sessionmaker(broken))
+        return res, outage
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         return self.loop.run_until_complete(coro)
@@ -347,13 +364,26 @@ class RoutingMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         try:
             self.run(delete_prefix(self.res))
-            self.run(self.res.close())
         finally:
+            self.run(self.outage.engine.dispose())
+            self.run(self.res.close())
             self.loop.run_until_complete(self.loop.shutdown_asyncgens())
             self.loop.close()
 
     def leader(self, index: int) -> int:
         return self.cast.leaders[index]
+
+    @initialize(statuses=st.tuples(*[st.sampled_from(Presence)] * len(LEADER_CAPACITIES)))
+    def leaders_start(self, statuses: tuple[Presence, ...]) -> None:
+        """Start with some leaders present: more of the runs reach the interesting states."""
+        for leader_id, status in zip(self.cast.leaders, statuses, strict=True):
+            if status != Presence.OFFLINE:
+                self.run(self._set_status(leader_id, status))
+
+    @initialize(requests=st.integers(0, 4))
+    def requests_wait(self, requests: int) -> None:
+        for _ in range(requests):
+            self.create_request(0)
 
     # Agents.
 
@@ -461,6 +491,11 @@ class RoutingMachine(RuleBasedStateMachine):
     def worker_burst(self) -> None:
         self.run(self.worker.burst())
         self.after_burst = True
+
+    @rule()
+    def worker_step_while_database_down(self) -> None:
+        """The database step fails: the batch goes back to the head of the queue."""
+        self.run(Worker(self.outage, None).step())
 
     @rule()
     def worker_housekeeping(self) -> None:

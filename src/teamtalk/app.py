@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,7 +21,7 @@ from teamtalk import sockets
 from teamtalk.api import auth, conversations, health, topics, users
 from teamtalk.errors import TeamTalkError, error_payload, field_errors
 from teamtalk.guards import BodyLimit, OriginGuard
-from teamtalk.realtime import Realtime
+from teamtalk.realtime import SERVER_TTL, Realtime
 from teamtalk.resources import Resources
 from teamtalk.routing.worker import Worker
 from teamtalk.settings import Settings
@@ -39,15 +40,15 @@ def create_app(settings: Settings) -> Any:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        worker = None
+        await realtime.heartbeat()
+        tasks = [asyncio.create_task(_heartbeats(realtime, stop))]
         if settings.run_worker:
-            worker = asyncio.create_task(Worker(resources, realtime).run(stop))
+            tasks.append(asyncio.create_task(Worker(resources, realtime).run(stop)))
         try:
             yield
         finally:
             stop.set()
-            if worker is not None:
-                await worker
+            await asyncio.gather(*tasks)
             await sio.shutdown()
             await realtime.close()
             await resources.close()
@@ -73,6 +74,16 @@ def create_app(settings: Settings) -> Any:
     asgi = socketio.ASGIApp(sio, other_asgi_app=guarded, socketio_path="socket.io")
     asgi.api = api  # for tests and tools that need the FastAPI app behind the wrapper
     return asgi
+
+
+async def _heartbeats(realtime: Realtime, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            await realtime.heartbeat()
+        except Exception:
+            log.exception("socket registry heartbeat failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), SERVER_TTL / 3)
 
 
 def app_from_env() -> Any:

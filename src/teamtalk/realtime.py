@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from typing import Any
 
 import socketio
 from redis.asyncio import Redis
 
 from teamtalk.routing.keys import Keys
+
+SERVER_TTL = 30  # seconds; servers refresh it every third of that
 
 
 def user_room(user_id: int) -> str:
@@ -32,6 +35,8 @@ class Realtime:
         self.manager = manager
         self.redis = redis
         self.keys = keys
+        self.host_id = uuid.uuid4().hex[:12]
+        self.local: dict[str, tuple[int, int]] = {}  # this process's sockets: sid -> user, session
 
     @classmethod
     def write_only(cls, redis_url: str, redis: Redis, keys: Keys) -> Realtime:
@@ -50,17 +55,31 @@ class Realtime:
         await self.emit(event, data, user_room(user_id))
 
     async def track(self, user_id: int, sid: str, session_id: int) -> None:
-        await self.redis.hset(self.keys.user_sockets(user_id), sid, str(session_id))
+        self.local[sid] = (user_id, session_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(self.keys.user_sockets(user_id), sid, f"{session_id}:{self.host_id}")
+            pipe.set(self.keys.server(self.host_id), "1", ex=SERVER_TTL)
+            await pipe.execute()
 
     async def untrack(self, user_id: int, sid: str) -> None:
+        self.local.pop(sid, None)
         await self.redis.hdel(self.keys.user_sockets(user_id), sid)
+
+    async def heartbeat(self) -> None:
+        """Say this process is alive and (re)register its sockets: the registry survives a
+        Redis that lost its data, and entries of a process that died expire with it."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(self.keys.server(self.host_id), "1", ex=SERVER_TTL)
+            for sid, (user_id, session_id) in self.local.items():
+                pipe.hset(self.keys.user_sockets(user_id), sid, f"{session_id}:{self.host_id}")
+            await pipe.execute()
 
     async def disconnect_user(self, user_id: int, session_id: int | None = None) -> None:
         """End a user's sockets in every process (all of them, or one session's)."""
-        sockets = await self.redis.hgetall(self.keys.user_sockets(user_id))
+        sockets = await live_sockets(self.redis, self.keys, user_id)
         for sid, owner in sockets.items():
-            if session_id is None or str(owner) == str(session_id):
-                await self._disconnect(str(sid))
+            if session_id is None or owner == session_id:
+                await self._disconnect(sid)
 
     async def _disconnect(self, sid: str) -> None:
         if self.manager.server is not None:
@@ -69,6 +88,19 @@ class Realtime:
             await self.manager._publish(
                 {"method": "disconnect", "sid": sid, "namespace": "/", "host_id": None}
             )
+
+
+async def live_sockets(redis: Redis, keys: Keys, user_id: int) -> dict[str, int]:
+    """A user's sockets in live server processes (socket id -> session id). Entries left by
+    a process that died are removed on the way."""
+    entries: dict[Any, Any] = await redis.hgetall(keys.user_sockets(user_id))
+    parsed = {sid: value.partition(":") for sid, value in entries.items()}
+    hosts = sorted({host for _, _, host in parsed.values()})
+    alive = dict(zip(hosts, [await redis.exists(keys.server(h)) for h in hosts], strict=True))
+    dead = [sid for sid, (_, _, host) in parsed.items() if not alive[host]]
+    if dead:
+        await redis.hdel(keys.user_sockets(user_id), *dead)
+    return {sid: int(session) for sid, (session, _, host) in parsed.items() if alive[host]}
 
 
 async def close_manager(manager: Any) -> None:

@@ -111,8 +111,12 @@ class Keys:
         return self._k("socketio")
 
     def user_sockets(self, user_id: int) -> str:
-        """HASH socket id -> session id, across every server process."""
+        """HASH socket id -> "session id:server id", across every server process."""
         return self._k(f"user:{user_id}:sockets")
+
+    def server(self, host_id: str) -> str:
+        """A web server process's liveness, with a TTL it keeps refreshing."""
+        return self._k(f"servers:{host_id}")
 
     def status_changes(self, user_id: int) -> str:
         """Counter for rate-limiting a user's status changes."""

@@ -135,6 +135,7 @@ class Worker:
         await self.heartbeat()
         await rebuild.ensure(self.res)  # Redis restarted empty
         await self.settle_stale(older_than=self.settings.assignment_lease_seconds)
+        await presence.sweep_absent(self.res)
         await presence.expire_grace(self.res, self.realtime)
         await self.repair_drift()
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from teamtalk.errors import Forbidden, TooManyRequests
 from teamtalk.events import AckStatus, RemoveFromBasket, SyncBasket, UpdateConversation
 from teamtalk.models import Conversation, Presence, Role, Status, User, utcnow
-from teamtalk.realtime import Realtime
+from teamtalk.realtime import Realtime, live_sockets
 from teamtalk.resources import Resources
 from teamtalk.routing.engine import now_ms
 from teamtalk.schemas import ConversationOut
@@ -123,12 +123,21 @@ async def connected(res: Resources, realtime: Realtime, user: User, sid: str) ->
 
 async def disconnected(res: Resources, realtime: Realtime, user_id: int, role: str) -> None:
     """The last socket of a user went away: agents go offline, leaders start the grace."""
-    if await res.redis.hlen(res.keys.user_sockets(user_id)) > 0:
+    if await live_sockets(res.redis, res.keys, user_id):
         return
     if role == Role.AGENT:
         await res.redis.srem(res.keys.online_agents, str(user_id))
     elif role == Role.TEAMLEADER:
         await res.redis.zadd(res.keys.disconnected, {str(user_id): now_ms()}, nx=True)
+
+
+async def sweep_absent(res: Resources) -> None:
+    """Leaders in routing with no live socket and no grace period running (their server
+    died, or Redis lost the socket registry) start one now."""
+    leaders: list[Any] = await res.redis.hkeys(res.keys.leader_status)
+    for raw in leaders:
+        if not await live_sockets(res.redis, res.keys, int(raw)):
+            await res.redis.zadd(res.keys.disconnected, {str(raw): now_ms()}, nx=True)
 
 
 async def expire_grace(res: Resources, realtime: Realtime | None) -> list[int]:
@@ -141,7 +150,7 @@ async def expire_grace(res: Resources, realtime: Realtime | None) -> list[int]:
         # Whoever removes the entry does the work, so two workers never both do it.
         if not await res.redis.zrem(res.keys.disconnected, raw):
             continue
-        if await res.redis.hlen(res.keys.user_sockets(user_id)) > 0:
+        if await live_sockets(res.redis, res.keys, user_id):
             continue
         async with res.sessions() as db:
             user = await db.get(User, user_id)
