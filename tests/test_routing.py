@@ -272,3 +272,34 @@ async def test_a_leader_whose_server_died_goes_offline_after_the_grace(harness: 
     assert await presence.expire_grace(res, None) == [lead.id]
     async with res.sessions() as db:
         assert (await db.get_one(User, lead.id)).presence == Presence.OFFLINE
+
+
+async def test_reading_conversations(harness: Harness) -> None:
+    res = harness.resources
+    lead = await harness.user(Role.TEAMLEADER)
+    agent = await harness.user(Role.AGENT)
+    stranger = await harness.user(Role.AGENT)
+    first = (await request(harness, agent, "one"))["conversation"]["id"]
+    second = (await request(harness, agent, "two"))["conversation"]["id"]
+    async with harness.signed_in(agent) as client:
+        mine = (await client.get("/api/conversations")).json()["conversations"]
+        assert [c["id"] for c in mine] == [second, first]
+        detail = (await client.get(f"/api/conversations/{second}")).json()
+        assert detail["queue_position"] == 2
+        page = (await client.get("/api/conversations", params={"limit": 1})).json()
+        assert [c["id"] for c in page["conversations"]] == [second]
+        rest = await client.get("/api/conversations", params={"before": page["next_before"]})
+        assert [c["id"] for c in rest.json()["conversations"]] == [first]
+    async with harness.signed_in(stranger) as client:
+        assert (await client.get("/api/conversations")).json()["conversations"] == []
+        assert (await client.get(f"/api/conversations/{first}")).status_code == 404
+    async with res.sessions() as db:
+        await presence.set_status(db, res, None, lead.id, Presence.ONLINE)
+    await Worker(res, None).burst()
+    async with harness.signed_in(lead) as client:
+        basket = (await client.get("/api/conversations/basket")).json()["conversations"]
+        assert [c["id"] for c in basket] == [first, second]
+        queued = await client.get("/api/conversations", params={"status": "queued"})
+        assert queued.json()["conversations"] == []
+    async with harness.signed_in(agent) as client:
+        assert (await client.get("/api/conversations/basket")).status_code == 403

@@ -205,3 +205,13 @@ class ConversationEnvelope(BaseModel):
 class SubmitAs(Strict):
     status: Literal["solved", "pending"]
     topic_id: int
+
+
+class ConversationDetail(BaseModel):
+    conversation: ConversationOut
+    queue_position: int | None
+
+
+class ConversationList(BaseModel):
+    conversations: list[ConversationOut]
+    next_before: int | None

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
-from teamtalk.api.deps import DB, RT, Res, require_role
+from teamtalk.api.deps import DB, RT, CurrentUser, Res, require_role
+from teamtalk.errors import NotFound
 from teamtalk.models import Role, Status, User
 from teamtalk.schemas import (
     ConversationCreate,
     ConversationCreated,
+    ConversationDetail,
     ConversationEnvelope,
+    ConversationList,
     ConversationOut,
     SubmitAs,
 )
-from teamtalk.services import conversations
+from teamtalk.services import conversations, presence
 
 router = APIRouter(prefix="/conversations", tags=["conversations"])
 Agent = Annotated[User, Depends(require_role(Role.AGENT))]
@@ -36,6 +39,42 @@ async def create(
         ticket_link=body.ticket_link,
     )
     return ConversationCreated(
+        conversation=ConversationOut.of(conversation), queue_position=position
+    )
+
+
+@router.get("", response_model=ConversationList)
+async def list_conversations(
+    user: CurrentUser,
+    db: DB,
+    status: Annotated[list[Status] | None, Query()] = None,
+    before: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> ConversationList:
+    found = await conversations.list_conversations(
+        db, user, statuses=status or (), before=before, limit=limit
+    )
+    return ConversationList(
+        conversations=[ConversationOut.of(c) for c in found],
+        next_before=found[-1].id if len(found) == limit else None,
+    )
+
+
+@router.get("/basket", response_model=ConversationList)
+async def basket(leader: Leader, db: DB) -> ConversationList:
+    held = await presence.basket_of(db, leader.id)
+    return ConversationList(conversations=[ConversationOut.of(c) for c in held], next_before=None)
+
+
+@router.get("/{conversation_id}", response_model=ConversationDetail)
+async def get(conversation_id: int, user: CurrentUser, db: DB, res: Res) -> ConversationDetail:
+    conversation = await conversations.get_conversation(db, conversation_id)
+    if not await conversations.can_read(db, user, conversation):
+        raise NotFound("No such conversation.", code="conversation_not_found")
+    position = None
+    if conversation.status == Status.QUEUED:
+        position = await res.router.queue_position(conversation.id)
+    return ConversationDetail(
         conversation=ConversationOut.of(conversation), queue_position=position
     )
 

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from teamtalk.errors import Conflict, Forbidden, Invalid, NotFound
 from teamtalk.events import RemoveFromBasket, UpdateConversation
-from teamtalk.models import Conversation, Message, Status, Topic, User, utcnow
+from teamtalk.models import (
+    Conversation,
+    ConversationParticipant,
+    Message,
+    Role,
+    Status,
+    Topic,
+    User,
+    utcnow,
+)
 from teamtalk.realtime import Realtime
 from teamtalk.routing.engine import Router
 from teamtalk.schemas import ConversationOut
@@ -123,3 +134,30 @@ async def submit_as(
         await update.to_user(realtime, leader.id)
         await RemoveFromBasket(conversation_id=conversation.id).to_user(realtime, leader.id)
     return conversation
+
+
+async def can_read(db: AsyncSession, user: User, conversation: Conversation) -> bool:
+    """Its agent, its assignee, leaders who held it, and admins."""
+    if user.role == Role.ADMIN or user.id in (conversation.agent_id, conversation.assignee_id):
+        return True
+    held = await db.get(ConversationParticipant, (conversation.id, user.id))
+    return held is not None
+
+
+async def list_conversations(
+    db: AsyncSession,
+    user: User,
+    *,
+    statuses: Sequence[Status] = (),
+    before: int | None = None,
+    limit: int = 50,
+) -> list[Conversation]:
+    """Newest first. Agents see their own; leaders and admins see the team's."""
+    query = select(Conversation).order_by(Conversation.id.desc()).limit(limit)
+    if user.role == Role.AGENT:
+        query = query.where(Conversation.agent_id == user.id)
+    if statuses:
+        query = query.where(Conversation.status.in_([s.value for s in statuses]))
+    if before is not None:
+        query = query.where(Conversation.id < before)
+    return list(await db.scalars(query))
