@@ -34,6 +34,8 @@ class LoginIn(Strict):
 
 
 class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     email: str
     display_name: str
@@ -44,15 +46,7 @@ class UserOut(BaseModel):
 
     @classmethod
     def of(cls, user: User) -> UserOut:
-        return cls(
-            id=user.id,
-            email=user.email,
-            display_name=user.display_name,
-            role=Role(user.role),
-            capacity=user.capacity,
-            is_active=user.is_active,
-            created_at=user.created_at,
-        )
+        return cls.model_validate(user)
 
 
 class UserEnvelope(BaseModel):
@@ -113,6 +107,8 @@ class Ready(BaseModel):
 
 
 class ConversationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     status: str
     agent_id: int
@@ -128,25 +124,13 @@ class ConversationOut(BaseModel):
     last_seq: int
 
     @classmethod
-    def of(cls, c: Conversation) -> ConversationOut:
-        return cls(
-            id=c.id,
-            status=c.status,
-            agent_id=c.agent_id,
-            assignee_id=c.assignee_id,
-            topic_id=c.topic_id,
-            ticket_link=c.ticket_link,
-            created_at=c.created_at,
-            queued_at=c.queued_at,
-            assigned_at=c.assigned_at,
-            resolved_at=c.resolved_at,
-            closed_at=c.closed_at,
-            updated_at=c.updated_at,
-            last_seq=c.last_seq,
-        )
+    def of(cls, conversation: Conversation) -> ConversationOut:
+        return cls.model_validate(conversation)
 
 
 class MessageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     conversation_id: int
     seq: int
@@ -157,17 +141,8 @@ class MessageOut(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, m: Message) -> MessageOut:
-        return cls(
-            id=m.id,
-            conversation_id=m.conversation_id,
-            seq=m.seq,
-            sender_id=m.sender_id,
-            kind=m.kind,
-            body=m.body,
-            client_id=m.client_id,
-            created_at=m.created_at,
-        )
+    def of(cls, message: Message) -> MessageOut:
+        return cls.model_validate(message)
 
 
 MessageBody = Annotated[

@@ -12,7 +12,6 @@ from teamtalk.events import RemoveFromBasket, UpdateConversation
 from teamtalk.models import (
     Conversation,
     ConversationParticipant,
-    Message,
     Role,
     Status,
     Topic,
@@ -22,7 +21,7 @@ from teamtalk.models import (
 from teamtalk.realtime import Realtime
 from teamtalk.routing.engine import Router
 from teamtalk.schemas import ConversationOut
-from teamtalk.services.history import next_seq, record
+from teamtalk.services.history import add_message, record
 
 
 async def check_topic(db: AsyncSession, topic_id: int | None) -> None:
@@ -60,16 +59,7 @@ async def create_conversation(
     )
     db.add(conversation)
     await db.flush()
-    seq = await next_seq(db, conversation)
-    db.add(
-        Message(
-            conversation_id=conversation.id,
-            seq=seq,
-            sender_id=agent.id,
-            body=message,
-            created_at=now,
-        )
-    )
+    await add_message(db, conversation, message, now, sender_id=agent.id)
     await record(db, conversation, "created", now, text=None, actor_id=agent.id)
     await db.commit()
     # After the commit: a crash right here leaves it queued in the database only, and the

@@ -50,14 +50,28 @@ async def record(
         )
     )
     if text is not None:
-        seq = await next_seq(db, conversation)
-        db.add(
-            Message(
-                conversation_id=conversation.id,
-                seq=seq,
-                kind=MessageKind.SYSTEM,
-                body=text,
-                created_at=at,
-            )
-        )
+        await add_message(db, conversation, text, at, kind=MessageKind.SYSTEM)
     conversation.updated_at = at
+
+
+async def add_message(
+    db: AsyncSession,
+    conversation: Conversation,
+    body: str,
+    at: datetime,
+    *,
+    sender_id: int | None = None,
+    kind: MessageKind = MessageKind.USER,
+    client_id: str | None = None,
+) -> Message:
+    message = Message(
+        conversation_id=conversation.id,
+        seq=await next_seq(db, conversation),
+        sender_id=sender_id,
+        kind=kind,
+        body=body,
+        client_id=client_id,
+        created_at=at,
+    )
+    db.add(message)
+    return message
