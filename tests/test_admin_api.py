@@ -27,6 +27,7 @@ ADMIN_ROUTES = [
     ("POST", "/api/topics", {"name": "Billing"}),
     ("PATCH", "/api/topics/1", {"name": "Money"}),
     ("POST", "/api/topics/1/archive", None),
+    ("GET", "/api/monitoring/routing", None),
 ]
 
 

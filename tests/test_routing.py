@@ -303,3 +303,32 @@ async def test_reading_conversations(harness: Harness) -> None:
         assert queued.json()["conversations"] == []
     async with harness.signed_in(agent) as client:
         assert (await client.get("/api/conversations/basket")).status_code == 403
+
+
+async def test_supervisors_see_the_queue_and_the_load(harness: Harness) -> None:
+    res = harness.resources
+    admin = await harness.user(Role.ADMIN)
+    lead = await harness.user(Role.TEAMLEADER, capacity=1, display_name="Lena")
+    agent = await harness.user(Role.AGENT)
+    async with res.sessions() as db:
+        await presence.set_status(db, res, None, lead.id, Presence.ONLINE)
+    ids = [(await request(harness, agent))["conversation"]["id"] for _ in range(3)]
+    worker = Worker(res, None)
+    await worker.burst()
+    await worker.heartbeat()
+    async with harness.signed_in(admin) as client:
+        overview = (await client.get("/api/monitoring/routing")).json()
+    assert overview["queue"] == {"length": 2, "conversation_ids": ids[1:]}
+    assert overview["leaders"] == [
+        {
+            "id": lead.id,
+            "display_name": "Lena",
+            "status": "online",
+            "capacity": 1,
+            "free": 0,
+            "basket": ids[:1],
+        }
+    ]
+    assert overview["in_flight"] == 0 and overview["parked"] == []
+    assert overview["workers"]["alive"] is True
+    assert overview["workers"]["stats"][0]["processed"] == 1

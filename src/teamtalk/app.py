@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from teamtalk import sockets
-from teamtalk.api import auth, conversations, health, topics, users
+from teamtalk.api import auth, conversations, health, monitoring, topics, users
 from teamtalk.errors import TeamTalkError, error_payload, field_errors
 from teamtalk.guards import BodyLimit, OriginGuard
 from teamtalk.realtime import SERVER_TTL, Realtime
@@ -27,7 +27,13 @@ from teamtalk.routing.worker import Worker
 from teamtalk.settings import Settings
 
 log = logging.getLogger(__name__)
-API_ROUTERS = (auth.router, users.router, topics.router, conversations.router)  # mounted under /api
+API_ROUTERS = (
+    auth.router,
+    users.router,
+    topics.router,
+    conversations.router,
+    monitoring.router,
+)  # mounted under /api
 WEB_DIR = Path(__file__).parent / "web"
 
 
