@@ -46,7 +46,7 @@ export function App() {
             <Route path="/inbox" element={<InboxPage />} />
           </Route>
           <Route element={<ForRoles roles={["teamleader"]} />}>
-            <Route path="/workspace" element={<WorkspacePage />} />
+            <Route path="/workspace/:conversationId?" element={<WorkspacePage />} />
           </Route>
           <Route element={<ForRoles roles={["admin"]} />}>
             <Route path="/dashboard" element={<DashboardPage />} />

@@ -81,6 +81,12 @@ export interface FieldError {
   message: string;
 }
 
+/** Pydantic prefixes a validator's own message with "Value error, ". */
+function readable(message: string): string {
+  const text = message.replace(/^Value error, /, "");
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
 /**
  * Validation problems from an error's `details`, by field. Accepts the server's
  * `[{field, message}]`, raw pydantic `[{loc, msg}]`, and `{field: message}`.
@@ -92,7 +98,7 @@ export function fieldErrors(error: unknown): FieldError[] {
     return details.flatMap((item): FieldError[] => {
       if (!isRecord(item)) return [];
       if (typeof item.field === "string" && typeof item.message === "string") {
-        return [{ field: item.field, message: item.message }];
+        return [{ field: item.field, message: readable(item.message) }];
       }
       if (Array.isArray(item.loc) && typeof item.msg === "string") {
         const loc = item.loc.filter(
@@ -100,7 +106,7 @@ export function fieldErrors(error: unknown): FieldError[] {
             (typeof part === "string" || typeof part === "number") &&
             !["body", "query", "path"].includes(String(part)),
         );
-        return [{ field: loc.join("."), message: item.msg }];
+        return [{ field: loc.join("."), message: readable(item.msg) }];
       }
       return [];
     });

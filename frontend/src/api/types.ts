@@ -26,3 +26,48 @@ export interface Topic {
   archived: boolean;
   created_at: string;
 }
+
+export type ConversationStatus =
+  | "queued"
+  | "assigned"
+  | "pending"
+  | "solved"
+  | "closed"
+  | "cancelled";
+
+/** How a conversation's state is named in the UI. */
+export const CONVERSATION_STATUS_LABELS: Record<ConversationStatus, string> = {
+  queued: "Waiting",
+  assigned: "With a team leader",
+  pending: "Pending",
+  solved: "Solved",
+  closed: "Closed",
+  cancelled: "Withdrawn",
+};
+
+export interface Conversation {
+  id: number;
+  status: ConversationStatus;
+  agent_id: number;
+  assignee_id: number | null;
+  topic_id: number | null;
+  ticket_link: string | null;
+  created_at: string;
+  queued_at: string | null;
+  assigned_at: string | null;
+  resolved_at: string | null;
+  closed_at: string | null;
+  updated_at: string;
+  last_seq: number;
+}
+
+/** A conversation with its place in the queue (1 is next), known only while queued. */
+export interface ConversationDetail {
+  conversation: Conversation;
+  queue_position: number | null;
+}
+
+export interface ConversationPage {
+  conversations: Conversation[];
+  next_before: number | null;
+}

@@ -1,6 +1,7 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState, type ReactNode } from "react";
 import { meKey } from "../api/auth";
+import { bindQueryCache } from "./cache";
 import { RealtimeContext, type ConnectionState } from "./context";
 import { createSocket, type TeamTalkSocket } from "./socket";
 
@@ -51,6 +52,7 @@ export function RealtimeProvider({ userId, children }: Props) {
       if (!current.active) retryLater();
     });
 
+    bindQueryCache(current, queryClient);
     setState("connecting");
     setSocket(current);
     current.connect();

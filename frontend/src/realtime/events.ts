@@ -1,6 +1,8 @@
 // The Socket.IO protocol (DESIGN.md, "Real time"). Payloads carry ids and small
-// facts; conversation and message bodies are typed where the pages that use
-// them are written, so only the ids are promised here.
+// facts; message bodies are typed where the pages that use them are written, so
+// only their ids are promised here.
+
+import type { Conversation } from "../api/types";
 
 export type LeaderStatus = "online" | "away" | "offline";
 
@@ -10,20 +12,16 @@ export interface AckError {
 
 export type Ack<T> = (answer: T | AckError) => void;
 
-export interface ConversationRef {
-  id: number;
-}
-
 export interface MessageRef {
   id: number;
 }
 
 export interface ServerToClientEvents {
-  assign_conversation: (payload: { conversation: ConversationRef }) => void;
-  update_conversation: (payload: { conversation: ConversationRef }) => void;
+  assign_conversation: (payload: { conversation: Conversation }) => void;
+  update_conversation: (payload: { conversation: Conversation }) => void;
   remove_from_basket: (payload: { conversation_id: number }) => void;
   new_message: (payload: { conversation_id: number; message: MessageRef }) => void;
-  sync_basket: (payload: { conversations: ConversationRef[] }) => void;
+  sync_basket: (payload: { conversations: Conversation[] }) => void;
   ack_status: (payload: { status: LeaderStatus }) => void;
 }
 
@@ -37,6 +35,17 @@ export interface ClientToServerEvents {
   ) => void;
   mark_read: (payload: { conversation_id: number }, ack: Ack<object>) => void;
   typing: (payload: { conversation_id: number }, ack: Ack<object>) => void;
+}
+
+/** A client event the server refused, e.g. `too_many_requests`. */
+export class AckRefused extends Error {
+  readonly code: string;
+
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = "AckRefused";
+    this.code = code;
+  }
 }
 
 export function isAckError(answer: unknown): answer is AckError {

@@ -1,3 +1,5 @@
+import { NewRequestForm } from "../components/NewRequestForm";
+import { RequestList } from "../components/RequestList";
 import { usePageTitle } from "../components/usePageTitle";
 
 export function InboxPage() {
@@ -5,10 +7,10 @@ export function InboxPage() {
   return (
     <section aria-labelledby="page-title">
       <h1 id="page-title">Inbox</h1>
-      <p className="empty">
-        Your support requests will be listed here. Open a request when you need a team leader's help
-        with a customer case.
-      </p>
+      <div className="inbox-grid">
+        <NewRequestForm />
+        <RequestList />
+      </div>
     </section>
   );
 }

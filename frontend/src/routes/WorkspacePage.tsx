@@ -1,14 +1,160 @@
+import { useEffect, useRef, useState } from "react";
+import { Link, useNavigate, useParams } from "react-router";
+import { useCurrentUser } from "../api/auth";
+import { useBasket, useConversation } from "../api/conversations";
+import { useSocketEvent } from "../realtime/context";
+import { useLeaderStatus } from "../realtime/status";
+import { beep, notify, primeSound } from "../components/alerts";
+import { Basket } from "../components/Basket";
+import { ConversationPanel } from "../components/ConversationPanel";
+import { LoadError } from "../components/LoadError";
+import { NotificationToggle } from "../components/NotificationToggle";
+import { StatusSelector } from "../components/StatusSelector";
+import { SubmitAsForm } from "../components/SubmitAsForm";
+import { useOpened } from "../components/useOpened";
 import { usePageTitle } from "../components/usePageTitle";
+import { useTopicName } from "../components/useTopicName";
 
 export function WorkspacePage() {
-  usePageTitle("Workspace");
+  const user = useCurrentUser();
+  const { conversationId } = useParams();
+  const selectedId = conversationId === undefined ? null : Number(conversationId);
+  const basket = useBasket();
+  const status = useLeaderStatus();
+  const topicName = useTopicName();
+  const { isNew, markOpened } = useOpened(user.id);
+  const [notice, setNotice] = useState<string | null>(null);
+  const navigate = useNavigate();
+
+  const conversations = basket.data ?? [];
+  const fresh = conversations.filter(isNew).length;
+  usePageTitle(fresh > 0 ? `(${fresh}) Workspace` : "Workspace");
+  useAssignmentAlerts(topicName);
+
+  const held = conversations.find((c) => c.id === selectedId);
+  useEffect(() => {
+    if (held) markOpened(held);
+  }, [held, markOpened]);
+  // The last outcome is old news once another conversation is opened.
+  useEffect(() => {
+    if (selectedId !== null) setNotice(null);
+  }, [selectedId]);
+
   return (
-    <section aria-labelledby="page-title">
-      <h1 id="page-title">Workspace</h1>
-      <p className="empty">
-        Conversations assigned to you will appear here, up to your capacity, while your status is
-        online.
-      </p>
+    <section aria-labelledby="page-title" className="workspace">
+      <div className="page-head">
+        <h1 id="page-title">Workspace</h1>
+        <div className="page-tools">
+          <StatusSelector />
+          <NotificationToggle />
+        </div>
+      </div>
+      <div className="workspace-grid">
+        <div className="workspace-side">
+          {basket.isError ? (
+            <LoadError
+              what="your conversations"
+              error={basket.error}
+              onRetry={() => void basket.refetch()}
+            />
+          ) : (
+            <Basket
+              conversations={basket.data}
+              capacity={user.capacity}
+              status={status}
+              isNew={isNew}
+              topicName={topicName}
+            />
+          )}
+        </div>
+        <div className="workspace-main">
+          <Notice text={notice} />
+          {selectedId === null || Number.isNaN(selectedId) ? (
+            <div className="card conversation-none">
+              <p className="empty">
+                {conversations.length > 0
+                  ? "Choose a conversation from your list to see its details and submit it."
+                  : "The conversation you open appears here."}
+              </p>
+            </div>
+          ) : held ? (
+            <ConversationPanel conversation={held} topic={topicName(held.topic_id)}>
+              <SubmitAsForm
+                key={held.id}
+                conversation={held}
+                onSubmitted={({ id, status }) => {
+                  setNotice(`Conversation #${id} submitted as ${status}.`);
+                  void navigate("/workspace");
+                }}
+              />
+            </ConversationPanel>
+          ) : basket.isSuccess ? (
+            <NotHeld id={selectedId} topicName={topicName} />
+          ) : null}
+        </div>
+      </div>
     </section>
   );
+}
+
+/** A conversation opened by URL that is not (or no longer) in the basket: read only. */
+function NotHeld({ id, topicName }: { id: number; topicName: (id: number | null) => string }) {
+  const detail = useConversation(id);
+  if (detail.isPending) return <p className="muted">Loading conversation #{id}…</p>;
+  if (detail.isError) {
+    return (
+      <LoadError
+        what={`conversation #${id}`}
+        error={detail.error}
+        onRetry={() => void detail.refetch()}
+      />
+    );
+  }
+  const { conversation } = detail.data;
+  return (
+    <ConversationPanel conversation={conversation} topic={topicName(conversation.topic_id)}>
+      <p className="panel-note">
+        This conversation is not in your list.{" "}
+        <Link to="/workspace">Back to your conversations</Link>
+      </p>
+    </ConversationPanel>
+  );
+}
+
+/** Announces the outcome of a submit and takes the focus, whose button has gone. */
+function Notice({ text }: { text: string | null }) {
+  const ref = useRef<HTMLParagraphElement>(null);
+  useEffect(() => {
+    if (text !== null) ref.current?.focus();
+  }, [text]);
+  return (
+    <p role="status" ref={ref} tabIndex={-1} className={text ? "notice" : "visually-hidden"}>
+      {text}
+    </p>
+  );
+}
+
+/** A beep and a desktop notification for each new assignment while the page is hidden. */
+function useAssignmentAlerts(topicName: (id: number | null) => string): void {
+  const navigate = useNavigate();
+  useSocketEvent("assign_conversation", ({ conversation }) => {
+    if (document.visibilityState !== "hidden") return;
+    beep();
+    notify(
+      "New conversation",
+      `Conversation #${conversation.id} · ${topicName(conversation.topic_id)}`,
+      `conversation-${conversation.id}`,
+      () => void navigate(`/workspace/${conversation.id}`),
+    );
+  });
+  // Browsers allow sound only after a gesture on the page.
+  useEffect(() => {
+    const prime = () => primeSound();
+    window.addEventListener("pointerdown", prime, { once: true });
+    window.addEventListener("keydown", prime, { once: true });
+    return () => {
+      window.removeEventListener("pointerdown", prime);
+      window.removeEventListener("keydown", prime);
+    };
+  }, []);
 }

@@ -93,15 +93,15 @@ class Router:
 
     async def settle(self, assignment: Assignment, outcome: Outcome) -> int:
         """1 when settled, 2 when parked after too many failures, 0 when nothing matched."""
-        return int(
-            await self._run(
-                "settle",
-                assignment.conversation_id,
-                assignment.leader_id,
-                outcome.value,
-                self.max_attempts,
-            )
-        )
+        (result,) = await self.settle_many({assignment: outcome})
+        return result
+
+    async def settle_many(self, outcomes: dict[Assignment, Outcome]) -> list[int]:
+        """One call for a whole batch; results in the dict's order."""
+        args: list[Any] = [self.max_attempts]
+        for a, outcome in outcomes.items():
+            args += [a.conversation_id, a.leader_id, outcome.value]
+        return [int(r) for r in await self._run("settle", *args)]
 
     async def enqueue(self, conversation_ids: Sequence[int], *, head: bool = False) -> int:
         """Queue length afterwards; the last one added (at the tail) is at that position."""

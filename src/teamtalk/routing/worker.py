@@ -107,15 +107,15 @@ class Worker:
             self.stats.errors += 1
             log.error("assignment batch failed; requeued", exc_info=exc)
             committed, outcomes = [], dict.fromkeys(assignments, Outcome.REQUEUE)
-        for assignment, outcome in outcomes.items():
-            if await self.router.settle(assignment, outcome) == 2:
+        settled = await self.router.settle_many(outcomes)
+        for assignment, result in zip(outcomes, settled, strict=True):
+            if result == 2:
                 self.stats.parked += 1
                 log.error(
                     "conversation set aside after repeated assignment failures",
                     extra={"conversation_id": assignment.conversation_id},
                 )
-        for done in committed:
-            await self.announce(done.assignment, done.conversation)
+        await asyncio.gather(*(self.announce(d.assignment, d.conversation) for d in committed))
         self.stats.processed += len(committed)
         if committed:
             self.stats.last_processed = time.time()

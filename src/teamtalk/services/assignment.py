@@ -1,17 +1,27 @@
-"""The database half of an assignment: commit what the assign script decided, or say why not."""
+"""The database half of an assignment: commit what the assign script decided, or say why not.
+
+A batch costs a fixed handful of statements whatever its size: one UPDATE ... RETURNING
+for the conversations (which also takes each one's next message number), then one
+multi-row INSERT each for participants, events and system messages.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import case, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from teamtalk.models import (
     Conversation,
+    ConversationEvent,
     ConversationParticipant,
+    Message,
+    MessageKind,
     Presence,
     Role,
     Status,
@@ -19,7 +29,6 @@ from teamtalk.models import (
     utcnow,
 )
 from teamtalk.routing.engine import Assignment, Outcome
-from teamtalk.services.history import record
 
 
 class LeaseExpired(Exception):
@@ -39,7 +48,6 @@ async def commit_assignments(
     queued and its leader is still online in the database (the leader rows are locked, so a
     concurrent "go offline" waits for us or we see it)."""
     outcomes: dict[Assignment, Outcome] = {}
-    committed: list[Committed] = []
     leader_ids = sorted({a.leader_id for a in assignments})
     leaders = {
         u.id: u
@@ -47,54 +55,104 @@ async def commit_assignments(
             select(User).where(User.id.in_(leader_ids)).order_by(User.id).with_for_update()
         )
     }
-    now = utcnow()
+    wanted = {}
     for a in assignments:
         leader = leaders.get(a.leader_id)
-        if (
-            leader is None
-            or not leader.is_active
-            or leader.role != Role.TEAMLEADER
-            or leader.presence != Presence.ONLINE
-        ):
+        eligible = (
+            leader is not None
+            and leader.is_active
+            and leader.role == Role.TEAMLEADER
+            and leader.presence == Presence.ONLINE
+        )
+        if eligible:
+            wanted[a.conversation_id] = a
+        else:
             outcomes[a] = Outcome.REQUEUE
-            continue
-        changed = await db.execute(
+    committed: list[Committed] = []
+    if wanted:
+        now = utcnow()
+        changed = await db.scalars(
             update(Conversation)
-            .where(Conversation.id == a.conversation_id, Conversation.status == Status.QUEUED)
+            .where(Conversation.id.in_(wanted), Conversation.status == Status.QUEUED)
             .values(
-                status=Status.ASSIGNED, assignee_id=a.leader_id, assigned_at=now, updated_at=now
+                status=Status.ASSIGNED,
+                assignee_id=case(
+                    {cid: a.leader_id for cid, a in wanted.items()}, value=Conversation.id
+                ),
+                assigned_at=now,
+                updated_at=now,
+                last_seq=Conversation.last_seq + 1,  # the system message's number
             )
-            .execution_options(synchronize_session=False)
+            .returning(Conversation)
+            .execution_options(populate_existing=True)
         )
-        if changed.rowcount != 1:  # type: ignore[attr-defined]
-            current = await db.get(Conversation, a.conversation_id, populate_existing=True)
-            held = (
-                current is not None
-                and current.status == Status.ASSIGNED
-                and current.assignee_id == a.leader_id
-            )
-            # Already this leader's (a duplicate queue entry): keep it in the basket.
-            outcomes[a] = Outcome.COMMITTED if held else Outcome.DROP
-            continue
-        conversation = await db.get_one(Conversation, a.conversation_id, populate_existing=True)
-        if await db.get(ConversationParticipant, (a.conversation_id, a.leader_id)) is None:
-            db.add(
-                ConversationParticipant(
-                    conversation_id=a.conversation_id, user_id=a.leader_id, first_assigned_at=now
-                )
-            )
-        await record(
-            db,
-            conversation,
-            "assigned",
-            now,
-            to_leader_id=a.leader_id,
-            text=f"Assigned to {leader.display_name}.",
-        )
-        committed.append(Committed(a, conversation))
-        outcomes[a] = Outcome.COMMITTED
+        committed = [Committed(wanted[c.id], c) for c in changed]
+        await _record(db, committed, leaders, now)
+        for done in committed:
+            outcomes[done.assignment] = Outcome.COMMITTED
+        missed = [a for cid, a in wanted.items() if a not in outcomes]
+        outcomes.update(await _already_held(db, missed))
     if time.monotonic() > deadline:
         await db.rollback()
         raise LeaseExpired()
     await db.commit()
     return committed, outcomes
+
+
+async def _record(
+    db: AsyncSession, committed: list[Committed], leaders: dict[int, User], now: datetime
+) -> None:
+    if not committed:
+        return
+    participants = [
+        {
+            "conversation_id": d.conversation.id,
+            "user_id": d.assignment.leader_id,
+            "first_assigned_at": now,
+        }
+        for d in committed
+    ]
+    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
+    await db.execute(dialect.insert(ConversationParticipant).on_conflict_do_nothing(), participants)
+    await db.execute(
+        insert(ConversationEvent),
+        [
+            {
+                "conversation_id": d.conversation.id,
+                "type": "assigned",
+                "to_leader_id": d.assignment.leader_id,
+                "created_at": now,
+            }
+            for d in committed
+        ],
+    )
+    await db.execute(
+        insert(Message),
+        [
+            {
+                "conversation_id": d.conversation.id,
+                "seq": d.conversation.last_seq,
+                "kind": MessageKind.SYSTEM,
+                "created_at": now,
+                "body": f"Assigned to {leaders[d.assignment.leader_id].display_name}.",
+            }
+            for d in committed
+        ],
+    )
+
+
+async def _already_held(db: AsyncSession, missed: list[Assignment]) -> dict[Assignment, Outcome]:
+    """Not queued any more: withdrawn (drop it), or already this leader's (a duplicate
+    queue entry: keep it in the basket)."""
+    if not missed:
+        return {}
+    rows = await db.execute(
+        select(Conversation.id, Conversation.status, Conversation.assignee_id).where(
+            Conversation.id.in_([a.conversation_id for a in missed])
+        )
+    )
+    holder = {cid: assignee for cid, status, assignee in rows if status == Status.ASSIGNED}
+    return {
+        a: Outcome.COMMITTED if holder.get(a.conversation_id) == a.leader_id else Outcome.DROP
+        for a in missed
+    }

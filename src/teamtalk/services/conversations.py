@@ -117,12 +117,13 @@ async def submit_as(
         text=f"{leader.display_name} marked this conversation as {label}.",
     )
     await db.commit()
-    await router.release(leader.id, conversation.id)
     if realtime is not None:
+        # Before the slot frees, so the leader hears "removed" before the next assignment.
+        await RemoveFromBasket(conversation_id=conversation.id).to_user(realtime, leader.id)
         update = UpdateConversation(conversation=ConversationOut.of(conversation))
         await update.to_user(realtime, conversation.agent_id)
         await update.to_user(realtime, leader.id)
-        await RemoveFromBasket(conversation_id=conversation.id).to_user(realtime, leader.id)
+    await router.release(leader.id, conversation.id)
     return conversation
 
 

@@ -1,35 +1,45 @@
--- settle: close an in-flight assignment once the database has answered.
+-- settle: close in-flight assignments once the database has answered.
 -- KEYS: the routing keys, see _lib.lua.
--- ARGV[1]  conversation id
--- ARGV[2]  leader id the assignment was made to (a stale settle for another is ignored)
--- ARGV[3]  outcome: "committed" (the database has it), "requeue" (the database step failed:
---          back to the head of the queue), "drop" (no longer queued in the database)
--- ARGV[4]  failed attempts after which a requeued conversation is parked instead
--- Returns 0 when there was no matching in-flight record (already settled), else 1, or 2
--- when the conversation was parked.
+-- ARGV[1]  failed attempts after which a requeued conversation is parked instead
+-- ARGV[2..] triples: conversation id, the leader it was assigned to (a stale settle for
+--          another leader is ignored), outcome: "committed" (the database has it),
+--          "requeue" (the database step failed: back to the head of the queue), "drop" (no
+--          longer queued in the database)
+-- Returns one number per triple: 0 when there was no matching in-flight record (already
+-- settled), else 1, or 2 when the conversation was parked.
 
-local conv, leader, outcome = ARGV[1], ARGV[2], ARGV[3]
-if inflight_leader(conv) ~= leader then
-  return 0
+local max_attempts = tonumber(ARGV[1])
+local results = {}
+local requeued = {}
+for i = 2, #ARGV, 3 do
+  local conv, leader, outcome = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local result = 0
+  if inflight_leader(conv) == leader then
+    redis.call('HDEL', K_INFLIGHT, conv)
+    result = 1
+    if outcome ~= 'committed' then
+      -- Undo exactly what assign did: only a slot this conversation held comes back, and
+      -- only to a leader who is still present (an offline leader is not brought back).
+      if redis.call('SREM', basket(leader), conv) == 1 then
+        refresh(leader)
+      end
+      wake()
+    end
+    if outcome == 'requeue' then
+      if redis.call('HINCRBY', K_ATTEMPTS, conv, 1) >= max_attempts then
+        redis.call('SADD', K_PARKED, conv)
+        result = 2
+      else
+        requeued[#requeued + 1] = conv
+      end
+    else
+      redis.call('HDEL', K_ATTEMPTS, conv)
+    end
+  end
+  results[#results + 1] = result
 end
-redis.call('HDEL', K_INFLIGHT, conv)
-if outcome == 'committed' then
-  redis.call('HDEL', K_ATTEMPTS, conv)
-  return 1
+-- Back to the head in the order they were taken from it.
+for i = #requeued, 1, -1 do
+  redis.call('LPUSH', K_QUEUE, requeued[i])
 end
--- Undo exactly what assign did: only a slot this conversation held comes back, and only
--- to a leader who is still present (an offline leader is not brought back).
-if redis.call('SREM', basket(leader), conv) == 1 then
-  refresh(leader)
-end
-wake()
-if outcome == 'drop' then
-  redis.call('HDEL', K_ATTEMPTS, conv)
-  return 1
-end
-if redis.call('HINCRBY', K_ATTEMPTS, conv, 1) >= tonumber(ARGV[4]) then
-  redis.call('SADD', K_PARKED, conv)
-  return 2
-end
-redis.call('LPUSH', K_QUEUE, conv)
-return 1
+return results

@@ -1,0 +1,77 @@
+import { NavLink } from "react-router";
+import type { Conversation } from "../api/types";
+import type { LeaderStatus } from "../realtime/events";
+import { DateTime } from "./DateTime";
+
+const EMPTY: Record<LeaderStatus, string> = {
+  online: "Nothing assigned to you. New conversations appear here as they arrive.",
+  away: "Nothing assigned to you. While you are away no new conversations arrive.",
+  offline: "Go online to receive conversations.",
+};
+
+interface Props {
+  /** Undefined until the basket has loaded. */
+  conversations: Conversation[] | undefined;
+  capacity: number;
+  status: LeaderStatus | undefined;
+  isNew: (conversation: Conversation) => boolean;
+  topicName: (id: number | null) => string;
+}
+
+/** The conversations the leader holds, oldest first, each marked until opened. */
+export function Basket({ conversations, capacity, status, isNew, topicName }: Props) {
+  if (conversations === undefined) {
+    return (
+      <section className="card basket" aria-labelledby="basket-title" aria-busy="true">
+        <h2 id="basket-title">Your conversations</h2>
+        <p className="muted">Loading…</p>
+      </section>
+    );
+  }
+  const held = conversations.length;
+  return (
+    <section className="card basket" aria-labelledby="basket-title">
+      <div className="section-head">
+        <h2 id="basket-title">Your conversations</h2>
+        <span className="load" data-testid="basket-load">
+          <span>
+            {held} of {capacity}
+          </span>
+          <span className="load-bar" aria-hidden="true">
+            <span style={{ width: `${Math.min(100, (held / Math.max(capacity, 1)) * 100)}%` }} />
+          </span>
+        </span>
+      </div>
+      {held === 0 ? (
+        <p className="empty">{EMPTY[status ?? "offline"]}</p>
+      ) : (
+        <ul className="basket-list" aria-labelledby="basket-title">
+          {conversations.map((conversation) => {
+            const fresh = isNew(conversation);
+            return (
+              <li key={conversation.id}>
+                <NavLink
+                  to={`/workspace/${conversation.id}`}
+                  className={fresh ? "basket-item new" : "basket-item"}
+                >
+                  <span className="basket-item-title">
+                    Conversation #{conversation.id}
+                    {fresh && <span className="new-badge">New</span>}
+                  </span>
+                  <span className="basket-item-meta">
+                    <span>{topicName(conversation.topic_id)}</span>
+                    {conversation.assigned_at && (
+                      <span>
+                        Assigned <DateTime value={conversation.assigned_at} />
+                      </span>
+                    )}
+                  </span>
+                </NavLink>
+              </li>
+            );
+          })}
+        </ul>
+      )}
+    </section>
+  );
+}
