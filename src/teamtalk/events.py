@@ -5,7 +5,7 @@ Payloads carry ids and small facts; clients refetch anything larger.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel
 
@@ -17,7 +17,11 @@ class Event(BaseModel):
     name: ClassVar[str]
 
     async def to_user(self, realtime: Realtime, user_id: int) -> None:
-        await realtime.emit(self.name, self.model_dump(mode="json"), user_room(user_id))
+        await realtime.emit(*self.for_user(user_id))
+
+    def for_user(self, user_id: int) -> tuple[str, dict[str, Any], str]:
+        """(event, payload, room), for Realtime.emit_many."""
+        return self.name, self.model_dump(mode="json"), user_room(user_id)
 
 
 class AssignConversation(Event):

@@ -22,10 +22,10 @@ from teamtalk.models import Conversation, Status
 from teamtalk.realtime import Realtime
 from teamtalk.resources import Resources
 from teamtalk.routing import rebuild
-from teamtalk.routing.engine import Assignment, Outcome
+from teamtalk.routing.engine import Outcome
 from teamtalk.schemas import ConversationOut
 from teamtalk.services import presence
-from teamtalk.services.assignment import commit_assignments
+from teamtalk.services.assignment import Committed, commit_assignments
 
 log = logging.getLogger(__name__)
 
@@ -115,18 +115,22 @@ class Worker:
                     "conversation set aside after repeated assignment failures",
                     extra={"conversation_id": assignment.conversation_id},
                 )
-        await asyncio.gather(*(self.announce(d.assignment, d.conversation) for d in committed))
+        await self.announce(committed)
         self.stats.processed += len(committed)
         if committed:
             self.stats.last_processed = time.time()
         return len(committed)
 
-    async def announce(self, assignment: Assignment, conversation: Conversation) -> None:
-        if self.realtime is None:
+    async def announce(self, committed: list[Committed]) -> None:
+        """The leader's basket and the agent's view, for the whole batch at once."""
+        if self.realtime is None or not committed:
             return
-        out = ConversationOut.of(conversation)
-        await AssignConversation(conversation=out).to_user(self.realtime, assignment.leader_id)
-        await UpdateConversation(conversation=out).to_user(self.realtime, conversation.agent_id)
+        events = []
+        for done in committed:
+            out = ConversationOut.of(done.conversation)
+            events.append(AssignConversation(conversation=out).for_user(done.assignment.leader_id))
+            events.append(UpdateConversation(conversation=out).for_user(out.agent_id))
+        await self.realtime.emit_many(events)
 
     async def housekeeping(self, *, force: bool = False) -> None:
         if not force and time.monotonic() < self._next_housekeeping:
