@@ -208,3 +208,36 @@ async def test_scripts_reload_after_the_server_forgets_them(valkey_url: str) -> 
     await router.leader_offline(1, [])
     await redis.delete(*[k async for k in redis.scan_iter(match="tt-test-noscript:*")])
     await redis.aclose()
+
+
+async def test_returned_conversations_keep_their_creation_order(router: Router) -> None:
+    await router.leader_set(1, "online", 4)
+    await router.leader_set(2, "online", 4)
+    await router.enqueue([1, 2, 3, 4, 5, 6])
+    made = await router.assign(4)  # 1, 3 to one leader; 2, 4 to the other
+    for a in made:
+        await router.settle(a, Outcome.COMMITTED)
+    by_leader: dict[int, list[int]] = {}
+    for a in made:
+        by_leader.setdefault(a.leader_id, []).append(a.conversation_id)
+    # The second leader's conversations come back first, then the first leader's:
+    # the queue still serves them in creation order, ahead of the new ones.
+    await router.leader_offline(2, by_leader[2])
+    await router.leader_offline(1, by_leader[1])
+    assert (await router.snapshot()).queue == [1, 2, 3, 4, 5, 6]
+    assert await router.queue_position(3) == 3 and await router.queue_position(6) == 6
+
+
+async def test_parked_conversations_get_another_chance(router: Router) -> None:
+    await router.leader_set(7, "online", 4)
+    await router.enqueue([1, 2])
+    for _ in range(3):
+        (a,) = await router.assign(1)
+        await router.settle(a, Outcome.REQUEUE)
+    assert (await router.snapshot()).parked == {1}
+    assert await router.unpark(older_than_ms=60_000) == 0  # not yet
+    assert await router.unpark(older_than_ms=0) == 1
+    snap = await router.snapshot()
+    assert snap.parked == set() and snap.queue == [1, 2]
+    (a,) = await router.assign(1)
+    assert a.conversation_id == 1

@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     max_assign_attempts: int = Field(
         default=5, ge=1, validation_alias="TEAMTALK_MAX_ASSIGN_ATTEMPTS"
     )
+    # A conversation set aside after repeated failures is retried after this long.
+    park_seconds: float = Field(default=60.0, ge=0, validation_alias="TEAMTALK_PARK_SECONDS")
     presence_grace_seconds: float = Field(
         default=60.0, ge=0, validation_alias="TEAMTALK_PRESENCE_GRACE_SECONDS"
     )

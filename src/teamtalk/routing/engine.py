@@ -20,7 +20,7 @@ from redis.exceptions import WatchError
 from teamtalk.routing.keys import Keys
 
 LUA_DIR = Path(__file__).parent / "lua"
-SCRIPTS = ("assign", "settle", "enqueue", "leader_set", "leader_offline", "release")
+SCRIPTS = ("assign", "settle", "enqueue", "leader_set", "leader_offline", "release", "unpark")
 MAX_ATTEMPTS = 5
 
 
@@ -82,6 +82,7 @@ class Router:
             keys.basket_prefix,
             keys.attempts,
             keys.parked,
+            keys.returned,
         ]
 
     async def _run(self, name: str, *args: Any) -> Any:
@@ -98,7 +99,7 @@ class Router:
 
     async def settle_many(self, outcomes: dict[Assignment, Outcome]) -> list[int]:
         """One call for a whole batch; results in the dict's order."""
-        args: list[Any] = [self.max_attempts]
+        args: list[Any] = [self.max_attempts, now_ms()]
         for a, outcome in outcomes.items():
             args += [a.conversation_id, a.leader_id, outcome.value]
         return [int(r) for r in await self._run("settle", *args)]
@@ -119,7 +120,15 @@ class Router:
         return int(await self._run("release", leader_id, conversation_id))
 
     async def withdraw(self, conversation_id: int) -> bool:
-        return bool(await self.redis.lrem(self.keys.queue, 0, str(conversation_id)))
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.lrem(self.keys.queue, 0, str(conversation_id))
+            pipe.zrem(self.keys.returned, str(conversation_id))
+            removed = await pipe.execute()
+        return any(removed)
+
+    async def unpark(self, older_than_ms: int) -> int:
+        """Parked conversations get another chance after a while."""
+        return int(await self._run("unpark", now_ms() - older_than_ms))
 
     async def wake(self) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -133,8 +142,14 @@ class Router:
 
     async def queue_position(self, conversation_id: int) -> int | None:
         """1-based position in the queue, or None when not queued."""
-        index: Any = await self.redis.lpos(self.keys.queue, str(conversation_id))
-        return None if index is None else int(index) + 1
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zrank(self.keys.returned, str(conversation_id))
+            pipe.zcard(self.keys.returned)
+            pipe.lpos(self.keys.queue, str(conversation_id))
+            rank, returned, index = await pipe.execute()
+        if rank is not None:
+            return int(rank) + 1
+        return None if index is None else int(returned) + int(index) + 1
 
     async def stale_inflight(self, older_than_ms: int) -> list[Assignment]:
         cutoff = now_ms() - older_than_ms
@@ -149,14 +164,24 @@ class Router:
     async def snapshot(self) -> Snapshot:
         k = self.keys
         async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zrange(k.returned, 0, -1)
             pipe.lrange(k.queue, 0, -1)
             pipe.hgetall(k.leader_status)
             pipe.hgetall(k.leader_capacity)
             pipe.hgetall(k.online_teamleaders)
             pipe.hgetall(k.inflight)
             pipe.zrange(k.available, 0, -1)
-            pipe.smembers(k.parked)
-            queue, status, capacity, free, inflight, available, parked = await pipe.execute()
+            pipe.zrange(k.parked, 0, -1)
+            (
+                returned,
+                queue,
+                status,
+                capacity,
+                free,
+                inflight,
+                available,
+                parked,
+            ) = await pipe.execute()
         leaders = {
             int(lid): LeaderState(st, int(capacity.get(lid, 0)), int(free.get(lid, 0)))
             for lid, st in status.items()
@@ -168,7 +193,7 @@ class Router:
                 for lid, members in zip(leaders, await pipe.execute(), strict=True):
                     leaders[lid].basket = {int(m) for m in members}
         return Snapshot(
-            queue=[int(c) for c in queue],
+            queue=[int(c) for c in [*returned, *queue]],
             leaders=leaders,
             inflight={int(c): int(r.partition(":")[0]) for c, r in inflight.items()},
             available=[int(x) for x in available],
@@ -191,11 +216,13 @@ class Router:
             ]
             async with self.redis.pipeline(transaction=True) as pipe:
                 try:
-                    await pipe.watch(k.queue, k.inflight)
+                    await pipe.watch(k.queue, k.returned, k.inflight, k.parked)
                     records: dict[Any, Any] = await pipe.hgetall(k.inflight)
                     inflight = {int(c): int(r.partition(":")[0]) for c, r in records.items()}
+                    parked_ids: list[Any] = await pipe.zrange(k.parked, 0, -1)
+                    parked = {int(c) for c in parked_ids}
                     pipe.multi()  # type: ignore[no-untyped-call]
-                    self._replace(pipe, state, inflight, old_baskets)
+                    self._replace(pipe, state, inflight, parked, old_baskets)
                     await pipe.execute()
                     break
                 except WatchError:
@@ -207,7 +234,12 @@ class Router:
         await self.wake()
 
     def _replace(
-        self, pipe: Any, state: Snapshot, inflight: dict[int, int], old_baskets: list[str]
+        self,
+        pipe: Any,
+        state: Snapshot,
+        inflight: dict[int, int],
+        parked: set[int],
+        old_baskets: list[str],
     ) -> None:
         k = self.keys
         pipe.delete(
@@ -218,7 +250,7 @@ class Router:
             k.leader_capacity,
             *old_baskets,
         )
-        queue = [c for c in state.queue if c not in inflight]
+        queue = [c for c in state.queue if c not in inflight and c not in parked]
         if queue:
             pipe.rpush(k.queue, *queue)
         for lid, leader in state.leaders.items():

@@ -24,6 +24,12 @@ class Keys:
         return self._k("conversations:queue")
 
     @property
+    def returned(self) -> str:
+        """ZSET of conversations back in the queue (from a leader or a failed assignment),
+        by id: served before `queue`, oldest first."""
+        return self._k("conversations:returned")
+
+    @property
     def online_teamleaders(self) -> str:
         return self._k("users:online_teamleaders")
 
@@ -72,7 +78,7 @@ class Keys:
 
     @property
     def parked(self) -> str:
-        """SET of conversations set aside after too many failed attempts."""
+        """ZSET of conversations set aside after too many failed attempts -> ms."""
         return self._k("routing:parked")
 
     @property

@@ -139,6 +139,7 @@ class Worker:
         await self.heartbeat()
         await rebuild.ensure(self.res)  # Redis restarted empty
         await self.settle_stale(older_than=self.settings.assignment_lease_seconds)
+        await self.router.unpark(int(self.settings.park_seconds * 1000))
         await presence.sweep_absent(self.res)
         await presence.expire_grace(self.res, self.realtime)
         await self.repair_drift()

@@ -1,7 +1,11 @@
 -- Shared prelude, prepended to every routing script by engine.py.
 --
 -- Every script receives the same KEYS, in this order (routing/keys.py names them):
---   KEYS[1]  conversations:queue        LIST   queued conversation ids, head = next
+--   KEYS[1]  conversations:queue        LIST   new requests, FIFO: head = next
+--   KEYS[13] conversations:returned     ZSET   conversations back from a leader or a failed
+--                                               assignment, by id (= creation order); served
+--                                               before KEYS[1], so the queue is KEYS[13]
+--                                               then KEYS[1]
 --   KEYS[2]  users:online_teamleaders   HASH   leader id -> free slots (online or away)
 --   KEYS[3]  routing:available          ZSET   online leaders with a free slot; lowest
 --                                               score = most free, then oldest assignment
@@ -15,13 +19,13 @@
 --   KEYS[9]  routing:wake               LIST   the workers block on it
 --   KEYS[10] tl:                        prefix of the basket SETs: KEYS[10]..id..":basket"
 --   KEYS[11] routing:attempts           HASH   conversation id -> failed attempts
---   KEYS[12] routing:parked             SET    conversations set aside after failures
+--   KEYS[12] routing:parked             ZSET   conversations set aside after failures -> ms
 -- A leader is present (online or away) exactly when KEYS[5] has them. A leader in KEYS[3]
 -- is online with free slots, and their score says how many (see `score`).
 
 local K_QUEUE, K_FREE, K_AVAIL, K_STATUS, K_CAP, K_LAST = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local K_SEQ, K_INFLIGHT, K_WAKE, K_BASKET = KEYS[7], KEYS[8], KEYS[9], KEYS[10]
-local K_ATTEMPTS, K_PARKED = KEYS[11], KEYS[12]
+local K_ATTEMPTS, K_PARKED, K_RETURNED = KEYS[11], KEYS[12], KEYS[13]
 
 -- Free slots weigh more than any assignment sequence number (2^40): the lowest score is
 -- the most free slots, then the oldest last assignment.
@@ -65,6 +69,20 @@ local function refresh(leader)
     redis.call('ZREM', K_AVAIL, leader)
   end
   return free
+end
+
+-- The next conversation to serve: returned ones first, oldest first; then new ones.
+local function pop_next()
+  local returned = redis.call('ZPOPMIN', K_RETURNED)
+  if #returned > 0 then
+    return returned[1]
+  end
+  return redis.call('LPOP', K_QUEUE)
+end
+
+-- Back to the head of the queue, in creation order among the others returned.
+local function return_to_queue(conv)
+  redis.call('ZADD', K_RETURNED, conv, conv)
 end
 
 -- Tell a waiting worker there may be work; the list never holds more than one token.

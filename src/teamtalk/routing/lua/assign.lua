@@ -15,7 +15,7 @@ for _ = 1, tonumber(ARGV[1]) do
   if #top == 0 then
     break
   end
-  local conv = redis.call('LPOP', K_QUEUE)
+  local conv = pop_next()
   if not conv then
     break
   end

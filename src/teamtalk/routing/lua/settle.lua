@@ -1,17 +1,18 @@
 -- settle: close in-flight assignments once the database has answered.
 -- KEYS: the routing keys, see _lib.lua.
 -- ARGV[1]  failed attempts after which a requeued conversation is parked instead
--- ARGV[2..] triples: conversation id, the leader it was assigned to (a stale settle for
+-- ARGV[2]  now, in ms (when a parked conversation was set aside)
+-- ARGV[3..] triples: conversation id, the leader it was assigned to (a stale settle for
 --          another leader is ignored), outcome: "committed" (the database has it),
---          "requeue" (the database step failed: back to the head of the queue), "drop" (no
+--          "requeue" (the database step failed: back to the queue's head, in creation
+--          order among the other returned ones), "drop" (no
 --          longer queued in the database)
 -- Returns one number per triple: 0 when there was no matching in-flight record (already
 -- settled), else 1, or 2 when the conversation was parked.
 
 local max_attempts = tonumber(ARGV[1])
 local results = {}
-local requeued = {}
-for i = 2, #ARGV, 3 do
+for i = 3, #ARGV, 3 do
   local conv, leader, outcome = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local result = 0
   if inflight_leader(conv) == leader then
@@ -27,19 +28,15 @@ for i = 2, #ARGV, 3 do
     end
     if outcome == 'requeue' then
       if redis.call('HINCRBY', K_ATTEMPTS, conv, 1) >= max_attempts then
-        redis.call('SADD', K_PARKED, conv)
+        redis.call('ZADD', K_PARKED, ARGV[2], conv)
         result = 2
       else
-        requeued[#requeued + 1] = conv
+        return_to_queue(conv)
       end
     else
       redis.call('HDEL', K_ATTEMPTS, conv)
     end
   end
   results[#results + 1] = result
-end
--- Back to the head in the order they were taken from it.
-for i = #requeued, 1, -1 do
-  redis.call('LPUSH', K_QUEUE, requeued[i])
 end
 return results
