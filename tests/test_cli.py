@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from teamtalk.cli import app
 
@@ -46,20 +46,16 @@ def test_db_upgrade_creates_the_embedded_database(env: Path) -> None:
     assert (env / "teamtalk.db").exists()
 
 
+def create(email: str, role: str = "agent", password: str | None = "long enough") -> Result:
+    args = ["users", "create", "--email", email, "--name", "A", "--role", role]
+    if password is not None:
+        args += ["--password", password]
+    return runner.invoke(app, args, input="s3cret-pass\ns3cret-pass\n")
+
+
 def test_user_lifecycle(env: Path) -> None:
-    created = run(
-        "users",
-        "create",
-        "--email",
-        "Lee@Example.com",
-        "--name",
-        "Lee",
-        "--role",
-        "teamleader",
-        "--password",
-        "long enough",
-    )
-    assert "lee@example.com" in created
+    created = create("Lee@Example.com", "teamleader")
+    assert created.exit_code == 0 and "lee@example.com" in created.output
     assert "teamleader" in run("users", "list")
     run("users", "set-role", "lee@example.com", "admin")
     assert "admin" in run("users", "list")
@@ -68,80 +64,17 @@ def test_user_lifecycle(env: Path) -> None:
 
 
 def test_create_prompts_for_the_password(env: Path) -> None:
-    out = run(
-        "users",
-        "create",
-        "--email",
-        "a@example.com",
-        "--name",
-        "A",
-        "--role",
-        "agent",
-        input="s3cret-pass\ns3cret-pass\n",
-    )
-    assert "Created agent a@example.com" in out
+    prompted = create("a@example.com", password=None)
+    assert "Created agent a@example.com" in prompted.output
 
 
 def test_bad_input_is_refused_clearly(env: Path) -> None:
-    short = runner.invoke(
-        app,
-        [
-            "users",
-            "create",
-            "--email",
-            "a@example.com",
-            "--name",
-            "A",
-            "--role",
-            "agent",
-            "--password",
-            "short",
-        ],
-    )
+    short = create("a@example.com", password="short")
     assert short.exit_code != 0 and "8 characters" in short.output
-    role = runner.invoke(
-        app,
-        [
-            "users",
-            "create",
-            "--email",
-            "a@example.com",
-            "--name",
-            "A",
-            "--role",
-            "boss",
-            "--password",
-            "long enough",
-        ],
-    )
-    assert role.exit_code != 0
-    run(
-        "users",
-        "create",
-        "--email",
-        "a@example.com",
-        "--name",
-        "A",
-        "--role",
-        "agent",
-        "--password",
-        "long enough",
-    )
-    again = runner.invoke(
-        app,
-        [
-            "users",
-            "create",
-            "--email",
-            "A@example.com",
-            "--name",
-            "A",
-            "--role",
-            "agent",
-            "--password",
-            "long enough",
-        ],
-    )
+    assert create("a@example.com", role="boss").exit_code != 0
+    assert create("not-an-email").exit_code != 0
+    assert create("a@example.com").exit_code == 0
+    again = create("A@example.com")
     assert again.exit_code != 0 and "already exists" in again.output
     missing = runner.invoke(app, ["users", "deactivate", "nobody@example.com"])
     assert missing.exit_code != 0 and "No such user" in missing.output

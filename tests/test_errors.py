@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from typing import Any
+
 import httpx
 import pytest
 
 from teamtalk.models import Role
-from tests.conftest import PASSWORD, Harness
+from tests.conftest import PASSWORD, Backend, Harness
 
 
-def assert_error(response: object, status: int, code: str) -> dict[str, object]:
-    assert response.status_code == status, response.text  # type: ignore[attr-defined]
-    body = response.json()  # type: ignore[attr-defined]
+def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body = response.json()
     assert set(body) == {"error"}
     assert set(body["error"]) == {"code", "message", "details"}
     assert body["error"]["code"] == code
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    return body["error"]  # type: ignore[no-any-return]
+    error: dict[str, Any] = body["error"]
+    return error
 
 
 async def test_not_found(harness: Harness) -> None:
@@ -39,7 +43,7 @@ async def test_validation_errors_name_the_fields(harness: Harness) -> None:
             },
         )
         error = assert_error(response, 422, "invalid")
-        fields = {d["field"] for d in error["details"]}  # type: ignore[union-attr]
+        fields = {d["field"] for d in error["details"]}
         assert fields == {"email", "display_name", "role", "password", "x"}
         not_json = await client.post(
             "/api/topics", content=b"{oops", headers={"content-type": "application/json"}
@@ -52,7 +56,7 @@ async def test_oversized_bodies_are_refused(harness: Harness) -> None:
     async with harness.signed_in(await harness.user(Role.ADMIN)) as client:
         assert_error(await client.post("/api/topics", json={"name": big}), 413, "payload_too_large")
 
-        async def chunks():  # type: ignore[no-untyped-def]
+        async def chunks() -> AsyncIterator[bytes]:
             for _ in range(40):
                 yield b"x" * 10_000
 
@@ -103,11 +107,11 @@ async def test_login_from_a_foreign_origin_is_refused(harness: Harness) -> None:
         assert_error(response, 403, "origin_not_allowed")
 
 
-async def test_configured_origins_are_allowed(backend: object) -> None:
+async def test_configured_origins_are_allowed(backend: Backend) -> None:
     from teamtalk.app import create_app
 
-    settings = backend.settings(allowed_origins=["https://support.example.com"])  # type: ignore[attr-defined]
-    harness = Harness(backend, settings, create_app(settings))  # type: ignore[arg-type]
+    settings = backend.settings(allowed_origins=["https://support.example.com"])
+    harness = Harness(backend, settings, create_app(settings))
     user = await harness.user(Role.ADMIN)
     async with harness.signed_in(user) as client:
         ok = await client.post(

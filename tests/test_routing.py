@@ -50,7 +50,8 @@ async def request(harness: Harness, agent: User, message: str = "Need help") -> 
     async with harness.signed_in(agent) as client:
         response = await client.post("/api/conversations", json={"message": message})
     assert response.status_code == 201, response.text
-    return response.json()  # type: ignore[no-any-return]
+    created: dict[str, Any] = response.json()
+    return created
 
 
 async def db_status(harness: Harness, conversation_id: int) -> tuple[str, int | None]:
