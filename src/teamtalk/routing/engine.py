@@ -244,6 +244,7 @@ class Router:
         k = self.keys
         pipe.delete(
             k.queue,
+            k.returned,
             k.online_teamleaders,
             k.available,
             k.leader_status,
