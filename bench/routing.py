@@ -1,37 +1,72 @@
-"""Routing benchmark: our assignment script beside the seed's design, on one Valkey/Redis.
+"""Routing benchmark: our design beside the seed's, on one Valkey/Redis.
 
-    .venv/bin/python bench/routing.py [--quick] [--out PATH] [--redis-url URL]
+    .venv/bin/python bench/routing.py [--quick] [--part a|b|all] [--out PATH]
+        [--redis-url URL] [--database-url URL] [--rate N] [--repeats N]
 
 Part (a), script level: assignments per second from Python and the server-side cost per
-assignment, for 10 to 10,000 online leaders. The method and the meaning of every number
-are in bench/README.md.
+assignment, for 10 to 10,000 online leaders, our assignment script beside the seed's.
+
+Part (b), end to end: a request created over HTTP until the leader's Socket.IO client
+receives it, through a real web server, worker and database, at a steady request rate;
+our worker beside a baseline worker that polls as the seed's did.
+
+The method and the meaning of every number are in bench/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import logging
+import math
 import os
 import platform
+import secrets
 import shutil
+import signal
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from collections import Counter
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Protocol
 
+import aiohttp
+import socketio
 from redis.asyncio import Redis
 from redis.utils import HIREDIS_AVAILABLE
+from sqlalchemy import func, select, text
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.engine import make_url
 
+from teamtalk import db
 from teamtalk.embedded import EmbeddedValkey
+from teamtalk.logs import setup_logging
+from teamtalk.models import Base, Presence, Role, User, utcnow
+from teamtalk.models import Session as AuthSession
+from teamtalk.realtime import Realtime
+from teamtalk.resources import Resources
 from teamtalk.routing.engine import Assignment, Outcome, Router
 from teamtalk.routing.keys import Keys
+from teamtalk.routing.worker import Worker
+from teamtalk.services.auth import COOKIE_NAME, hash_token
+from teamtalk.settings import Settings, normalize_database_url
+
+uvloop: ModuleType | None
+try:
+    import uvloop
+except ImportError:  # optional; comes with uvicorn[standard]
+    uvloop = None
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "routing.json"
 CAPACITY = 4  # the seed's basket size
@@ -453,6 +488,16 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def memory_gib() -> float | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return round(int(line.split()[1]) / 2**20, 1)
+    except OSError:
+        pass
+    return None
+
+
 async def machine_info(redis: Redis) -> dict[str, Any]:
     server: dict[str, Any] = await redis.info("server")
     name = str(server.get("server_name", "valkey" if "valkey_version" in server else "redis"))
@@ -461,6 +506,7 @@ async def machine_info(redis: Redis) -> dict[str, Any]:
         "cpu": cpu_model(),
         "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "cpu_count": os.cpu_count(),
+        "memory_gib": memory_gib(),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "server": name,
@@ -508,28 +554,782 @@ def print_script_level(section: dict[str, Any], machine: dict[str, Any], repeats
         print(f"  {t['label']:<58} worst {t['worst']:>9,.2f}  {mark}")
 
 
+# ── Part (b): end to end ──────────────────────────────────────────────────────────────────
+#
+# A request created over HTTP until the leader's Socket.IO client receives
+# `assign_conversation`, through a real web server (its own process), a real worker (its own
+# process) and a real database, at a steady open-loop rate. Our worker and the baseline
+# worker run one after the other on fresh state with the same schedule.
+
+WORKERS = ("ours", "baseline")
+STATS = ("p50", "p90", "p99", "max")
+TARGET_P50_MS = 3.0
+TARGET_P99_MS = 15.0
+TARGET_LEADERS = 500  # the targets are stated for 500 leaders online at 100 requests/s
+TARGET_RATE = 100.0
+BENCH_DOMAIN = "bench.invalid"  # every user the bench makes; --database-url refuses others
+START_TIMEOUT = 60.0  # for the server to be ready and the worker's first heartbeat
+DRAIN_TIMEOUT = 180.0  # after the last request, for every assignment to arrive
+STOP_TIMEOUT = 15.0  # for a process to exit on SIGTERM before it is killed
+CONNECT_CONCURRENCY = 25  # leader sockets connecting at once
+SATURATED = 0.95  # assigned/s below this share of the request rate: the stack fell behind
+HTTP_CONNECTIONS = 500  # the agents' keep-alive connections, at most
+
+# The BASELINE worker, modelled on the seed's as /work/shared/seed/ARCHITECTURE.md describes
+# it: "Adaptive Polling: speeds up when busy (100ms), slows down when idle (30s)" and "Batch
+# processing (up to 5 assignments per cycle)", with no wake signal. Not part of Team Talk.
+# It calls our Worker.step(), so the assignment script, the commit and the emit are ours:
+# only the loop around them is the seed's.
+SEED_BATCH = 5
+SEED_BUSY_INTERVAL = 0.1
+SEED_IDLE_INTERVAL = 30.0
+
+
+@dataclass(frozen=True)
+class EndToEndProfile:
+    leaders: int
+    agents: int
+    rate: float  # requests per second, open loop
+    warmup_seconds: float
+    measure_seconds: float
+    repeats: int
+
+    @property
+    def warmup_requests(self) -> int:
+        return round(self.rate * self.warmup_seconds)
+
+    @property
+    def total_requests(self) -> int:
+        return self.warmup_requests + round(self.rate * self.measure_seconds)
+
+
+# Every request of a run fits in the leaders' free slots (500 x 4 = 2,000 > 1,700), so no
+# leader fills up and nobody has to solve anything during the run.
+E2E_FULL = EndToEndProfile(500, 100, 100.0, 2.0, 15.0, repeats=3)
+E2E_QUICK = EndToEndProfile(100, 20, 100.0, 0.5, 3.3, repeats=1)
+
+
+async def baseline_worker() -> None:
+    """The BASELINE worker loop (see SEED_*), run as its own process like `teamtalk worker`:
+    one batch of at most 5 per cycle, then sleep 100 ms after work, doubling up to 30 s
+    while cycles find nothing. Same environment, settings and housekeeping as ours."""
+    settings = Settings().model_copy(update={"worker_batch": SEED_BATCH})
+    setup_logging(settings)
+    if settings.redis_url is None:
+        raise SystemExit("the baseline worker needs REDIS_URL and DATABASE_URL")
+    res = Resources.open(settings)
+    realtime = Realtime.write_only(settings.redis_url, res.redis, res.keys)
+    worker = Worker(res, realtime)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await worker.start()
+        interval = SEED_BUSY_INTERVAL
+        while not stop.is_set():
+            try:
+                await worker.housekeeping()
+                made = await worker.step()
+            except Exception:
+                logging.getLogger("bench.baseline").exception("baseline cycle failed")
+                made = 0
+            interval = SEED_BUSY_INTERVAL if made else min(interval * 2, SEED_IDLE_INTERVAL)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+    finally:
+        await res.redis.delete(res.keys.worker_stats(worker.stats.worker_id))
+        await realtime.close()
+        await res.close()
+
+
+def worker_command(kind: str) -> list[str]:
+    if kind == "ours":
+        return [sys.executable, "-m", "teamtalk", "worker"]
+    return [sys.executable, str(Path(__file__).resolve()), "--baseline-worker"]
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU time of a process so far (Linux /proc; None elsewhere)."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Process:
+    """One process of the stack under test; its log (stderr) and stdout kept in files."""
+
+    def __init__(self, name: str, command: list[str], env: dict[str, str], cwd: Path) -> None:
+        self.name = name
+        self.log = cwd / f"{name}.log"
+        with self.log.open("wb") as err, (cwd / f"{name}.out").open("wb") as out:
+            self.proc = subprocess.Popen(
+                command, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err
+            )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def logged(self) -> dict[str, Any]:
+        """Warnings and errors it logged (JSON lines; anything else counts as an error):
+        how many, and the most frequent messages."""
+        try:
+            lines = self.log.read_text(errors="replace").splitlines()
+        except OSError:
+            lines = []
+        counts: Counter[str] = Counter()
+        messages: Counter[str] = Counter()
+        exceptions: Counter[str] = Counter()  # the last line of each traceback
+        for line in filter(str.strip, lines):
+            try:
+                entry = json.loads(line)
+                level, message = str(entry["level"]), str(entry.get("message", ""))
+            except (ValueError, TypeError, KeyError):
+                level, message = "error", line
+                entry = {}
+            counts[level] += 1
+            messages[f"{level}: {message.strip()[:120]}"] += 1
+            if entry.get("traceback"):
+                exceptions[str(entry["traceback"]).strip().splitlines()[-1][:200]] += 1
+        return {
+            "warnings": counts["warning"],
+            "errors": counts["error"] + counts["critical"],
+            "top": messages.most_common(5),
+            "exceptions": exceptions.most_common(3),
+        }
+
+    def check(self) -> None:
+        if self.proc.poll() is not None:
+            raise RuntimeError(
+                f"the {self.name} exited with code {self.proc.returncode}:\n{self.tail()}"
+            )
+
+    async def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        try:
+            await asyncio.to_thread(self.proc.wait, STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            await asyncio.to_thread(self.proc.wait)
+
+
+@dataclass(frozen=True)
+class Account:
+    user_id: int
+    token: str  # the session cookie's value
+
+
+async def fresh_database(url: str) -> None:
+    """Migrated from empty. A --database-url database is emptied first, and only when every
+    user in it is one of the bench's."""
+    engine = db.create_engine(url)
+    try:
+        if make_url(url).get_backend_name() != "sqlite":
+            async with engine.begin() as conn:
+                tables = await conn.run_sync(lambda c: sa_inspect(c).get_table_names())
+                if "users" in tables:
+                    others = await conn.scalar(
+                        select(func.count())
+                        .select_from(User)
+                        .where(User.email.not_like(f"%@{BENCH_DOMAIN}"))
+                    )
+                    if others:
+                        raise RuntimeError(
+                            f"--database-url holds {others} users the bench did not make; "
+                            "it empties the database, so give it one of its own"
+                        )
+                await conn.run_sync(Base.metadata.drop_all)
+                await conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        await db.upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+async def database_version(url: str) -> str:
+    engine = db.create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                version = await conn.scalar(text("SELECT sqlite_version()"))
+            else:
+                version = await conn.scalar(text("SHOW server_version"))
+            return f"{conn.dialect.name} {version}"
+    finally:
+        await engine.dispose()
+
+
+async def add_users(
+    url: str, profile: EndToEndProfile, secret: str
+) -> tuple[list[Account], list[Account]]:
+    """Leaders and agents with a sign-in session each, written straight to the database
+    (argon2 logins would take minutes): the cookie token's hash is the server's."""
+    engine = db.create_engine(url)
+    try:
+        async with db.sessionmaker(engine)() as session:
+            now = utcnow()
+            roles = [Role.TEAMLEADER] * profile.leaders + [Role.AGENT] * profile.agents
+            users = [
+                User(
+                    email=f"{role.value}{i}@{BENCH_DOMAIN}",
+                    display_name=f"Bench {role.value} {i}",
+                    role=role.value,
+                    password_hash="-",  # no password signs in
+                    capacity=CAPACITY,
+                    is_active=True,
+                    presence=Presence.OFFLINE.value,
+                    created_at=now,
+                    updated_at=now,
+                )
+                for i, role in enumerate(roles)
+            ]
+            session.add_all(users)
+            await session.flush()
+            accounts = []
+            for user in users:
+                token = secrets.token_urlsafe(32)
+                session.add(
+                    AuthSession(
+                        token_hash=hash_token(token, secret),
+                        user_id=user.id,
+                        created_at=now,
+                        last_seen_at=now,
+                        expires_at=now + timedelta(days=1),
+                    )
+                )
+                accounts.append(Account(user.id, token))
+            await session.commit()
+    finally:
+        await engine.dispose()
+    return accounts[: profile.leaders], accounts[profile.leaders :]
+
+
+def cookie(account: Account) -> str:
+    return f"{COOKIE_NAME}={account.token}"
+
+
+async def gather_limited(coroutines: Iterable[Coroutine[Any, Any, Any]], limit: int) -> None:
+    gate = asyncio.Semaphore(limit)
+
+    async def one(coroutine: Coroutine[Any, Any, Any]) -> None:
+        async with gate:
+            await coroutine
+
+    await asyncio.gather(*(one(c) for c in coroutines))
+
+
+class Leaders:
+    """The leaders' Socket.IO clients, noting when each assignment arrives."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.clients: list[socketio.AsyncClient] = []
+        self.arrived: dict[int, float] = {}  # conversation id -> time.perf_counter()
+        self.duplicates = 0
+        self.misrouted = 0
+
+    async def connect(self, leader: Account) -> None:
+        client = socketio.AsyncClient(reconnection=False, handle_sigint=False)
+        self.clients.append(client)
+
+        async def on_assign(data: dict[str, Any]) -> None:
+            now = time.perf_counter()
+            conversation = data["conversation"]
+            conversation_id = int(conversation["id"])
+            if conversation_id in self.arrived:
+                self.duplicates += 1
+            else:
+                self.arrived[conversation_id] = now
+            if conversation.get("assignee_id") != leader.user_id:
+                self.misrouted += 1
+
+        client.on("assign_conversation", on_assign)
+        await client.connect(
+            self.url,
+            headers={"Cookie": cookie(leader)},
+            transports=["websocket"],
+            wait_timeout=30,
+        )
+        ack = await client.call("set_status", {"status": "online"}, timeout=30)
+        if ack != {"status": "online"}:
+            raise RuntimeError(f"leader {leader.user_id}: set_status answered {ack}")
+
+    async def close(self) -> None:
+        await gather_limited((c.disconnect() for c in self.clients), CONNECT_CONCURRENCY)
+
+
+@dataclass
+class Request:
+    index: int
+    scheduled: float  # time.perf_counter() it was due
+    sent: float = 0.0  # just before the POST
+    answered: float = 0.0  # its response read
+    conversation_id: int | None = None
+    error: str | None = None
+
+
+def machine_busy_seconds() -> float | None:
+    """CPU time spent on anything, all cores together, since boot (Linux /proc/stat)."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return None
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU use between two points in time, in % of one core (like top): each process of the
+    stack, and the whole machine (which shows load from anything else running)."""
+
+    def __init__(self, pids: dict[str, int | None]) -> None:
+        self.pids = pids
+        self.marks: list[tuple[float, dict[str, float | None]]] = []
+
+    def mark(self) -> None:
+        used = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        self.marks.append((time.perf_counter(), used | {"machine": machine_busy_seconds()}))
+
+    def percent(self) -> dict[str, float | None]:
+        (t0, start), (t1, stop) = self.marks[0], self.marks[-1]
+        out: dict[str, float | None] = {}
+        for name in start:
+            a, b = start[name], stop[name]
+            out[name] = None if a is None or b is None else 100 * (b - a) / (t1 - t0)
+        return out
+
+
+async def send_requests(
+    http: aiohttp.ClientSession,
+    agents: Sequence[Account],
+    profile: EndToEndProfile,
+    cpu: CpuMeter,
+) -> list[Request]:
+    """Open loop: request i is sent at start + i / rate whether or not earlier ones have been
+    answered; agents take turns. CPU is metered over the measured requests' sending."""
+    requests = [Request(i, 0.0) for i in range(profile.total_requests)]
+
+    async def send(request: Request) -> None:
+        agent = agents[request.index % len(agents)]
+        request.sent = time.perf_counter()
+        try:
+            async with http.post(
+                "/api/conversations",
+                json={"message": f"bench request {request.index}"},
+                headers={"Cookie": cookie(agent)},
+            ) as response:
+                body = await response.read()
+            request.answered = time.perf_counter()
+            if response.status == 201:
+                request.conversation_id = int(json.loads(body)["conversation"]["id"])
+            else:
+                request.error = f"HTTP {response.status}: {body[:200]!r}"
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            request.answered = time.perf_counter()
+            request.error = repr(exc)
+
+    tasks = []
+    start = time.perf_counter() + 0.01
+    for request in requests:
+        request.scheduled = start + request.index / profile.rate
+        delay = request.scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if request.index == profile.warmup_requests:
+            cpu.mark()
+        tasks.append(asyncio.create_task(send(request)))
+    cpu.mark()
+    await asyncio.gather(*tasks)
+    return requests
+
+
+def percentiles(values: Sequence[float]) -> dict[str, float]:
+    """p50/p90/p99 by linear interpolation between the closest ranks, max and mean."""
+    s = sorted(values)
+    if not s:
+        return dict.fromkeys((*STATS, "mean"), math.nan)
+
+    def q(p: float) -> float:
+        k = (len(s) - 1) * p
+        lo = math.floor(k)
+        hi = min(lo + 1, len(s) - 1)
+        return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+    return {"p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "max": s[-1], "mean": statistics.fmean(s)}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def stack_env(
+    database_url: str, redis_url: str, prefix: str, data_dir: Path, secret: str, port: int
+) -> dict[str, str]:
+    """The environment of the server and the worker; TEAMTALK_* of the caller left out, so
+    both run on the defaults."""
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("TEAMTALK_") and k not in ("DATABASE_URL", "REDIS_URL")
+    }
+    return base | {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "TEAMTALK_REDIS_PREFIX": prefix,
+        "TEAMTALK_DATA_DIR": str(data_dir),
+        "TEAMTALK_SECRET_KEY": secret,
+        "TEAMTALK_LOG_LEVEL": "WARNING",
+        "TEAMTALK_HOST": "127.0.0.1",
+        "TEAMTALK_PORT": str(port),
+    }
+
+
+async def wait_ready(http: aiohttp.ClientSession, server: Process) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        server.check()
+        with contextlib.suppress(aiohttp.ClientError):
+            async with http.get("/readyz") as response:
+                if response.status == 200:
+                    return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the server was not ready in {START_TIMEOUT:g} s:\n{server.tail()}")
+        await asyncio.sleep(0.1)
+
+
+async def wait_heartbeat(redis: Redis, keys: Keys, worker: Process) -> None:
+    """Its first cycle has run: start-up (rebuild, settling) is behind it."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while not await redis.exists(keys.worker_heartbeat):
+        worker.check()
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no worker heartbeat in {START_TIMEOUT:g} s:\n{worker.tail()}")
+        await asyncio.sleep(0.02)
+
+
+async def wait_delivered(leaders: Leaders, requests: Sequence[Request], worker: Process) -> None:
+    expected = {r.conversation_id for r in requests if r.conversation_id is not None}
+    deadline = time.monotonic() + DRAIN_TIMEOUT
+    while not expected <= leaders.arrived.keys() and time.monotonic() < deadline:
+        worker.check()
+        await asyncio.sleep(0.01)
+
+
+@dataclass
+class Stack:
+    """Where one end-to-end run happens: the shared Valkey and a database to use."""
+
+    redis: Redis
+    redis_url: str
+    valkey_pid: int | None
+    database_url: str  # "" for a fresh SQLite file per run
+    workdir: Path
+
+
+async def end_to_end_run(
+    stack: Stack, kind: str, repeat: int, profile: EndToEndProfile
+) -> dict[str, Any]:
+    """One worker on fresh state: a new database, a new key prefix, a new server."""
+    started = time.perf_counter()
+    load_average = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    run_dir = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=stack.workdir))
+    database_url = normalize_database_url(
+        stack.database_url or f"sqlite:///{run_dir / 'teamtalk.db'}"
+    )
+    prefix = f"ttbench-{uuid.uuid4().hex[:12]}:"
+    secret = secrets.token_urlsafe(32)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = stack_env(database_url, stack.redis_url, prefix, run_dir / "data", secret, port)
+
+    await fresh_database(database_url)
+    database = await database_version(database_url)
+    leader_accounts, agent_accounts = await add_users(database_url, profile, secret)
+    serve = ["serve", "--no-worker", "--no-demo", "--port", str(port)]
+    server = Process("server", [sys.executable, "-m", "teamtalk", *serve], env, run_dir)
+    worker: Process | None = None
+    leaders = Leaders(url)
+    # Keep-alive connections, as many as the agents' browsers would open; the Origin header
+    # is what a browser on the site sends. (aiohttp: httpx cost the bench 4x the CPU.)
+    http = aiohttp.ClientSession(
+        url,
+        headers={"Origin": url},
+        connector=aiohttp.TCPConnector(limit=HTTP_CONNECTIONS),
+        cookie_jar=aiohttp.DummyCookieJar(),
+        timeout=aiohttp.ClientTimeout(total=60),
+    )
+    try:
+        await wait_ready(http, server)
+        await gather_limited((leaders.connect(a) for a in leader_accounts), CONNECT_CONCURRENCY)
+        # Started last, so the baseline's poll interval starts at 100 ms with the load.
+        worker = Process("worker", worker_command(kind), env, run_dir)
+        await wait_heartbeat(stack.redis, Keys(prefix), worker)
+        setup_seconds = time.perf_counter() - started
+        cpu = CpuMeter(
+            {
+                "server": server.pid,
+                "worker": worker.pid,
+                "valkey": stack.valkey_pid,
+                "bench": os.getpid(),
+            }
+        )
+        requests = await send_requests(http, agent_accounts, profile, cpu)
+        await wait_delivered(leaders, requests, worker)
+        logs = {"server": server.logged(), "worker": worker.logged()}
+    finally:
+        if worker is not None:
+            await worker.stop()
+        await leaders.close()
+        await http.close()
+        await server.stop()
+        await delete_prefix(stack.redis, prefix)
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+    measured = requests[profile.warmup_requests :]
+    created = [r for r in measured if r.conversation_id is not None]
+    arrived = [r for r in created if r.conversation_id in leaders.arrived]
+    e2e = [(leaders.arrived[r.conversation_id] - r.sent) * 1000 for r in arrived]  # type: ignore[index]
+    last = max((leaders.arrived[r.conversation_id] for r in arrived), default=math.nan)  # type: ignore[index]
+    last_answer = max((r.answered for r in created), default=math.nan)
+    return {
+        "worker": kind,
+        "repeat": repeat,
+        "database": database,
+        "requests": len(measured),
+        "created": len(created),
+        "delivered": len(arrived),
+        "missing": len(created) - len(arrived),
+        "errors": sum(1 for r in requests if r.error),
+        "first_error": next((r.error for r in requests if r.error), None),
+        "duplicates": leaders.duplicates,
+        "misrouted": leaders.misrouted,
+        "e2e_ms": percentiles(e2e),
+        "create_ms": percentiles([(r.answered - r.sent) * 1000 for r in created]),
+        "send_lag_ms": percentiles([(r.sent - r.scheduled) * 1000 for r in measured]),
+        # How fast the server answered and assignments reached leaders: measured requests /
+        # first measured send to the last answer, or to the last arrival. Below the request
+        # rate means the server, or the server and worker together, fell behind: latency is
+        # then mostly queueing and grows with the length of the run.
+        "created_per_second": len(created) / (last_answer - measured[0].sent) if created else 0.0,
+        "delivered_per_second": len(arrived) / (last - measured[0].sent) if arrived else 0.0,
+        "cpu_percent": cpu.percent(),
+        "load_average": load_average,  # 1-minute, as the run started
+        "logs": logs,
+        "setup_seconds": setup_seconds,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def summarize_end_to_end(
+    runs: Sequence[dict[str, Any]], profile: EndToEndProfile
+) -> dict[str, Any]:
+    workers: dict[str, dict[str, Any]] = {}
+    for kind in WORKERS:
+        chosen = [r for r in runs if r["worker"] == kind]
+
+        def med(metric: str, chosen: list[dict[str, Any]] = chosen) -> dict[str, float]:
+            return {s: statistics.median(r[metric][s] for r in chosen) for s in STATS}
+
+        workers[kind] = {
+            "e2e_ms": med("e2e_ms"),
+            "create_ms": med("create_ms"),
+            "e2e_ms_min": {s: min(r["e2e_ms"][s] for r in chosen) for s in STATS},
+            "e2e_ms_max": {s: max(r["e2e_ms"][s] for r in chosen) for s in STATS},
+            "created_per_second": statistics.median(r["created_per_second"] for r in chosen),
+            "delivered_per_second": statistics.median(r["delivered_per_second"] for r in chosen),
+            "cpu_percent": {
+                name: (
+                    statistics.median(v)
+                    if (v := [r["cpu_percent"][name] for r in chosen if r["cpu_percent"][name]])
+                    else None
+                )
+                for name in chosen[0]["cpu_percent"]
+            },
+            "missing": sum(r["missing"] for r in chosen),
+            "errors": sum(r["errors"] for r in chosen),
+            "duplicates": sum(r["duplicates"] for r in chosen),
+            "misrouted": sum(r["misrouted"] for r in chosen),
+            "log_errors": sum(log["errors"] for r in chosen for log in r["logs"].values()),
+            "log_warnings": sum(log["warnings"] for r in chosen for log in r["logs"].values()),
+        }
+    ours, baseline = workers["ours"], workers["baseline"]
+    applies = profile.leaders >= TARGET_LEADERS and profile.rate >= TARGET_RATE
+    targets = {
+        stat: {
+            "label": f"end to end {stat} (<= {goal:g} ms)",
+            "goal": goal,
+            "median": ours["e2e_ms"][stat],
+            "worst": ours["e2e_ms_max"][stat],
+            "met": ours["e2e_ms"][stat] <= goal,
+            # Only a run with at least 500 leaders at 100 requests/s says anything about them.
+            "applies": applies,
+        }
+        for stat, goal in (("p50", TARGET_P50_MS), ("p99", TARGET_P99_MS))
+    }
+    return {
+        "workers": workers,
+        # < 1 means ours is faster.
+        "ours_over_baseline": {s: ours["e2e_ms"][s] / baseline["e2e_ms"][s] for s in STATS},
+        "targets": targets,
+    }
+
+
+async def end_to_end(stack: Stack, profile: EndToEndProfile) -> dict[str, Any]:
+    """Part (b): ours and the baseline, alternating, `repeats` times."""
+    runs: list[dict[str, Any]] = []
+    for repeat in range(profile.repeats):
+        for kind in WORKERS:
+            run = await end_to_end_run(stack, kind, repeat, profile)
+            runs.append(run)
+            e2e = run["e2e_ms"]
+            print(
+                f"  run {repeat + 1}/{profile.repeats} {kind:8} p50 {e2e['p50']:9,.1f} ms"
+                f" p99 {e2e['p99']:9,.1f} ms max {e2e['max']:9,.1f} ms,"
+                f" {run['delivered_per_second']:5.1f} assigned/s,"
+                f" {run['delivered']}/{run['requests']} delivered, {run['errors']} errors,"
+                f" machine cpu {run['cpu_percent']['machine'] or 0:.0f}%"
+                f" ({run['setup_seconds']:.0f} s setup, {run['seconds']:.0f} s in all)",
+                file=sys.stderr,
+            )
+            problems = {
+                k: run[k] for k in ("missing", "errors", "duplicates", "misrouted") if run[k]
+            }
+            if problems or run["first_error"]:
+                print(f"    {problems}, first error: {run['first_error']}", file=sys.stderr)
+            for name, log in run["logs"].items():
+                for message, count in log["top"][:3] + log["exceptions"][:2]:
+                    print(f"    {name} log: {count} x {message}", file=sys.stderr)
+    database = runs[0]["database"]
+    return {
+        "method": (
+            "A web server (teamtalk serve --no-worker) and a worker, each its own process, on "
+            "a fresh database and fresh Redis keys per run. The leaders' Socket.IO clients "
+            "(websocket) are connected and online in the bench process; agents POST "
+            "/api/conversations open loop at a steady rate over keep-alive connections. "
+            "e2e_ms = the leader's client receives assign_conversation - just before the "
+            "POST, one clock (time.perf_counter) in one process. create_ms = the POST's "
+            "response read - just before the POST. The first warmup_seconds of requests are "
+            "not measured. Medians over repeats."
+        ),
+        "profile": asdict(profile) | {"capacity": CAPACITY, "database": database},
+        "baseline": {
+            "batch": SEED_BATCH,
+            "busy_interval": SEED_BUSY_INTERVAL,
+            "idle_interval": SEED_IDLE_INTERVAL,
+            "wake_signal": False,
+        },
+        "runs": runs,
+        **summarize_end_to_end(runs, profile),
+    }
+
+
+def print_end_to_end(section: dict[str, Any]) -> None:
+    p = section["profile"]
+    workers = section["workers"]
+    print()
+    print(
+        "Routing, end to end — POST /api/conversations sent → the leader's socket receives"
+        " assign_conversation"
+    )
+    print(
+        f"{p['leaders']} leaders online (capacity {p['capacity']}), {p['agents']} agents,"
+        f" {p['rate']:g} requests/s open loop, {p['measure_seconds']:g} s measured after"
+        f" {p['warmup_seconds']:g} s warm-up, {p['database']}; median of {p['repeats']} run(s)"
+    )
+    print()
+    head = (
+        f"{'worker':<14} │ {'p50 ms':>9} {'p90 ms':>9} {'p99 ms':>9} {'max ms':>9} │"
+        f" {'create p50':>10} {'p99':>7} │ {'assigned/s':>10} │ cpu % server worker machine"
+    )
+    print(head)
+    print("─" * len(head))
+    for kind in WORKERS:
+        w = workers[kind]
+        e2e, create, cpu = w["e2e_ms"], w["create_ms"], w["cpu_percent"]
+        cpus = " ".join(
+            f"{cpu[n]:>6.0f}" if cpu.get(n) is not None else f"{'-':>6}"
+            for n in ("server", "worker", "machine")
+        )
+        print(
+            f"{kind:<14} │"
+            + "".join(f" {e2e[s]:>9,.1f}" for s in STATS)
+            + f" │ {create['p50']:>10,.1f} {create['p99']:>7,.1f} │"
+            f" {w['delivered_per_second']:>10.1f} │       {cpus}"
+        )
+    ratio = section["ours_over_baseline"]
+    print(f"{'ours/baseline':<14} │" + "".join(f" {ratio[s]:>9.4f}" for s in STATS) + " │")
+    for kind in WORKERS:
+        w = workers[kind]
+        if w["delivered_per_second"] < SATURATED * p["rate"]:
+            print(
+                f"! {kind}: behind the load ({w['created_per_second']:.0f} created/s,"
+                f" {w['delivered_per_second']:.0f} assigned/s for {p['rate']:g} sent/s):"
+                " latency is queueing, it grows with the run's length"
+            )
+    print()
+    for kind in WORKERS:
+        lo, hi = workers[kind]["e2e_ms_min"], workers[kind]["e2e_ms_max"]
+        print(
+            f"{kind:<9} over runs: p50 {lo['p50']:,.1f} to {hi['p50']:,.1f} ms,"
+            f" p99 {lo['p99']:,.1f} to {hi['p99']:,.1f} ms"
+        )
+    print()
+    applies = all(t["applies"] for t in section["targets"].values())
+    note = "" if applies else f" — not the target setup ({TARGET_LEADERS} leaders, 100/s)"
+    print(f"targets (ours; median of runs){note}:")
+    for t in section["targets"].values():
+        mark = "met" if t["met"] else "MISSED"
+        print(f"  {t['label']:<34} median {t['median']:>8.2f}  worst {t['worst']:>8.2f}  {mark}")
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     profile = QUICK if args.quick else FULL
+    e2e_profile = args.e2e_profile
     prefix = f"ttbench-{uuid.uuid4().hex[:12]}:"
     owned = not args.redis_url
-    tmpdir = tempfile.mkdtemp(prefix="ttb-", dir="/tmp") if owned else None
-    server = EmbeddedValkey(Path(tmpdir)) if tmpdir is not None else None
+    tmpdir = tempfile.mkdtemp(prefix="ttb-", dir="/tmp")
+    server = EmbeddedValkey(Path(tmpdir)) if owned else None
     redis: Redis | None = None
     try:
         url: str = server.start() if server is not None else args.redis_url
         redis = Redis.from_url(url, decode_responses=True)
         results: dict[str, Any] = {
             "machine": await machine_info(redis),
-            "profile": asdict(profile) | {"quick": bool(args.quick)},
             "external_server": not owned,
+            "part": args.part,
         }
 
         # Part (a): the assignment script alone.
-        results["script_level"] = await script_level(redis, prefix, owned, profile)
-        print_script_level(results["script_level"], results["machine"], profile.repeats)
+        if args.part in ("a", "all"):
+            results["profile"] = asdict(profile) | {"quick": bool(args.quick)}
+            results["script_level"] = await script_level(redis, prefix, owned, profile)
+            print_script_level(results["script_level"], results["machine"], profile.repeats)
 
-        # Part (b), end to end with the database, is added here: results["end_to_end"],
-        # with its summary printed after part (a)'s.
+        # Part (b): end to end, through a web server, a worker and a database.
+        if args.part in ("b", "all"):
+            stack = Stack(
+                redis=redis,
+                redis_url=url,
+                valkey_pid=server.pid if server is not None else None,
+                database_url=args.database_url,
+                workdir=Path(tmpdir),
+            )
+            results["end_to_end"] = await end_to_end(stack, e2e_profile)
+            print_end_to_end(results["end_to_end"])
 
         return results
     finally:
@@ -538,15 +1338,20 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await redis.aclose()
         if server is not None:
             server.stop()
-        if tmpdir is not None:
-            shutil.rmtree(tmpdir, ignore_errors=True)
+        shutil.rmtree(tmpdir, ignore_errors=True)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        description="Routing benchmark: our assignment script beside the seed's."
+        description="Routing benchmark: our design beside the seed's, script level and end to end."
     )
-    parser.add_argument("--quick", action="store_true", help="a fast smoke run (< 30 s)")
+    parser.add_argument("--quick", action="store_true", help="a fast smoke run (< 1 minute)")
+    parser.add_argument(
+        "--part",
+        choices=("a", "b", "all"),
+        default="all",
+        help="a: the assignment script alone; b: end to end; all (default): both",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results file")
     parser.add_argument(
         "--redis-url",
@@ -554,9 +1359,45 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="use this server instead of a private embedded Valkey (keys under a unique "
         "prefix, deleted afterwards; its stats are diffed, never reset)",
     )
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="part b: use this database (e.g. PostgreSQL) instead of a fresh SQLite file per "
+        "run; the bench drops and recreates Team Talk's tables in it for every run, and "
+        "refuses if it holds users it did not make",
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="part b: requests per second (default 100); every run must fit in the leaders' "
+        f"free slots ({CAPACITY} each)",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=0, help="part b: runs of each worker (default 3, quick 1)"
+    )
+    # The baseline worker runs as its own process: this script started with this flag.
+    parser.add_argument("--baseline-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.baseline_worker:
+        asyncio.run(baseline_worker())
+        return
+    e2e_profile = E2E_QUICK if args.quick else E2E_FULL
+    if args.rate:
+        e2e_profile = replace(e2e_profile, rate=args.rate)
+    if args.repeats:
+        e2e_profile = replace(e2e_profile, repeats=args.repeats)
+    if e2e_profile.total_requests > e2e_profile.leaders * CAPACITY:
+        parser.error(
+            f"{e2e_profile.total_requests} requests per run would fill the"
+            f" {e2e_profile.leaders * CAPACITY} free slots; lower --rate"
+        )
+    args.e2e_profile = e2e_profile
     started = time.monotonic()
-    results = asyncio.run(run(args))
+    # uvloop when present, as uvicorn uses it for the server: the 500 sockets of part b are
+    # the bench's own load and should cost it as little as they cost a server.
+    results = uvloop.run(run(args)) if uvloop is not None else asyncio.run(run(args))
+    results["machine"]["event_loop"] = "uvloop" if uvloop is not None else "asyncio"
     results["wall_seconds"] = round(time.monotonic() - started, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")

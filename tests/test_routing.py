@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from teamtalk.app import create_app
 from teamtalk.models import Conversation, ConversationEvent, Presence, Role, User
+from teamtalk.routing import rebuild
 from teamtalk.routing.worker import Worker
 from teamtalk.services import presence
 from tests.clients import Probe, connected, sign_in
@@ -333,3 +334,20 @@ async def test_supervisors_see_the_queue_and_the_load(harness: Harness) -> None:
     assert overview["in_flight"] == 0 and overview["parked"] == []
     assert overview["workers"]["alive"] is True
     assert overview["workers"]["stats"][0]["processed"] == 1
+
+
+async def test_drift_is_mended_only_when_it_lasts(harness: Harness) -> None:
+    res = harness.resources
+    lead = await harness.user(Role.TEAMLEADER, capacity=2)
+    agent = await harness.user(Role.AGENT)
+    async with res.sessions() as db:
+        await presence.set_status(db, res, None, lead.id, Presence.ONLINE)
+    stranded, queued = [(await request(harness, agent))["conversation"]["id"] for _ in range(2)]
+    await res.router.withdraw(stranded)  # as if the server died between commit and queue
+    worker = Worker(res, None)
+    await worker.repair_drift()  # seen once: could be a change in flight, left alone
+    assert (await res.router.snapshot()).queue == [queued]
+    await worker.repair_drift()  # seen again: mended, at the head in creation order
+    assert (await res.router.snapshot()).queue == [stranded, queued]
+    assert await worker.burst() == 2
+    assert not await rebuild.drift(res)

@@ -53,6 +53,34 @@ class Drift:
     def __bool__(self) -> bool:
         return bool(self.missing_from_queue or self.not_queued or self.basket_mismatch)
 
+    def __and__(self, other: Drift) -> Drift:
+        """What both saw: a change caught between its commit and its Redis step shows in one
+        check only, a real disagreement in both."""
+        return Drift(
+            self.missing_from_queue & other.missing_from_queue,
+            self.not_queued & other.not_queued,
+            self.basket_mismatch & other.basket_mismatch,
+        )
+
+
+async def repair(res: Resources, found: Drift) -> None:
+    """Mend only what disagrees, leaving everything else (and work in flight) alone."""
+    if found.missing_from_queue:
+        # Stranded between its commit and the queue: back at the head, in creation order.
+        await res.router.enqueue(sorted(found.missing_from_queue), head=True)
+    for conversation_id in found.not_queued:
+        await res.router.withdraw(conversation_id)
+    if found.basket_mismatch:
+        async with res.sessions() as db:
+            state = await database_state(db)
+        for leader_id in found.basket_mismatch:
+            leader = state.leaders.get(leader_id)
+            await res.router.leader_offline(leader_id, [])
+            if leader is not None:
+                await res.router.leader_set(
+                    leader_id, leader.status, leader.capacity, sorted(leader.basket)
+                )
+
 
 async def drift(res: Resources) -> Drift:
     redis_state = await res.router.snapshot()

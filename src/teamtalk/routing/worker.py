@@ -55,7 +55,7 @@ class Worker:
         worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.stats = Stats(worker_id, interval=self.settings.worker_min_interval)
         self._next_housekeeping = 0.0
-        self._drift_seen = False
+        self._drift = rebuild.Drift(set(), set(), set())
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until `stop` is set; the batch in hand is finished first (a drain on SIGTERM)."""
@@ -178,13 +178,12 @@ class Worker:
         return len(stale)
 
     async def repair_drift(self) -> None:
-        """Rebuild when Redis and the database disagree twice in a row (once may be a change
-        caught between its commit and its Redis step)."""
+        """Mend what disagrees with the database in two checks in a row (in one only, it may
+        be a change caught between its commit and its Redis step)."""
         found = await rebuild.drift(self.res)
-        if found and self._drift_seen:
-            log.warning(
-                "routing state disagrees with the database; rebuilding", extra=asdict(found)
-            )
-            await rebuild.rebuild(self.res)
+        lasting = found & self._drift
+        if lasting:
+            log.warning("routing state disagrees with the database; mending", extra=asdict(lasting))
+            await rebuild.repair(self.res, lasting)
             found = await rebuild.drift(self.res)
-        self._drift_seen = bool(found)
+        self._drift = found
