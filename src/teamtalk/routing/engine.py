@@ -48,11 +48,12 @@ class LeaderState:
 class Snapshot:
     """Routing state as Redis holds it, for checks, monitoring and tests."""
 
-    queue: list[int]
+    queue: list[int]  # in serving order: the returned ones, then the new ones
     leaders: dict[int, LeaderState]
     inflight: dict[int, int]
     available: list[int]
     parked: set[int]
+    returned: set[int] = field(default_factory=set)  # the part of `queue` that came back
 
 
 def now_ms() -> int:
@@ -194,6 +195,7 @@ class Router:
                     leaders[lid].basket = {int(m) for m in members}
         return Snapshot(
             queue=[int(c) for c in [*returned, *queue]],
+            returned={int(c) for c in returned},
             leaders=leaders,
             inflight={int(c): int(r.partition(":")[0]) for c, r in inflight.items()},
             available=[int(x) for x in available],
@@ -251,13 +253,21 @@ class Router:
             k.leader_capacity,
             *old_baskets,
         )
-        queue = [c for c in state.queue if c not in inflight and c not in parked]
-        if queue:
-            pipe.rpush(k.queue, *queue)
+        waiting = [c for c in state.queue if c not in inflight and c not in parked]
+        new = [c for c in waiting if c not in state.returned]
+        if new:
+            pipe.rpush(k.queue, *new)
+        returned = {str(c): c for c in waiting if c in state.returned}
+        if returned:
+            pipe.zadd(k.returned, returned)
         for lid, leader in state.leaders.items():
             pipe.hset(k.leader_status, str(lid), leader.status)
             pipe.hset(k.leader_capacity, str(lid), leader.capacity)
-            basket = leader.basket | {c for c, owner in inflight.items() if owner == lid}
+            # In-flight work counts only while the database still has it waiting.
+            queued = set(state.queue)
+            basket = leader.basket | {
+                c for c, owner in inflight.items() if owner == lid and c in queued
+            }
             if basket:
                 pipe.sadd(k.basket(lid), *basket)
         pipe.set(k.built, now_ms())

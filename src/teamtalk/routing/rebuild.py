@@ -16,11 +16,16 @@ log = logging.getLogger(__name__)
 
 
 async def database_state(db: AsyncSession) -> Snapshot:
-    queued = await db.scalars(
-        select(Conversation.id)
-        .where(Conversation.status == Status.QUEUED)
-        .order_by(Conversation.queued_at, Conversation.id)
+    queued = list(
+        await db.execute(
+            select(Conversation.id, Conversation.assigned_at.is_not(None))
+            .where(Conversation.status == Status.QUEUED)
+            .order_by(Conversation.queued_at, Conversation.id)
+        )
     )
+    # Queued after having been assigned: it came back, and is served first, by id.
+    returned = sorted(cid for cid, was_assigned in queued if was_assigned)
+    new = [cid for cid, was_assigned in queued if not was_assigned]
     leaders = {
         u.id: LeaderState(status=u.presence, capacity=u.capacity, free=0)
         for u in await db.scalars(
@@ -39,7 +44,14 @@ async def database_state(db: AsyncSession) -> Snapshot:
     for conversation_id, leader_id in assigned:
         if leader_id in leaders:
             leaders[leader_id].basket.add(conversation_id)
-    return Snapshot(queue=list(queued), leaders=leaders, inflight={}, available=[], parked=set())
+    return Snapshot(
+        queue=returned + new,
+        leaders=leaders,
+        inflight={},
+        available=[],
+        parked=set(),
+        returned=set(returned),
+    )
 
 
 @dataclass
