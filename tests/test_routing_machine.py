@@ -20,7 +20,6 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
-import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -696,13 +695,6 @@ def test_a_rebuild_gives_no_slot_to_a_closed_conversation(backend: Backend) -> N
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "known limit: a conversation requeued after a failed (never committed) assignment "
-        "leaves no trace in the database, so a rebuild serves it as new work"
-    ),
-)
 def test_returns_after_a_rebuild_keep_their_order(backend: Backend) -> None:
     # 1 is returned (its dead worker's leader went away), the rebuild moves it to the list of
     # new work, then 2 comes back from its leader and is served first.

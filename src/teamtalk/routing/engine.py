@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -223,8 +223,14 @@ class Router:
                     inflight = {int(c): int(r.partition(":")[0]) for c, r in records.items()}
                     parked_ids: list[Any] = await pipe.zrange(k.parked, 0, -1)
                     parked = {int(c) for c in parked_ids}
+                    # Returned ones the database cannot tell from new work (an assignment
+                    # that failed before its commit) stay returned.
+                    returned_ids: list[Any] = await pipe.zrange(k.returned, 0, -1)
+                    returned = state.returned | {int(c) for c in returned_ids}
                     pipe.multi()  # type: ignore[no-untyped-call]
-                    self._replace(pipe, state, inflight, parked, old_baskets)
+                    self._replace(
+                        pipe, replace(state, returned=returned), inflight, parked, old_baskets
+                    )
                     await pipe.execute()
                     break
                 except WatchError:
