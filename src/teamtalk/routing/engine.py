@@ -266,11 +266,11 @@ class Router:
         returned = {str(c): c for c in waiting if c in state.returned}
         if returned:
             pipe.zadd(k.returned, returned)
+        # In-flight work counts only while the database still has it waiting.
+        queued = set(state.queue)
         for lid, leader in state.leaders.items():
             pipe.hset(k.leader_status, str(lid), leader.status)
             pipe.hset(k.leader_capacity, str(lid), leader.capacity)
-            # In-flight work counts only while the database still has it waiting.
-            queued = set(state.queue)
             basket = leader.basket | {
                 c for c, owner in inflight.items() if owner == lid and c in queued
             }
