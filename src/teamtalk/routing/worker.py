@@ -55,6 +55,7 @@ class Worker:
         worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.stats = Stats(worker_id, interval=self.settings.worker_min_interval)
         self._next_housekeeping = 0.0
+        self._attempted = 0
         self._drift = rebuild.Drift(set(), set(), set())
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -88,13 +89,15 @@ class Worker:
     async def burst(self) -> int:
         """Assign until nothing more can be; for tests and tools. Returns how many."""
         total = 0
-        while made := await self.step():
-            total += made
-        return total
+        while True:
+            total += await self.step()
+            if not self._attempted:  # a failed batch is requeued: try again
+                return total
 
     async def step(self) -> int:
         """One batch. Returns the number of conversations assigned."""
         assignments = await self.router.assign(self.settings.worker_batch)
+        self._attempted = len(assignments)
         if not assignments:
             return 0
         if os.environ.get(FAULT_ENV) == "after_assign":
