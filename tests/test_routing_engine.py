@@ -241,3 +241,64 @@ async def test_parked_conversations_get_another_chance(router: Router) -> None:
     assert snap.parked == set() and snap.queue == [1, 2]
     (a,) = await router.assign(1)
     assert a.conversation_id == 1
+
+
+async def test_a_preferred_leader_gets_it_when_online_with_a_free_slot(router: Router) -> None:
+    await router.leader_set(1, "online", 4)
+    await router.leader_set(2, "online", 2)  # fewer free slots: not the usual pick
+    await router.enqueue([10], head=True, prefer=2)
+    (a,) = await router.assign(1)
+    assert a == Assignment(10, 2)
+    # Used once: the next one goes by free slots again.
+    await router.enqueue([11])
+    (b,) = await router.assign(1)
+    assert b == Assignment(11, 1)
+
+
+async def test_a_preferred_leader_who_is_away_or_full_is_passed_over(router: Router) -> None:
+    await router.leader_set(1, "online", 4)
+    await router.leader_set(2, "away", 4)
+    await router.leader_set(3, "online", 1)
+    await router.enqueue([5])
+    assert await router.assign(1) == [Assignment(5, 1)]
+    await router.leader_set(1, "online", 1)  # full now
+    await router.enqueue([20], prefer=2)
+    await router.enqueue([21], prefer=1)
+    assert await router.assign(2) == [Assignment(20, 3)]
+    assert (await router.snapshot()).queue == [21]
+
+
+async def test_an_avoided_leader_gets_it_only_when_nobody_else_can(router: Router) -> None:
+    await router.leader_set(1, "online", 4)
+    await router.leader_set(2, "online", 2)
+    await router.enqueue([30], head=True, avoid=1)
+    assert await router.assign(1) == [Assignment(30, 2)]
+    await router.leader_set(2, "offline", 2)
+    await router.enqueue([31], head=True, avoid=1)
+    assert await router.assign(1) == [Assignment(31, 1)]
+
+
+async def test_transfer_moves_the_slot_only_to_an_online_leader_with_room(router: Router) -> None:
+    await router.leader_set(1, "online", 2)
+    await router.leader_set(2, "online", 1)
+    await router.leader_set(3, "away", 4)
+    await router.enqueue([40, 41])
+    made = await router.assign(2)
+    for a in made:
+        await router.settle(a, Outcome.COMMITTED)
+    held_by_1 = [a.conversation_id for a in made if a.leader_id == 1]
+    assert await router.transfer(1, 3, held_by_1[0]) is False  # away
+    assert await router.transfer(1, 2, held_by_1[0]) is False  # full
+    await router.leader_set(2, "online", 2)
+    assert await router.transfer(1, 2, held_by_1[0]) is True
+    snap = await router.snapshot()
+    assert held_by_1[0] in snap.leaders[2].basket and held_by_1[0] not in snap.leaders[1].basket
+    assert snap.leaders[2].free == 0 and snap.leaders[1].free == 2 - len(held_by_1) + 1
+    assert await router.transfer(2, 1, held_by_1[0], force=True) is True
+
+
+async def test_withdraw_forgets_a_preference(router: Router) -> None:
+    await router.enqueue([50], prefer=9)
+    assert await router.withdraw(50) is True
+    assert await router.withdraw(50) is False
+    assert not await router.redis.exists(router.keys.preferred)

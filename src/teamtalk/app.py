@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from teamtalk import sockets
-from teamtalk.api import auth, conversations, health, monitoring, topics, users
+from teamtalk.api import auth, conversations, health, history, monitoring, topics, users
 from teamtalk.errors import TeamTalkError, error_payload, field_errors
 from teamtalk.guards import BodyLimit, OriginGuard
 from teamtalk.realtime import SERVER_TTL, Realtime
@@ -32,6 +32,7 @@ API_ROUTERS = (
     users.router,
     topics.router,
     conversations.router,
+    history.router,
     monitoring.router,
 )  # mounted under /api
 WEB_DIR = Path(__file__).parent / "web"

@@ -107,25 +107,45 @@ class Ready(BaseModel):
 
 
 class ConversationOut(BaseModel):
+    """A conversation; the names come from services.views, which looks them up in bulk."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: int
     status: str
     agent_id: int
+    agent_name: str | None = None
     assignee_id: int | None
+    assignee_name: str | None = None
     topic_id: int | None
+    topic_name: str | None = None
     ticket_link: str | None
     created_at: datetime
     queued_at: datetime | None
     assigned_at: datetime | None
+    first_response_at: datetime | None
     resolved_at: datetime | None
     closed_at: datetime | None
     updated_at: datetime
     last_seq: int
 
     @classmethod
-    def of(cls, conversation: Conversation) -> ConversationOut:
-        return cls.model_validate(conversation)
+    def of(cls, conversation: Conversation, names: Names | None = None) -> ConversationOut:
+        out = cls.model_validate(conversation)
+        if names is not None:
+            out.agent_name = names.users.get(conversation.agent_id)
+            if conversation.assignee_id is not None:
+                out.assignee_name = names.users.get(conversation.assignee_id)
+            if conversation.topic_id is not None:
+                out.topic_name = names.topics.get(conversation.topic_id)
+        return out
+
+
+class Names(BaseModel):
+    """Display names of users and topics, by id."""
+
+    users: dict[int, str] = {}
+    topics: dict[int, str] = {}
 
 
 class MessageOut(BaseModel):
@@ -135,14 +155,18 @@ class MessageOut(BaseModel):
     conversation_id: int
     seq: int
     sender_id: int | None
+    sender_name: str | None = None
     kind: str
     body: str
     client_id: str | None
     created_at: datetime
 
     @classmethod
-    def of(cls, message: Message) -> MessageOut:
-        return cls.model_validate(message)
+    def of(cls, message: Message, names: Names | None = None) -> MessageOut:
+        out = cls.model_validate(message)
+        if names is not None and message.sender_id is not None:
+            out.sender_name = names.users.get(message.sender_id)
+        return out
 
 
 MessageBody = Annotated[
@@ -189,4 +213,4 @@ class ConversationDetail(BaseModel):
 
 class ConversationList(BaseModel):
     conversations: list[ConversationOut]
-    next_before: int | None
+    next_cursor: str | None = None

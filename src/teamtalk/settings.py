@@ -74,6 +74,12 @@ class Settings(BaseSettings):
     status_changes_per_minute: int = Field(
         default=30, ge=1, validation_alias="TEAMTALK_STATUS_CHANGES_PER_MINUTE"
     )
+    messages_per_minute: int = Field(
+        default=120, ge=1, validation_alias="TEAMTALK_MESSAGES_PER_MINUTE"
+    )
+    # A solved conversation the agent writes in within this many minutes is reopened;
+    # after it, the conversation is closed.
+    reopen_minutes: float = Field(default=30.0, ge=0, validation_alias="TEAMTALK_REOPEN_MINUTES")
 
     # Logging: "auto" is JSON unless stderr is a terminal.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 
 from teamtalk.api.deps import DB, RT, CurrentUser, Res, require_role
 from teamtalk.errors import NotFound
@@ -18,7 +18,7 @@ from teamtalk.schemas import (
     ConversationOut,
     SubmitAs,
 )
-from teamtalk.services import conversations, presence
+from teamtalk.services import conversations, presence, views
 
 router = APIRouter(prefix="/conversations", tags=["conversations"])
 Agent = Annotated[User, Depends(require_role(Role.AGENT))]
@@ -43,27 +43,10 @@ async def create(
     )
 
 
-@router.get("", response_model=ConversationList)
-async def list_conversations(
-    user: CurrentUser,
-    db: DB,
-    status: Annotated[list[Status] | None, Query()] = None,
-    before: int | None = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
-) -> ConversationList:
-    found = await conversations.list_conversations(
-        db, user, statuses=status or (), before=before, limit=limit
-    )
-    return ConversationList(
-        conversations=[ConversationOut.of(c) for c in found],
-        next_before=found[-1].id if len(found) == limit else None,
-    )
-
-
 @router.get("/basket", response_model=ConversationList)
 async def basket(leader: Leader, db: DB) -> ConversationList:
     held = await presence.basket_of(db, leader.id)
-    return ConversationList(conversations=[ConversationOut.of(c) for c in held], next_before=None)
+    return ConversationList(conversations=await views.conversations_out(db, held))
 
 
 @router.get("/{conversation_id}", response_model=ConversationDetail)

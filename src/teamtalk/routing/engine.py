@@ -20,7 +20,16 @@ from redis.exceptions import WatchError
 from teamtalk.routing.keys import Keys
 
 LUA_DIR = Path(__file__).parent / "lua"
-SCRIPTS = ("assign", "settle", "enqueue", "leader_set", "leader_offline", "release", "unpark")
+SCRIPTS = (
+    "assign",
+    "settle",
+    "enqueue",
+    "leader_set",
+    "leader_offline",
+    "release",
+    "unpark",
+    "transfer",
+)
 MAX_ATTEMPTS = 5
 
 
@@ -84,6 +93,7 @@ class Router:
             keys.attempts,
             keys.parked,
             keys.returned,
+            keys.preferred,
         ]
 
     async def _run(self, name: str, *args: Any) -> Any:
@@ -105,9 +115,26 @@ class Router:
             args += [a.conversation_id, a.leader_id, outcome.value]
         return [int(r) for r in await self._run("settle", *args)]
 
-    async def enqueue(self, conversation_ids: Sequence[int], *, head: bool = False) -> int:
-        """Queue length afterwards; the last one added (at the tail) is at that position."""
-        return int(await self._run("enqueue", "head" if head else "tail", *conversation_ids))
+    async def enqueue(
+        self,
+        conversation_ids: Sequence[int],
+        *,
+        head: bool = False,
+        prefer: int | None = None,
+        avoid: int | None = None,
+    ) -> int:
+        """Queue length afterwards; the last one added (at the tail) is at that position.
+        `prefer`: offer them to this leader first; `avoid`: to anyone else first."""
+        preference = f"+{prefer}" if prefer is not None else f"-{avoid}" if avoid else ""
+        where = "head" if head else "tail"
+        return int(await self._run("enqueue", where, preference, *conversation_ids))
+
+    async def transfer(
+        self, giver: int, taker: int, conversation_id: int, *, force: bool = False
+    ) -> bool:
+        """Move a conversation between baskets; False when the taker has no free slot."""
+        moved = await self._run("transfer", giver, taker, conversation_id, "force" if force else "")
+        return bool(moved)
 
     async def leader_set(
         self, leader_id: int, status: str, capacity: int, basket: Iterable[int] = ()
@@ -124,8 +151,9 @@ class Router:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.lrem(self.keys.queue, 0, str(conversation_id))
             pipe.zrem(self.keys.returned, str(conversation_id))
+            pipe.hdel(self.keys.preferred, str(conversation_id))
             removed = await pipe.execute()
-        return any(removed)
+        return any(removed[:2])
 
     async def unpark(self, older_than_ms: int) -> int:
         """Parked conversations get another chance after a while."""

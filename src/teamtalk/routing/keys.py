@@ -72,6 +72,12 @@ class Keys:
         return self._k("routing:inflight")
 
     @property
+    def preferred(self) -> str:
+        """HASH conversation id -> "+leader" (offer it to them first) or "-leader" (anyone
+        else first), used once, when the conversation next leaves the queue."""
+        return self._k("routing:preferred")
+
+    @property
     def attempts(self) -> str:
         """HASH conversation id -> failed assignment attempts."""
         return self._k("routing:attempts")
@@ -135,3 +141,7 @@ class Keys:
 
     def login_failures_address(self, address: str) -> str:
         return self._k(f"login:failures:address:{address}")
+
+    def messages_sent(self, user_id: int, window: int) -> str:
+        """Counter of a user's messages in one minute window, for rate limiting."""
+        return self._k(f"ratelimit:messages:{user_id}:{window}")

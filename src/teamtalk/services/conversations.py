@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -133,22 +131,3 @@ async def can_read(db: AsyncSession, user: User, conversation: Conversation) -> 
         return True
     held = await db.get(ConversationParticipant, (conversation.id, user.id))
     return held is not None
-
-
-async def list_conversations(
-    db: AsyncSession,
-    user: User,
-    *,
-    statuses: Sequence[Status] = (),
-    before: int | None = None,
-    limit: int = 50,
-) -> list[Conversation]:
-    """Newest first. Agents see their own; leaders and admins see the team's."""
-    query = select(Conversation).order_by(Conversation.id.desc()).limit(limit)
-    if user.role == Role.AGENT:
-        query = query.where(Conversation.agent_id == user.id)
-    if statuses:
-        query = query.where(Conversation.status.in_([s.value for s in statuses]))
-    if before is not None:
-        query = query.where(Conversation.id < before)
-    return list(await db.scalars(query))

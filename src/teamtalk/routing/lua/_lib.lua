@@ -20,12 +20,15 @@
 --   KEYS[10] tl:                        prefix of the basket SETs: KEYS[10]..id..":basket"
 --   KEYS[11] routing:attempts           HASH   conversation id -> failed attempts
 --   KEYS[12] routing:parked             ZSET   conversations set aside after failures -> ms
+--   KEYS[14] routing:preferred          HASH   conversation id -> "+leader" (offer to them
+--                                               first) or "-leader" (to anyone else first);
+--                                               used once, when it next leaves the queue
 -- A leader is present (online or away) exactly when KEYS[5] has them. A leader in KEYS[3]
 -- is online with free slots, and their score says how many (see `score`).
 
 local K_QUEUE, K_FREE, K_AVAIL, K_STATUS, K_CAP, K_LAST = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local K_SEQ, K_INFLIGHT, K_WAKE, K_BASKET = KEYS[7], KEYS[8], KEYS[9], KEYS[10]
-local K_ATTEMPTS, K_PARKED, K_RETURNED = KEYS[11], KEYS[12], KEYS[13]
+local K_ATTEMPTS, K_PARKED, K_RETURNED, K_PREFERRED = KEYS[11], KEYS[12], KEYS[13], KEYS[14]
 
 -- Free slots weigh more than any assignment sequence number (2^40): the lowest score is
 -- the most free slots, then the oldest last assignment.

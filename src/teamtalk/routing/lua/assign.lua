@@ -1,5 +1,7 @@
 -- assign: give queued conversations, head first, to the online leaders with the most free
--- slots (ties: the oldest last assignment), and record each as in flight.
+-- slots (ties: the oldest last assignment), and record each as in flight. A conversation
+-- with a preference (KEYS[14]) goes to its preferred leader if they are online with a free
+-- slot, or away from the leader it should avoid if anyone else is.
 -- KEYS: the routing keys, see _lib.lua.
 -- ARGV[1]  the most assignments to make in this call
 -- ARGV[2]  now, in ms (the in-flight record's start)
@@ -19,8 +21,24 @@ for _ = 1, tonumber(ARGV[1]) do
   if not conv then
     break
   end
-  local leader = top[1]
-  local free = math.ceil(-tonumber(top[2]) / SLOT) - 1
+  local leader, leader_score = top[1], top[2]
+  local preference = redis.call('HGET', K_PREFERRED, conv)
+  if preference then
+    redis.call('HDEL', K_PREFERRED, conv)
+    local who = string.sub(preference, 2)
+    if string.sub(preference, 1, 1) == '+' then
+      local s = redis.call('ZSCORE', K_AVAIL, who)
+      if s then
+        leader, leader_score = who, s
+      end
+    elseif who == leader then
+      local two = redis.call('ZRANGE', K_AVAIL, 0, 1, 'WITHSCORES')
+      if #two == 4 then
+        leader, leader_score = two[3], two[4]
+      end
+    end
+  end
+  local free = math.ceil(-tonumber(leader_score) / SLOT) - 1
   seq = seq + 1
   redis.call('SADD', basket(leader), conv)
   redis.call('HSET', K_FREE, leader, free)

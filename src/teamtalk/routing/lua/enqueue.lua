@@ -2,15 +2,17 @@
 -- KEYS: the routing keys, see _lib.lua.
 -- ARGV[1]  "tail" (new requests, FIFO) or "head" (returned ones, ahead of new work, in
 --          creation order among themselves)
--- ARGV[2..] conversation ids; at the tail, the first given is served first
+-- ARGV[2]  a preference for all of them (see KEYS[14]: "+leader" or "-leader"), or ""
+-- ARGV[3..] conversation ids; at the tail, the first given is served first
 -- Returns the queue length (returned and new).
 
-if ARGV[1] == 'tail' then
-  for i = 2, #ARGV do
-    redis.call('RPUSH', K_QUEUE, ARGV[i])
+for i = 3, #ARGV do
+  if ARGV[2] ~= '' then
+    redis.call('HSET', K_PREFERRED, ARGV[i], ARGV[2])
   end
-else
-  for i = 2, #ARGV do
+  if ARGV[1] == 'tail' then
+    redis.call('RPUSH', K_QUEUE, ARGV[i])
+  else
     return_to_queue(ARGV[i])
   end
 end
