@@ -4,7 +4,9 @@ import type { Role, User } from "./api/types";
 import { AppShell } from "./components/AppShell";
 import { LoadError } from "./components/LoadError";
 import { RealtimeProvider } from "./realtime/RealtimeProvider";
+import { ConversationPage } from "./routes/ConversationPage";
 import { DashboardPage } from "./routes/DashboardPage";
+import { HistoryPage } from "./routes/HistoryPage";
 import { InboxPage } from "./routes/InboxPage";
 import { LoginPage } from "./routes/LoginPage";
 import { NotFoundPage } from "./routes/NotFoundPage";
@@ -43,10 +45,14 @@ export function App() {
         <Route element={<SignedIn user={user} />}>
           <Route index element={<RoleHome />} />
           <Route element={<ForRoles roles={["agent"]} />}>
-            <Route path="/inbox" element={<InboxPage />} />
+            <Route path="/inbox/:conversationId?" element={<InboxPage />} />
           </Route>
           <Route element={<ForRoles roles={["teamleader"]} />}>
             <Route path="/workspace/:conversationId?" element={<WorkspacePage />} />
+          </Route>
+          <Route path="/conversations/:conversationId" element={<ConversationPage />} />
+          <Route element={<ForRoles roles={["teamleader", "admin"]} />}>
+            <Route path="/history" element={<HistoryPage />} />
           </Route>
           <Route element={<ForRoles roles={["admin"]} />}>
             <Route path="/dashboard" element={<DashboardPage />} />

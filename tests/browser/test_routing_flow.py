@@ -73,8 +73,9 @@ async def send_request(page: Page, message: str, topic: str | None = None, link:
         await form.get_by_label("Topic").select_option(label=topic)
     await form.get_by_label("Ticket link").fill(link)
     await form.get_by_role("button", name="Send request").click()
-    await expect(form.get_by_role("status")).to_contain_text("sent")
-    await expect(form.get_by_label("What do you need help with?")).to_have_value("")
+    # The new request opens as a conversation, its first message in the chat.
+    await expect(page).to_have_url(re.compile(r"/inbox/\d+$"))
+    await expect(page.get_by_role("log", name="Messages")).to_contain_text(message)
 
 
 def basket(page: Page) -> Locator:

@@ -10,8 +10,11 @@ import { api } from "./client";
 import type {
   Conversation,
   ConversationDetail,
+  ConversationItem,
   ConversationPage,
   ConversationStatus,
+  Message,
+  TransferTarget,
 } from "./types";
 
 // Every copy of a conversation lives in one of these queries. Socket events and
@@ -24,28 +27,54 @@ export function detailKey(id: number) {
   return [...conversationsKey, "detail", id] as const;
 }
 
-interface ListFilter {
+function transferTargetsKey(id: number) {
+  return [...conversationsKey, "transfer-targets", id] as const;
+}
+
+export type ListSort = "activity" | "newest" | "oldest";
+
+/** The list filters of `GET /api/conversations` (and of search). */
+export interface ListFilter {
   statuses: readonly ConversationStatus[];
+  topicId?: number | undefined;
+  agentId?: number | undefined;
+  /** Every leader who ever held it. */
+  leaderId?: number | undefined;
+  /** ISO 8601 bounds on the creation time. */
+  createdFrom?: string | undefined;
+  createdTo?: string | undefined;
+  sort?: ListSort | undefined;
 }
 
 function listKey(filter: ListFilter) {
   return [...listsKey, filter] as const;
 }
 
+/** The filter as query parameters, shared by the list and search endpoints. */
+export function filterParams(filter: ListFilter, params = new URLSearchParams()): URLSearchParams {
+  for (const status of filter.statuses) params.append("status", status);
+  if (filter.topicId !== undefined) params.set("topic_id", String(filter.topicId));
+  if (filter.agentId !== undefined) params.set("agent_id", String(filter.agentId));
+  if (filter.leaderId !== undefined) params.set("leader_id", String(filter.leaderId));
+  if (filter.createdFrom) params.set("created_from", filter.createdFrom);
+  if (filter.createdTo) params.set("created_to", filter.createdTo);
+  return params;
+}
+
 const PAGE_SIZE = 50;
 
-/** Newest first: an agent's own conversations, a leader's or admin's team's. */
-export function useConversationList(statuses: readonly ConversationStatus[]) {
+/** An agent's own conversations or a leader's or admin's team's, latest activity first by default. */
+export function useConversationList(filter: ListFilter, { pageSize = PAGE_SIZE } = {}) {
   return useInfiniteQuery({
-    queryKey: listKey({ statuses }),
+    queryKey: listKey(filter),
     queryFn: ({ pageParam }) => {
-      const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
-      for (const status of statuses) params.append("status", status);
-      if (pageParam !== null) params.set("before", String(pageParam));
+      const params = filterParams(filter, new URLSearchParams({ limit: String(pageSize) }));
+      if (filter.sort) params.set("sort", filter.sort);
+      if (pageParam !== null) params.set("cursor", pageParam);
       return api.get<ConversationPage>(`/api/conversations?${params.toString()}`);
     },
-    initialPageParam: null as number | null,
-    getNextPageParam: (last) => last.next_before,
+    initialPageParam: null as string | null,
+    getNextPageParam: (last) => last.next_cursor ?? undefined,
   });
 }
 
@@ -108,6 +137,51 @@ export function useSubmitAs(onSubmitted?: (conversation: Conversation) => void) 
   });
 }
 
+/** Online leaders with a free slot, most free first; asked afresh each time the dialog opens. */
+export function useTransferTargets(id: number, { enabled }: { enabled: boolean }) {
+  return useQuery({
+    queryKey: transferTargetsKey(id),
+    queryFn: async () =>
+      (await api.get<{ leaders: TransferTarget[] }>(`/api/conversations/${id}/transfer-targets`))
+        .leaders,
+    enabled,
+    staleTime: 0,
+    gcTime: 0,
+  });
+}
+
+export interface Transfer {
+  id: number;
+  /** Null sends it back to the queue. */
+  leaderId: number | null;
+  reason?: string;
+}
+
+export function useTransfer(onTransferred?: (conversation: Conversation) => void) {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: ({ id, leaderId, reason }: Transfer) =>
+      api.post<{ conversation: Conversation }>(`/api/conversations/${id}/transfer`, {
+        leader_id: leaderId,
+        ...(reason ? { reason } : {}),
+      }),
+    onSuccess: ({ conversation }) => {
+      onTransferred?.(conversation);
+      applyConversation(queryClient, conversation);
+    },
+  });
+}
+
+/** The agent's own actions on a request: withdraw it while queued, reopen it after. */
+export function useAgentAction(action: "withdraw" | "reopen") {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: (id: number) =>
+      api.post<{ conversation: Conversation }>(`/api/conversations/${id}/${action}`),
+    onSuccess: ({ conversation }) => applyConversation(queryClient, conversation),
+  });
+}
+
 // Cache patches. Each is idempotent: the same fact may arrive from a mutation
 // result and from one or more socket events, in any order.
 
@@ -122,13 +196,52 @@ function refetchIfFetching(queryClient: QueryClient, queryKey: readonly unknown[
   }
 }
 
-/** A conversation's new state, wherever it is cached. */
+/** Whether a conversation in this state would be listed under `filter`, as far as the client can tell. */
+function matches(filter: ListFilter, c: Conversation): boolean {
+  if (filter.statuses.length > 0 && !filter.statuses.includes(c.status)) return false;
+  if (filter.topicId !== undefined && c.topic_id !== filter.topicId) return false;
+  if (filter.agentId !== undefined && c.agent_id !== filter.agentId) return false;
+  if (filter.leaderId !== undefined && c.assignee_id !== filter.leaderId) return false;
+  if (filter.createdFrom && c.created_at < filter.createdFrom) return false;
+  if (filter.createdTo && c.created_at > filter.createdTo) return false;
+  return true;
+}
+
+type ListData = InfiniteData<ConversationPage>;
+
+function listQueries(queryClient: QueryClient) {
+  return queryClient
+    .getQueryCache()
+    .findAll({ queryKey: listsKey })
+    .flatMap((query) => {
+      const data = query.state.data as ListData | undefined;
+      if (data === undefined) return [];
+      return [{ key: query.queryKey, filter: query.queryKey[2] as ListFilter, data }];
+    });
+}
+
+function patchItems(
+  data: ListData,
+  patch: (item: ConversationItem) => ConversationItem,
+  id: number,
+): ListData {
+  return {
+    ...data,
+    pages: data.pages.map((page) => ({
+      ...page,
+      conversations: page.conversations.map((c) => (c.id === id ? patch(c) : c)),
+    })),
+  };
+}
+
+/** A conversation's new state, wherever it is cached. List-only fields are kept. */
 export function applyConversation(queryClient: QueryClient, conversation: Conversation): void {
   const { id, status } = conversation;
 
   const detail = queryClient.getQueryData<ConversationDetail>(detailKey(id));
   if (detail !== undefined) {
     queryClient.setQueryData<ConversationDetail>(detailKey(id), {
+      ...detail,
       conversation,
       queue_position: status === "queued" ? detail.queue_position : null,
     });
@@ -141,58 +254,139 @@ export function applyConversation(queryClient: QueryClient, conversation: Conver
     refetchIfFetching(queryClient, detailKey(id));
   }
 
-  for (const query of queryClient.getQueryCache().findAll({ queryKey: listsKey })) {
-    const data = query.state.data as InfiniteData<ConversationPage> | undefined;
-    if (data === undefined) continue;
-    const { statuses } = query.queryKey[2] as ListFilter;
-    const belongs = statuses.length === 0 || statuses.includes(status);
+  for (const { key, filter, data } of listQueries(queryClient)) {
+    const belongs = matches(filter, conversation);
     const present = data.pages.some((page) => page.conversations.some((c) => c.id === id));
     if (present && belongs) {
-      queryClient.setQueryData<InfiniteData<ConversationPage>>(query.queryKey, {
-        ...data,
-        pages: data.pages.map((page) => ({
-          ...page,
-          conversations: page.conversations.map((c) => (c.id === id ? conversation : c)),
-        })),
-      });
-      refetchIfFetching(queryClient, query.queryKey);
+      queryClient.setQueryData<ListData>(
+        key,
+        patchItems(data, (c) => ({ ...c, ...conversation }), id),
+      );
+      refetchIfFetching(queryClient, key);
     } else if (present || belongs) {
       // It joins or leaves this list: let the server say where it goes.
-      void queryClient.invalidateQueries({ queryKey: query.queryKey, exact: true });
+      void queryClient.invalidateQueries({ queryKey: key, exact: true });
     }
   }
 
-  const basket = queryClient.getQueryData<Conversation[]>(basketKey);
+  const basket = queryClient.getQueryData<ConversationItem[]>(basketKey);
   const held = basket?.find((c) => c.id === id);
   if (basket !== undefined && held !== undefined) {
     const stillHeld = status === "assigned" && conversation.assignee_id === held.assignee_id;
-    queryClient.setQueryData<Conversation[]>(
+    queryClient.setQueryData<ConversationItem[]>(
       basketKey,
       stillHeld
-        ? basket.map((c) => (c.id === id ? conversation : c))
+        ? basket.map((c) => (c.id === id ? { ...c, ...conversation } : c))
         : basket.filter((c) => c.id !== id),
     );
     refetchIfFetching(queryClient, basketKey);
   }
 }
 
+/**
+ * A new message in the lists that show its conversation: latest message, unread
+ * count (messages from others), and its place under "latest activity first".
+ */
+export function applyNewMessage(queryClient: QueryClient, message: Message, me: number): void {
+  const id = message.conversation_id;
+  const fromOther = message.sender_id !== null && message.sender_id !== me;
+  const patch = (c: ConversationItem): ConversationItem => {
+    if (c.last_seq >= message.seq && c.last_message?.seq === message.seq) return c;
+    const newer = message.seq > c.last_seq;
+    return {
+      ...c,
+      last_seq: Math.max(c.last_seq, message.seq),
+      last_message: newer || !c.last_message ? message : c.last_message,
+      unread: fromOther && newer ? (c.unread ?? 0) + 1 : c.unread,
+    };
+  };
+
+  for (const { key, filter, data } of listQueries(queryClient)) {
+    const present = data.pages.some((page) => page.conversations.some((c) => c.id === id));
+    if (!present) continue;
+    const patched = patchItems(data, patch, id);
+    if ((filter.sort ?? "activity") === "activity") {
+      // Latest activity first: it moves to the top.
+      const item = patched.pages.flatMap((p) => p.conversations).find((c) => c.id === id)!;
+      const pages = patched.pages.map((page, i) => {
+        const rest = page.conversations.filter((c) => c.id !== id);
+        return { ...page, conversations: i === 0 ? [item, ...rest] : rest };
+      });
+      queryClient.setQueryData<ListData>(key, { ...patched, pages });
+    } else {
+      queryClient.setQueryData<ListData>(key, patched);
+    }
+    refetchIfFetching(queryClient, key);
+  }
+
+  const basket = queryClient.getQueryData<ConversationItem[]>(basketKey);
+  if (basket?.some((c) => c.id === id)) {
+    queryClient.setQueryData<ConversationItem[]>(
+      basketKey,
+      basket.map((c) => (c.id === id ? patch(c) : c)),
+    );
+    refetchIfFetching(queryClient, basketKey);
+  }
+
+  const detail = queryClient.getQueryData<ConversationDetail>(detailKey(id));
+  if (detail !== undefined && detail.conversation.last_seq < message.seq) {
+    queryClient.setQueryData<ConversationDetail>(detailKey(id), {
+      ...detail,
+      conversation: { ...detail.conversation, last_seq: message.seq },
+    });
+  }
+}
+
+/** The signed-in user read up to `seq` (here or in another tab). */
+export function applyRead(queryClient: QueryClient, id: number, seq: number): void {
+  const detail = queryClient.getQueryData<ConversationDetail>(detailKey(id));
+  if (detail !== undefined && (detail.last_read_seq ?? 0) < seq) {
+    queryClient.setQueryData<ConversationDetail>(detailKey(id), { ...detail, last_read_seq: seq });
+  }
+  const patch = (c: ConversationItem): ConversationItem =>
+    seq >= c.last_seq ? { ...c, unread: 0 } : c;
+  for (const { key, data } of listQueries(queryClient)) {
+    const item = data.pages.flatMap((p) => p.conversations).find((c) => c.id === id);
+    if (item === undefined || !item.unread) continue;
+    if (seq >= item.last_seq) queryClient.setQueryData<ListData>(key, patchItems(data, patch, id));
+    // Read part of the way: only the server can count what is left.
+    else void queryClient.invalidateQueries({ queryKey: key, exact: true });
+  }
+  const basket = queryClient.getQueryData<ConversationItem[]>(basketKey);
+  const held = basket?.find((c) => c.id === id);
+  if (basket !== undefined && held?.unread) {
+    if (seq >= held.last_seq) {
+      queryClient.setQueryData<ConversationItem[]>(
+        basketKey,
+        basket.map((c) => (c.id === id ? patch(c) : c)),
+      );
+    } else {
+      void queryClient.invalidateQueries({ queryKey: basketKey, exact: true });
+    }
+  }
+}
+
 /** A conversation assigned to the signed-in leader. */
 export function addToBasket(queryClient: QueryClient, conversation: Conversation): void {
   applyConversation(queryClient, conversation);
-  const basket = queryClient.getQueryData<Conversation[]>(basketKey);
+  const basket = queryClient.getQueryData<ConversationItem[]>(basketKey);
   if (basket === undefined) {
     void queryClient.invalidateQueries({ queryKey: basketKey, exact: true });
     return;
   }
+  const before = basket.find((c) => c.id === conversation.id);
   const others = basket.filter((c) => c.id !== conversation.id);
-  queryClient.setQueryData<Conversation[]>(basketKey, [...others, conversation].sort(byAge));
-  refetchIfFetching(queryClient, basketKey);
+  const item: ConversationItem = { ...before, ...conversation };
+  queryClient.setQueryData<ConversationItem[]>(basketKey, [...others, item].sort(byAge));
+  // An assignment does not say what the leader has not read yet.
+  if (before === undefined) void queryClient.invalidateQueries({ queryKey: basketKey, exact: true });
+  else refetchIfFetching(queryClient, basketKey);
 }
 
 export function removeFromBasket(queryClient: QueryClient, id: number): void {
-  const basket = queryClient.getQueryData<Conversation[]>(basketKey);
+  const basket = queryClient.getQueryData<ConversationItem[]>(basketKey);
   if (basket !== undefined) {
-    queryClient.setQueryData<Conversation[]>(
+    queryClient.setQueryData<ConversationItem[]>(
       basketKey,
       basket.filter((c) => c.id !== id),
     );
@@ -202,7 +396,13 @@ export function removeFromBasket(queryClient: QueryClient, id: number): void {
   void queryClient.invalidateQueries({ queryKey: detailKey(id), exact: true });
 }
 
-export function setBasket(queryClient: QueryClient, conversations: Conversation[]): void {
-  queryClient.setQueryData<Conversation[]>(basketKey, [...conversations].sort(byAge));
+export function setBasket(queryClient: QueryClient, conversations: ConversationItem[]): void {
+  const known = new Map(
+    (queryClient.getQueryData<ConversationItem[]>(basketKey) ?? []).map((c) => [c.id, c]),
+  );
+  queryClient.setQueryData<ConversationItem[]>(
+    basketKey,
+    conversations.map((c) => ({ ...known.get(c.id), ...c })).sort(byAge),
+  );
   refetchIfFetching(queryClient, basketKey);
 }

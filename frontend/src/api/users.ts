@@ -4,9 +4,10 @@ import type { Role, User } from "./types";
 
 export const usersKey = ["users"] as const;
 
-export function useUsers() {
+export function useUsers({ enabled = true }: { enabled?: boolean } = {}) {
   return useQuery({
     queryKey: usersKey,
+    enabled,
     queryFn: async () => (await api.get<{ users: User[] }>("/api/users")).users,
   });
 }

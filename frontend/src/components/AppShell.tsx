@@ -11,9 +11,13 @@ interface NavItem {
 
 const NAV: Record<Role, NavItem[]> = {
   agent: [{ to: "/inbox", label: "Inbox" }],
-  teamleader: [{ to: "/workspace", label: "Workspace" }],
+  teamleader: [
+    { to: "/workspace", label: "Workspace" },
+    { to: "/history", label: "History" },
+  ],
   admin: [
     { to: "/dashboard", label: "Dashboard" },
+    { to: "/history", label: "History" },
     { to: "/admin/users", label: "Users" },
     { to: "/admin/topics", label: "Topics" },
   ],

@@ -1,7 +1,9 @@
 import { NavLink } from "react-router";
-import type { Conversation } from "../api/types";
+import type { Conversation, ConversationItem } from "../api/types";
 import type { LeaderStatus } from "../realtime/events";
 import { DateTime } from "./DateTime";
+import { MessagePreview } from "./MessagePreview";
+import { UnreadBadge } from "./UnreadBadge";
 
 const EMPTY: Record<LeaderStatus, string> = {
   online: "Nothing assigned to you. New conversations appear here as they arrive.",
@@ -11,7 +13,8 @@ const EMPTY: Record<LeaderStatus, string> = {
 
 interface Props {
   /** Undefined until the basket has loaded. */
-  conversations: Conversation[] | undefined;
+  conversations: ConversationItem[] | undefined;
+  me: number;
   capacity: number;
   status: LeaderStatus | undefined;
   isNew: (conversation: Conversation) => boolean;
@@ -19,7 +22,7 @@ interface Props {
 }
 
 /** The conversations the leader holds, oldest first, each marked until opened. */
-export function Basket({ conversations, capacity, status, isNew, topicName }: Props) {
+export function Basket({ conversations, me, capacity, status, isNew, topicName }: Props) {
   if (conversations === undefined) {
     return (
       <section className="card basket" aria-labelledby="basket-title" aria-busy="true">
@@ -57,9 +60,14 @@ export function Basket({ conversations, capacity, status, isNew, topicName }: Pr
                   <span className="basket-item-title">
                     Conversation #{conversation.id}
                     {fresh && <span className="new-badge">New</span>}
+                    <UnreadBadge count={conversation.unread} />
                   </span>
+                  <MessagePreview message={conversation.last_message} me={me} />
                   <span className="basket-item-meta">
-                    <span>{topicName(conversation.topic_id)}</span>
+                    <span>
+                      {conversation.agent_name && <>{conversation.agent_name} · </>}
+                      {conversation.topic_name ?? topicName(conversation.topic_id)}
+                    </span>
                     {conversation.assigned_at && (
                       <span>
                         Assigned <DateTime value={conversation.assigned_at} />

@@ -2,26 +2,62 @@ import type { ReactNode } from "react";
 import type { Conversation } from "../api/types";
 import { DateTime } from "./DateTime";
 import { StatusBadge } from "./StatusBadge";
+import { useTopicName } from "./useTopicName";
 
 interface Props {
   conversation: Conversation;
-  topic: string;
+  /** Place in the queue while it waits (1 is next). */
+  queuePosition?: number | null;
   /** What the viewer can do with it, e.g. the "Submit as" form. */
+  actions?: ReactNode;
+  /** The chat. */
   children?: ReactNode;
 }
 
-/** One conversation's facts: state, topic, the customer's ticket and its times. */
-export function ConversationPanel({ conversation, topic, children }: Props) {
+/** One conversation: its state, people, topic, the customer's ticket, times, then the chat. */
+export function ConversationPanel({ conversation, queuePosition, actions, children }: Props) {
   const c = conversation;
+  const topicName = useTopicName();
   return (
     <article className="card conversation" aria-labelledby="conversation-title">
       <header className="conversation-head">
         <h2 id="conversation-title">Conversation #{c.id}</h2>
-        <StatusBadge status={c.status} />
+        <div className="conversation-state">
+          <StatusBadge status={c.status} />
+          {c.status === "queued" && queuePosition != null && (
+            <span className="queue-position">Position {queuePosition} in the queue</span>
+          )}
+        </div>
       </header>
       <dl className="details">
-        <Detail term="Topic">{topic}</Detail>
-        <Detail term="Customer ticket">
+        <Detail term="Agent">{c.agent_name ?? `#${c.agent_id}`}</Detail>
+        <Detail term="Team leader">
+          {c.assignee_id === null ? (
+            <span className="muted">None</span>
+          ) : (
+            (c.assignee_name ?? `#${c.assignee_id}`)
+          )}
+        </Detail>
+        <Detail term="Topic">{c.topic_name ?? topicName(c.topic_id)}</Detail>
+        <Detail term="Created">
+          <DateTime value={c.created_at} />
+        </Detail>
+        {c.first_response_at && (
+          <Detail term="First answer">
+            <DateTime value={c.first_response_at} />
+          </Detail>
+        )}
+        {c.resolved_at && (
+          <Detail term="Resolved">
+            <DateTime value={c.resolved_at} />
+          </Detail>
+        )}
+        {c.closed_at && (
+          <Detail term="Closed">
+            <DateTime value={c.closed_at} />
+          </Detail>
+        )}
+        <Detail term="Customer ticket" wide>
           {c.ticket_link ? (
             <a
               className="ticket-link"
@@ -36,33 +72,16 @@ export function ConversationPanel({ conversation, topic, children }: Props) {
             <span className="muted">None given</span>
           )}
         </Detail>
-        <Detail term="Created">
-          <DateTime value={c.created_at} />
-        </Detail>
-        {c.assigned_at && (
-          <Detail term="Assigned">
-            <DateTime value={c.assigned_at} />
-          </Detail>
-        )}
-        {c.resolved_at && (
-          <Detail term="Resolved">
-            <DateTime value={c.resolved_at} />
-          </Detail>
-        )}
-        {c.closed_at && (
-          <Detail term="Closed">
-            <DateTime value={c.closed_at} />
-          </Detail>
-        )}
       </dl>
+      {actions && <div className="conversation-actions">{actions}</div>}
       {children}
     </article>
   );
 }
 
-function Detail({ term, children }: { term: string; children: ReactNode }) {
+function Detail({ term, wide, children }: { term: string; wide?: boolean; children: ReactNode }) {
   return (
-    <div>
+    <div className={wide ? "wide" : undefined}>
       <dt>{term}</dt>
       <dd>{children}</dd>
     </div>

@@ -1,4 +1,5 @@
 import { useState, type FormEvent } from "react";
+import { useLocation, useNavigate } from "react-router";
 import { useCreateRequest, type NewRequest } from "../api/conversations";
 import { useTopics } from "../api/topics";
 import { Field } from "./Field";
@@ -19,22 +20,23 @@ const EMPTY: Draft = { message: "", topicId: "", ticketLink: "" };
 export function NewRequestForm() {
   const create = useCreateRequest();
   const topics = useTopics();
-  const [draft, setDraft] = useState<Draft>(EMPTY);
-  const [sent, setSent] = useState<string | null>(null);
+  const navigate = useNavigate();
+  // A message that could not be sent in a closed conversation comes along.
+  const carried = (useLocation().state as { draft?: unknown } | null)?.draft;
+  const [draft, setDraft] = useState<Draft>(() =>
+    typeof carried === "string" ? { ...EMPTY, message: carried } : EMPTY,
+  );
   const set = <K extends keyof Draft>(key: K, value: Draft[K]) =>
     setDraft((current) => ({ ...current, [key]: value }));
 
   const submit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
-    setSent(null);
     const request: NewRequest = { message: draft.message.trim() };
     if (draft.topicId !== "") request.topic_id = Number(draft.topicId);
     if (draft.ticketLink.trim() !== "") request.ticket_link = draft.ticketLink.trim();
     create.mutate(request, {
-      onSuccess: ({ conversation }) => {
-        setDraft(EMPTY);
-        setSent(`Request #${conversation.id} sent. A team leader will pick it up.`);
-      },
+      // The new conversation opens: that is where the team leader answers.
+      onSuccess: ({ conversation }) => void navigate(`/inbox/${conversation.id}`),
     });
   };
 
@@ -101,9 +103,6 @@ export function NewRequestForm() {
         >
           Send request
         </button>
-        <p role="status" className="form-status">
-          {sent}
-        </p>
       </div>
     </form>
   );

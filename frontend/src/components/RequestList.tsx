@@ -1,10 +1,15 @@
-import { useSearchParams } from "react-router";
+import { NavLink, useSearchParams } from "react-router";
+import { useCurrentUser } from "../api/auth";
 import { useConversation, useConversationList } from "../api/conversations";
-import type { Conversation, ConversationStatus } from "../api/types";
+import type { ConversationItem, ConversationStatus } from "../api/types";
 import { DateTime } from "./DateTime";
 import { LoadError } from "./LoadError";
+import { MessagePreview } from "./MessagePreview";
+import { SearchBox } from "./SearchBox";
+import { SearchResults } from "./SearchResults";
 import { Segmented, type Option } from "./Segmented";
 import { StatusBadge } from "./StatusBadge";
+import { UnreadBadge } from "./UnreadBadge";
 import { useTopicName } from "./useTopicName";
 
 type Filter = "all" | "queued" | "assigned" | "pending" | "solved" | "closed";
@@ -27,92 +32,131 @@ const EMPTY: Record<Filter, string> = {
   closed: "No closed or withdrawn requests.",
 };
 
-/** The agent's own requests, newest first, filtered by state (kept in the URL). */
+/**
+ * The agent's own requests, latest activity first, filtered by state, or the
+ * results of a search through them (both kept in the URL).
+ */
 export function RequestList() {
   const [params, setParams] = useSearchParams();
   const filter = FILTERS.find((f) => f.value === params.get("show")) ?? FILTERS[0]!;
-  const list = useConversationList(filter.statuses);
-  const topicName = useTopicName();
+  const query = params.get("q") ?? "";
+  const list = useConversationList({ statuses: filter.statuses, sort: "activity" });
   const conversations = list.data?.pages.flatMap((page) => page.conversations) ?? [];
+
+  const update = (changes: Record<string, string | null>) =>
+    setParams(
+      (current) => {
+        const next = new URLSearchParams(current);
+        for (const [key, value] of Object.entries(changes)) {
+          if (value === null || value === "") next.delete(key);
+          else next.set(key, value);
+        }
+        // The open message belongs to the result it was opened from.
+        next.delete("seq");
+        return next;
+      },
+      { replace: true },
+    );
 
   return (
     <section className="card requests" aria-labelledby="requests-title">
       <div className="section-head">
         <h2 id="requests-title">Your requests</h2>
-        <Segmented
-          legend="Show"
-          hideLegend
-          className="filters"
-          options={FILTERS}
-          value={filter.value}
-          onChange={(value) =>
-            setParams(value === "all" ? {} : { show: value }, { replace: true })
-          }
-        />
+        <NavLink to="/inbox" end className="button secondary small">
+          New request
+        </NavLink>
       </div>
-      {list.isPending && <p className="muted">Loading your requests…</p>}
-      {list.isError && (
-        <LoadError what="your requests" error={list.error} onRetry={() => void list.refetch()} />
-      )}
-      {list.isSuccess && conversations.length === 0 && (
-        <p className="empty">{EMPTY[filter.value]}</p>
-      )}
-      {conversations.length > 0 && (
-        <ul className="request-list" aria-labelledby="requests-title">
-          {conversations.map((conversation) => (
-            <RequestRow
-              key={conversation.id}
-              conversation={conversation}
-              topic={topicName(conversation.topic_id)}
+      <SearchBox
+        label="Search your requests"
+        value={query}
+        onSearch={(q) => update({ q: q || null })}
+      />
+      {query !== "" ? (
+        <SearchResults
+          query={query}
+          filter={{ statuses: [] }}
+          linkTo={(hit) => `/inbox/${hit.conversation.id}?q=${encodeURIComponent(query)}&seq=${hit.message.seq}`}
+        />
+      ) : (
+        <>
+          <Segmented
+            legend="Show"
+            hideLegend
+            className="filters"
+            options={FILTERS}
+            value={filter.value}
+            onChange={(value) => update({ show: value === "all" ? null : value })}
+          />
+          {list.isPending && <p className="muted">Loading your requests…</p>}
+          {list.isError && (
+            <LoadError
+              what="your requests"
+              error={list.error}
+              onRetry={() => void list.refetch()}
             />
-          ))}
-        </ul>
-      )}
-      {list.hasNextPage && (
-        <button
-          type="button"
-          className="button secondary load-more"
-          disabled={list.isFetchingNextPage}
-          onClick={() => void list.fetchNextPage()}
-        >
-          Show older requests
-        </button>
+          )}
+          {list.isSuccess && conversations.length === 0 && (
+            <p className="empty">{EMPTY[filter.value]}</p>
+          )}
+          {conversations.length > 0 && (
+            <ul className="request-list" aria-labelledby="requests-title">
+              {conversations.map((conversation) => (
+                <RequestRow key={conversation.id} conversation={conversation} />
+              ))}
+            </ul>
+          )}
+          {list.hasNextPage && (
+            <button
+              type="button"
+              className="button secondary load-more"
+              disabled={list.isFetchingNextPage}
+              aria-busy={list.isFetchingNextPage}
+              onClick={() => void list.fetchNextPage()}
+            >
+              Show more requests
+            </button>
+          )}
+        </>
       )}
     </section>
   );
 }
 
-function RequestRow({ conversation, topic }: { conversation: Conversation; topic: string }) {
+function RequestRow({ conversation }: { conversation: ConversationItem }) {
   const { id, status } = conversation;
+  const me = useCurrentUser();
+  const topicName = useTopicName();
+  const [params] = useSearchParams();
   const queued = status === "queued";
   const detail = useConversation(id, { enabled: queued });
   const position =
     queued && detail.data?.conversation.status === "queued" ? detail.data.queue_position : null;
-  const titleId = `request-${id}-title`;
+  const activity = conversation.last_message?.created_at ?? conversation.updated_at;
+  const show = params.get("show");
   return (
-    <li className="request-row" aria-labelledby={titleId}>
-      <div className="request-main">
-        <span className="request-title" id={titleId}>
-          Request #{id}
+    <li className="request-row">
+      <NavLink
+        to={show ? `/inbox/${id}?show=${show}` : `/inbox/${id}`}
+        className={conversation.unread ? "request-link unread" : "request-link"}
+      >
+        <span className="request-main">
+          <span className="request-title">Request #{id}</span>
+          <span className="request-topic">
+            {conversation.topic_name ?? topicName(conversation.topic_id)}
+          </span>
+          <UnreadBadge count={conversation.unread} />
         </span>
-        <span className="request-topic">{topic}</span>
-      </div>
-      <div className="request-state">
-        <StatusBadge status={status} />
-        {position !== null && (
-          <span className="queue-position">Position {position} in the queue</span>
-        )}
-      </div>
-      <div className="request-meta">
-        <span>
-          Created <DateTime value={conversation.created_at} />
+        <span className="request-state">
+          <StatusBadge status={status} />
+          {position !== null && (
+            <span className="queue-position">Position {position} in the queue</span>
+          )}
         </span>
-        {conversation.ticket_link && (
-          <a href={conversation.ticket_link} target="_blank" rel="noopener noreferrer">
-            Ticket<span className="visually-hidden"> for request #{id} (opens in a new tab)</span>
-          </a>
-        )}
-      </div>
+        <MessagePreview message={conversation.last_message} me={me.id} />
+        <span className="request-meta">
+          <DateTime value={activity} />
+        </span>
+      </NavLink>
     </li>
   );
 }

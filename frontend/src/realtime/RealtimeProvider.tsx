@@ -1,7 +1,7 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState, type ReactNode } from "react";
 import { meKey } from "../api/auth";
-import { bindQueryCache } from "./cache";
+import { bindQueryCache, resync } from "./cache";
 import { RealtimeContext, type ConnectionState } from "./context";
 import { createSocket, type TeamTalkSocket } from "./socket";
 
@@ -38,8 +38,8 @@ export function RealtimeProvider({ userId, children }: Props) {
     current.on("connect", () => {
       refusals = 0;
       setState("connected");
-      // Events may have been missed while away: refetch everything.
-      if (wasConnected) void queryClient.invalidateQueries();
+      // Events may have been missed while away: catch up on everything.
+      if (wasConnected) void resync(current, queryClient);
       wasConnected = true;
     });
     current.on("disconnect", (reason) => {
@@ -52,7 +52,7 @@ export function RealtimeProvider({ userId, children }: Props) {
       if (!current.active) retryLater();
     });
 
-    bindQueryCache(current, queryClient);
+    bindQueryCache(current, queryClient, userId);
     setState("connecting");
     setSocket(current);
     current.connect();

@@ -2,10 +2,13 @@ import type { QueryClient } from "@tanstack/react-query";
 import {
   addToBasket,
   applyConversation,
+  applyNewMessage,
+  applyRead,
   removeFromBasket,
   setBasket,
 } from "../api/conversations";
-import { subscribe, type TeamTalkSocket } from "./socket";
+import { addMessages, catchUp, knownSeqs, messagesKey } from "../api/messages";
+import { call, subscribe, type TeamTalkSocket } from "./socket";
 import { statusKey } from "./status";
 
 /**
@@ -13,7 +16,11 @@ import { statusKey } from "./status";
  * socket connects, so the basket and status sent on connect are never missed
  * by a page that has not mounted yet. Returns a function that unbinds.
  */
-export function bindQueryCache(socket: TeamTalkSocket, queryClient: QueryClient): () => void {
+export function bindQueryCache(
+  socket: TeamTalkSocket,
+  queryClient: QueryClient,
+  me: number,
+): () => void {
   const unbind = [
     subscribe(socket, "ack_status", ({ status }) => queryClient.setQueryData(statusKey, status)),
     subscribe(socket, "sync_basket", ({ conversations }) => setBasket(queryClient, conversations)),
@@ -26,6 +33,49 @@ export function bindQueryCache(socket: TeamTalkSocket, queryClient: QueryClient)
     subscribe(socket, "remove_from_basket", ({ conversation_id }) =>
       removeFromBasket(queryClient, conversation_id),
     ),
+    subscribe(socket, "new_message", ({ message }) => {
+      addMessages(queryClient, [message]);
+      applyNewMessage(queryClient, message, me);
+    }),
+    subscribe(socket, "read", ({ conversation_id, user_id, last_read_seq }) => {
+      if (user_id === me) applyRead(queryClient, conversation_id, last_read_seq);
+    }),
   ];
   return () => unbind.forEach((off) => off());
+}
+
+const SYNC_LIMIT = 100;
+
+/**
+ * After a reconnect: the messages missed in every conversation whose messages
+ * are cached (`sync`, or HTTP pages if the server refuses it), then a refetch of
+ * everything else. Message windows are merged, never refetched whole, so what
+ * is on screen stays and nothing is shown twice.
+ */
+export async function resync(socket: TeamTalkSocket, queryClient: QueryClient): Promise<void> {
+  // Windows nobody looks at are dropped; they load afresh when opened again.
+  queryClient.removeQueries({ queryKey: messagesKey, type: "inactive" });
+  void queryClient.invalidateQueries({
+    predicate: (query) => query.queryKey[0] !== messagesKey[0],
+  });
+  const since = [...knownSeqs(queryClient)]
+    .slice(0, SYNC_LIMIT)
+    .map(([conversation_id, seq]) => ({ conversation_id, seq }));
+  if (since.length === 0) return;
+  try {
+    const answer = await call(socket, "sync", { since }, 10_000);
+    addMessages(queryClient, answer.messages);
+    for (const conversation of answer.conversations) applyConversation(queryClient, conversation);
+    await Promise.all(
+      answer.truncated.map((id) => {
+        const seq = knownSeqs(queryClient).get(id);
+        return seq === undefined ? undefined : catchUp(queryClient, id, seq);
+      }),
+    );
+  } catch {
+    // No sync from this server: page through what was missed over HTTP.
+    await Promise.allSettled(
+      since.map(({ conversation_id, seq }) => catchUp(queryClient, conversation_id, seq)),
+    );
+  }
 }

@@ -1,5 +1,11 @@
 import { io, type Socket } from "socket.io-client";
-import type { ClientToServerEvents, ServerToClientEvents } from "./events";
+import {
+  AckRefused,
+  isAckError,
+  type AckError,
+  type ClientToServerEvents,
+  type ServerToClientEvents,
+} from "./events";
 
 export type TeamTalkSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -36,4 +42,45 @@ export function subscribe<E extends EventName>(
   const emitter = socket as unknown as PlainEmitter;
   emitter.on(event, listener);
   return () => emitter.off(event, listener);
+}
+
+type ClientEvent = keyof ClientToServerEvents;
+type ClientPayload<E extends ClientEvent> = Parameters<ClientToServerEvents[E]>[0];
+type ClientAnswer<E extends ClientEvent> = Exclude<
+  Parameters<Parameters<ClientToServerEvents[E]>[1]>[0],
+  AckError
+>;
+
+interface PlainAcker {
+  timeout(ms: number): { emitWithAck(event: string, payload: unknown): Promise<unknown> };
+}
+
+const ACK_TIMEOUT_MS = 5_000;
+
+/**
+ * Sends a client event and waits for its ack. A refusal, a timeout or a missing
+ * connection becomes an AckRefused with the server's code and message.
+ */
+export async function call<E extends ClientEvent>(
+  socket: TeamTalkSocket | null,
+  event: E,
+  payload: ClientPayload<E>,
+  timeoutMs: number = ACK_TIMEOUT_MS,
+): Promise<ClientAnswer<E>> {
+  if (socket === null || !socket.connected) {
+    throw new AckRefused("not_connected", "Not connected to the server. Try again shortly.");
+  }
+  let answer: unknown;
+  try {
+    // Same reason as in `subscribe`: the generic event name defeats socket.io's types.
+    answer = await (socket as unknown as PlainAcker)
+      .timeout(timeoutMs)
+      .emitWithAck(event, payload);
+  } catch {
+    throw new AckRefused("timeout", "The server did not answer. Try again.");
+  }
+  if (isAckError(answer)) {
+    throw new AckRefused(answer.error.code, answer.error.message, answer.error.details ?? null);
+  }
+  return answer as ClientAnswer<E>;
 }

@@ -1,24 +1,26 @@
 import { useEffect, useRef, useState } from "react";
-import { Link, useNavigate, useParams } from "react-router";
+import { useNavigate, useParams, useSearchParams } from "react-router";
 import { useCurrentUser } from "../api/auth";
-import { useBasket, useConversation } from "../api/conversations";
+import { useBasket } from "../api/conversations";
 import { useSocketEvent } from "../realtime/context";
 import { useLeaderStatus } from "../realtime/status";
 import { beep, notify, primeSound } from "../components/alerts";
 import { Basket } from "../components/Basket";
-import { ConversationPanel } from "../components/ConversationPanel";
+import { ConversationView } from "../components/ConversationView";
 import { LoadError } from "../components/LoadError";
 import { NotificationToggle } from "../components/NotificationToggle";
 import { StatusSelector } from "../components/StatusSelector";
-import { SubmitAsForm } from "../components/SubmitAsForm";
 import { useOpened } from "../components/useOpened";
 import { usePageTitle } from "../components/usePageTitle";
+import { parseId } from "./params";
 import { useTopicName } from "../components/useTopicName";
 
 export function WorkspacePage() {
   const user = useCurrentUser();
   const { conversationId } = useParams();
-  const selectedId = conversationId === undefined ? null : Number(conversationId);
+  const selectedId = parseId(conversationId);
+  const [params] = useSearchParams();
+  const around = parseId(params.get("seq"));
   const basket = useBasket();
   const status = useLeaderStatus();
   const topicName = useTopicName();
@@ -27,7 +29,7 @@ export function WorkspacePage() {
   const navigate = useNavigate();
 
   const conversations = basket.data ?? [];
-  const fresh = conversations.filter(isNew).length;
+  const fresh = conversations.filter((c) => isNew(c) || (c.unread ?? 0) > 0).length;
   usePageTitle(fresh > 0 ? `(${fresh}) Workspace` : "Workspace");
   useAssignmentAlerts(topicName);
 
@@ -60,6 +62,7 @@ export function WorkspacePage() {
           ) : (
             <Basket
               conversations={basket.data}
+              me={user.id}
               capacity={user.capacity}
               status={status}
               isNew={isNew}
@@ -69,55 +72,27 @@ export function WorkspacePage() {
         </div>
         <div className="workspace-main">
           <Notice text={notice} />
-          {selectedId === null || Number.isNaN(selectedId) ? (
+          {selectedId === null ? (
             <div className="card conversation-none">
               <p className="empty">
                 {conversations.length > 0
-                  ? "Choose a conversation from your list to see its details and submit it."
+                  ? "Choose a conversation from your list to chat and submit it."
                   : "The conversation you open appears here."}
               </p>
             </div>
-          ) : held ? (
-            <ConversationPanel conversation={held} topic={topicName(held.topic_id)}>
-              <SubmitAsForm
-                key={held.id}
-                conversation={held}
-                onSubmitted={({ id, status }) => {
-                  setNotice(`Conversation #${id} submitted as ${status}.`);
-                  void navigate("/workspace");
-                }}
-              />
-            </ConversationPanel>
-          ) : basket.isSuccess ? (
-            <NotHeld id={selectedId} topicName={topicName} />
-          ) : null}
+          ) : (
+            <ConversationView
+              id={selectedId}
+              around={around}
+              onHandedOff={(text) => {
+                setNotice(text);
+                void navigate("/workspace");
+              }}
+            />
+          )}
         </div>
       </div>
     </section>
-  );
-}
-
-/** A conversation opened by URL that is not (or no longer) in the basket: read only. */
-function NotHeld({ id, topicName }: { id: number; topicName: (id: number | null) => string }) {
-  const detail = useConversation(id);
-  if (detail.isPending) return <p className="muted">Loading conversation #{id}…</p>;
-  if (detail.isError) {
-    return (
-      <LoadError
-        what={`conversation #${id}`}
-        error={detail.error}
-        onRetry={() => void detail.refetch()}
-      />
-    );
-  }
-  const { conversation } = detail.data;
-  return (
-    <ConversationPanel conversation={conversation} topic={topicName(conversation.topic_id)}>
-      <p className="panel-note">
-        This conversation is not in your list.{" "}
-        <Link to="/workspace">Back to your conversations</Link>
-      </p>
-    </ConversationPanel>
   );
 }
 

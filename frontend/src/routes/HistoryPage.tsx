@@ -1,0 +1,308 @@
+import { Link, useSearchParams } from "react-router";
+import { useCurrentUser } from "../api/auth";
+import { useConversationList, type ListFilter, type ListSort } from "../api/conversations";
+import { useTopics } from "../api/topics";
+import {
+  CONVERSATION_STATUSES,
+  CONVERSATION_STATUS_LABELS,
+  type ConversationStatus,
+} from "../api/types";
+import { useUsers } from "../api/users";
+import { DateTime } from "../components/DateTime";
+import { LoadError } from "../components/LoadError";
+import { MessagePreview } from "../components/MessagePreview";
+import { SearchBox } from "../components/SearchBox";
+import { SearchResults } from "../components/SearchResults";
+import { StatusBadge } from "../components/StatusBadge";
+import { usePageTitle } from "../components/usePageTitle";
+import { useTopicName } from "../components/useTopicName";
+import { parseId } from "./params";
+
+const SORTS: Record<ListSort, string> = {
+  activity: "Latest activity first",
+  newest: "Newest first",
+  oldest: "Oldest first",
+};
+
+/** A day picked in a date field, as the start or the end of that local day. */
+function dayBound(day: string | null, end: boolean): string | undefined {
+  if (!day || !/^\d{4}-\d{2}-\d{2}$/.test(day)) return undefined;
+  const date = new Date(`${day}T${end ? "23:59:59.999" : "00:00:00"}`);
+  return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
+}
+
+/** The filters as the URL holds them, so a search can be bookmarked and shared. */
+function readFilter(params: URLSearchParams): ListFilter {
+  const sort = params.get("sort");
+  return {
+    statuses: params
+      .getAll("status")
+      .filter((s): s is ConversationStatus => CONVERSATION_STATUSES.includes(s as never)),
+    topicId: parseId(params.get("topic")) ?? undefined,
+    agentId: parseId(params.get("agent")) ?? undefined,
+    leaderId: parseId(params.get("leader")) ?? undefined,
+    createdFrom: dayBound(params.get("from"), false),
+    createdTo: dayBound(params.get("to"), true),
+    sort: sort === "newest" || sort === "oldest" ? sort : "activity",
+  };
+}
+
+/** Every conversation the team had, filtered and searched (leaders and admins). */
+export function HistoryPage() {
+  usePageTitle("History");
+  const [params, setParams] = useSearchParams();
+  const filter = readFilter(params);
+  const query = params.get("q") ?? "";
+
+  const set = (name: string, value: string | string[] | null) =>
+    setParams(
+      (current) => {
+        const next = new URLSearchParams(current);
+        next.delete(name);
+        for (const v of Array.isArray(value) ? value : value ? [value] : []) next.append(name, v);
+        return next;
+      },
+      { replace: true },
+    );
+
+  return (
+    <section aria-labelledby="page-title" className="history">
+      <div className="page-head">
+        <h1 id="page-title">History</h1>
+      </div>
+      <div className="history-grid">
+        <Filters
+          params={params}
+          set={set}
+          clear={() => setParams(query ? { q: query } : {}, { replace: true })}
+        />
+        <div className="history-main">
+          <SearchBox
+            label="Search messages"
+            value={query}
+            onSearch={(q) => set("q", q || null)}
+          />
+          {query !== "" ? (
+            <SearchResults
+              query={query}
+              filter={filter}
+              linkTo={(hit) => `/conversations/${hit.conversation.id}?seq=${hit.message.seq}`}
+            />
+          ) : (
+            <ConversationTable filter={filter} />
+          )}
+        </div>
+      </div>
+    </section>
+  );
+}
+
+interface FiltersProps {
+  params: URLSearchParams;
+  set: (name: string, value: string | string[] | null) => void;
+  clear: () => void;
+}
+
+function Filters({ params, set, clear }: FiltersProps) {
+  const me = useCurrentUser();
+  const admin = me.role === "admin";
+  const topics = useTopics({ includeArchived: admin });
+  const users = useUsers({ enabled: admin });
+  const statuses = params.getAll("status");
+  const agents = users.data?.filter((u) => u.role === "agent") ?? [];
+  const leaders = users.data?.filter((u) => u.role === "teamleader") ?? [];
+  const anySet = [...params.keys()].some((k) => k !== "q");
+
+  return (
+    <form
+      className="card filters-panel"
+      aria-label="Filters"
+      onSubmit={(e) => e.preventDefault()}
+    >
+      <h2>Filters</h2>
+      <fieldset className="choices">
+        <legend>State</legend>
+        {CONVERSATION_STATUSES.map((status) => (
+          <label key={status} className="choice">
+            <input
+              type="checkbox"
+              checked={statuses.includes(status)}
+              onChange={(e) =>
+                set(
+                  "status",
+                  e.target.checked
+                    ? [...statuses, status]
+                    : statuses.filter((s) => s !== status),
+                )
+              }
+            />
+            <span>{CONVERSATION_STATUS_LABELS[status]}</span>
+          </label>
+        ))}
+      </fieldset>
+      <div className="field">
+        <label htmlFor="filter-topic">Topic</label>
+        <select
+          id="filter-topic"
+          value={params.get("topic") ?? ""}
+          onChange={(e) => set("topic", e.target.value || null)}
+        >
+          <option value="">Any topic</option>
+          {topics.data?.map((t) => (
+            <option key={t.id} value={t.id}>
+              {t.name}
+              {t.archived ? " (archived)" : ""}
+            </option>
+          ))}
+        </select>
+      </div>
+      {admin ? (
+        <>
+          <div className="field">
+            <label htmlFor="filter-agent">Agent</label>
+            <select
+              id="filter-agent"
+              value={params.get("agent") ?? ""}
+              onChange={(e) => set("agent", e.target.value || null)}
+            >
+              <option value="">Any agent</option>
+              {agents.map((u) => (
+                <option key={u.id} value={u.id}>
+                  {u.display_name}
+                </option>
+              ))}
+            </select>
+          </div>
+          <div className="field">
+            <label htmlFor="filter-leader">Team leader</label>
+            <select
+              id="filter-leader"
+              value={params.get("leader") ?? ""}
+              onChange={(e) => set("leader", e.target.value || null)}
+            >
+              <option value="">Any team leader</option>
+              {leaders.map((u) => (
+                <option key={u.id} value={u.id}>
+                  {u.display_name}
+                </option>
+              ))}
+            </select>
+          </div>
+        </>
+      ) : (
+        <label className="choice">
+          <input
+            type="checkbox"
+            checked={params.get("leader") === String(me.id)}
+            onChange={(e) => set("leader", e.target.checked ? String(me.id) : null)}
+          />
+          <span>Only conversations I handled</span>
+        </label>
+      )}
+      <div className="field-pair">
+        <div className="field">
+          <label htmlFor="filter-from">Created from</label>
+          <input
+            id="filter-from"
+            type="date"
+            value={params.get("from") ?? ""}
+            onChange={(e) => set("from", e.target.value || null)}
+          />
+        </div>
+        <div className="field">
+          <label htmlFor="filter-to">Created until</label>
+          <input
+            id="filter-to"
+            type="date"
+            value={params.get("to") ?? ""}
+            onChange={(e) => set("to", e.target.value || null)}
+          />
+        </div>
+      </div>
+      <div className="field">
+        <label htmlFor="filter-sort">Sort</label>
+        <select
+          id="filter-sort"
+          value={params.get("sort") ?? "activity"}
+          onChange={(e) => set("sort", e.target.value === "activity" ? null : e.target.value)}
+        >
+          {Object.entries(SORTS).map(([value, label]) => (
+            <option key={value} value={value}>
+              {label}
+            </option>
+          ))}
+        </select>
+      </div>
+      {anySet && (
+        <button type="button" className="button secondary" onClick={clear}>
+          Clear filters
+        </button>
+      )}
+    </form>
+  );
+}
+
+function ConversationTable({ filter }: { filter: ListFilter }) {
+  const me = useCurrentUser();
+  const list = useConversationList(filter);
+  const topicName = useTopicName();
+  const rows = list.data?.pages.flatMap((page) => page.conversations) ?? [];
+  if (list.isPending) return <p className="muted">Loading conversations…</p>;
+  if (list.isError) {
+    return (
+      <LoadError what="conversations" error={list.error} onRetry={() => void list.refetch()} />
+    );
+  }
+  return (
+    <>
+      <div className="table-wrap">
+        <table aria-label="Conversations">
+          <thead>
+            <tr>
+              <th scope="col">Conversation</th>
+              <th scope="col">State</th>
+              <th scope="col">Agent</th>
+              <th scope="col">Team leader</th>
+              <th scope="col">Topic</th>
+              <th scope="col">Latest message</th>
+              <th scope="col">Created</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((c) => (
+              <tr key={c.id}>
+                <th scope="row">
+                  <Link to={`/conversations/${c.id}`}>#{c.id}</Link>
+                </th>
+                <td>
+                  <StatusBadge status={c.status} />
+                </td>
+                <td>{c.agent_name ?? `#${c.agent_id}`}</td>
+                <td>{c.assignee_name ?? (c.assignee_id === null ? "—" : `#${c.assignee_id}`)}</td>
+                <td>{c.topic_name ?? topicName(c.topic_id)}</td>
+                <td className="preview-cell">
+                  <MessagePreview message={c.last_message} me={me.id} />
+                </td>
+                <td>
+                  <DateTime value={c.created_at} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {rows.length === 0 && <p className="empty">No conversations match these filters.</p>}
+      </div>
+      {list.hasNextPage && (
+        <button
+          type="button"
+          className="button secondary load-more"
+          disabled={list.isFetchingNextPage}
+          aria-busy={list.isFetchingNextPage}
+          onClick={() => void list.fetchNextPage()}
+        >
+          Show more conversations
+        </button>
+      )}
+    </>
+  );
+}
