@@ -3,6 +3,7 @@ import { NavLink } from "react-router";
 import { CurrentUserContext, useLogout } from "../api/auth";
 import { ROLE_LABELS, type Role, type User } from "../api/types";
 import { ReconnectingBanner } from "./ReconnectingBanner";
+import { useMessageAlerts } from "./useMessageAlerts";
 
 interface NavItem {
   to: string;
@@ -32,6 +33,7 @@ export function AppShell({ user, children }: Props) {
   const logout = useLogout();
   return (
     <CurrentUserContext.Provider value={user}>
+      <MessageAlerts />
       <a className="skip-link" href="#main">
         Skip to content
       </a>
@@ -67,4 +69,10 @@ export function AppShell({ user, children }: Props) {
       </main>
     </CurrentUserContext.Provider>
   );
+}
+
+/** Inside the user's context, which the alerts need. */
+function MessageAlerts() {
+  useMessageAlerts();
+  return null;
 }

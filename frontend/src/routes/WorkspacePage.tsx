@@ -4,7 +4,7 @@ import { useCurrentUser } from "../api/auth";
 import { useBasket } from "../api/conversations";
 import { useSocketEvent } from "../realtime/context";
 import { useLeaderStatus } from "../realtime/status";
-import { beep, notify, primeSound } from "../components/alerts";
+import { beep, notify } from "../components/alerts";
 import { Basket } from "../components/Basket";
 import { ConversationView } from "../components/ConversationView";
 import { LoadError } from "../components/LoadError";
@@ -122,14 +122,4 @@ function useAssignmentAlerts(topicName: (id: number | null) => string): void {
       () => void navigate(`/workspace/${conversation.id}`),
     );
   });
-  // Browsers allow sound only after a gesture on the page.
-  useEffect(() => {
-    const prime = () => primeSound();
-    window.addEventListener("pointerdown", prime, { once: true });
-    window.addEventListener("keydown", prime, { once: true });
-    return () => {
-      window.removeEventListener("pointerdown", prime);
-      window.removeEventListener("keydown", prime);
-    };
-  }, []);
 }
