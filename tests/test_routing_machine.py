@@ -43,7 +43,8 @@ from teamtalk.routing.rebuild import Drift
 from teamtalk.routing.worker import Worker
 from teamtalk.services import presence
 from teamtalk.services.assignment import commit_assignments
-from teamtalk.services.conversations import create_conversation, submit_as
+from teamtalk.services.conversations import Actor, create_conversation
+from teamtalk.services.lifecycle import submit_as
 from teamtalk.services.topics import create_topic
 from teamtalk.services.users import create_user, update_user
 from tests.conftest import PASSWORD, Backend
@@ -444,9 +445,9 @@ class RoutingMachine(RuleBasedStateMachine):
             leader = await db.get_one(User, leader_id)
             await submit_as(
                 db,
-                self.res.router,
+                self.res,
                 None,
-                leader,
+                Actor.of(leader),
                 conversation_id,
                 status=status,
                 topic_id=self.cast.topic_id,

@@ -5,12 +5,13 @@ Payloads carry ids and small facts; clients refetch anything larger.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from collections.abc import Sequence
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel
 
-from teamtalk.realtime import Realtime, user_room
-from teamtalk.schemas import ConversationOut
+from teamtalk.realtime import Emission, Realtime, user_room
+from teamtalk.schemas import ConversationOut, MessageOut
 
 
 class Event(BaseModel):
@@ -19,9 +20,18 @@ class Event(BaseModel):
     async def to_user(self, realtime: Realtime, user_id: int) -> None:
         await realtime.emit(*self.for_user(user_id))
 
-    def for_user(self, user_id: int) -> tuple[str, dict[str, Any], str]:
+    def for_user(self, user_id: int) -> Emission:
         """(event, payload, room), for Realtime.emit_many."""
         return self.name, self.model_dump(mode="json"), user_room(user_id)
+
+    def for_rooms(self, rooms: Sequence[str]) -> Emission:
+        return self.name, self.model_dump(mode="json"), list(rooms)
+
+    async def to_rooms(
+        self, realtime: Realtime, rooms: Sequence[str], *, skip_sid: str | None = None
+    ) -> None:
+        """Once to every socket in any of the rooms."""
+        await realtime.emit(self.name, self.model_dump(mode="json"), list(rooms), skip_sid)
 
 
 class AssignConversation(Event):
@@ -57,10 +67,37 @@ class AckStatus(Event):
     status: Literal["online", "away", "offline"]
 
 
+class NewMessage(Event):
+    name: ClassVar[str] = "new_message"
+    conversation_id: int
+    message: MessageOut
+
+
+class Typing(Event):
+    """Someone is writing in a conversation; not stored."""
+
+    name: ClassVar[str] = "typing"
+    conversation_id: int
+    user_id: int
+    display_name: str
+
+
+class Read(Event):
+    """How far a user has read a conversation (their other tabs and the other side)."""
+
+    name: ClassVar[str] = "read"
+    conversation_id: int
+    user_id: int
+    last_read_seq: int
+
+
 ALL_EVENTS: tuple[type[Event], ...] = (
     AssignConversation,
     UpdateConversation,
     RemoveFromBasket,
     SyncBasket,
     AckStatus,
+    NewMessage,
+    Typing,
+    Read,
 )

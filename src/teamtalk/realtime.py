@@ -20,6 +20,9 @@ from teamtalk.routing.keys import Keys
 
 SERVER_TTL = 30  # seconds; servers refresh it every third of that
 
+# (event, payload, room or rooms): a socket in several of the rooms gets it once.
+Emission = tuple[str, dict[str, Any], str | list[str]]
+
 
 def user_room(user_id: int) -> str:
     return f"user:{user_id}"
@@ -49,10 +52,17 @@ class Realtime:
     async def close(self) -> None:
         await close_manager(self.manager)
 
-    async def emit(self, event: str, data: dict[str, Any], room: str) -> None:
-        await self.manager.emit(event, data, namespace="/", room=room)
+    async def emit(
+        self,
+        event: str,
+        data: dict[str, Any],
+        room: str | list[str],
+        skip_sid: str | None = None,
+    ) -> None:
+        """To every socket in the room (or in any of the rooms, once each)."""
+        await self.manager.emit(event, data, namespace="/", room=room, skip_sid=skip_sid)
 
-    async def emit_many(self, items: Sequence[tuple[str, dict[str, Any], str]]) -> None:
+    async def emit_many(self, items: Sequence[Emission]) -> None:
         """Several (event, data, room) in one Redis round trip, for the worker's batches.
 
         Builds the messages python-socketio's own emit publishes (its "emit" method on the

@@ -209,8 +209,111 @@ class SubmitAs(Strict):
 class ConversationDetail(BaseModel):
     conversation: ConversationOut
     queue_position: int | None
+    last_read_seq: int = 0
 
 
 class ConversationList(BaseModel):
     conversations: list[ConversationOut]
     next_cursor: str | None = None
+
+
+ClientId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+# Cleaned and checked again by services.messages (empty after trimming, control characters).
+RawBody = Annotated[str, StringConstraints(max_length=5000)]
+
+
+class MessageIn(Strict):
+    client_id: ClientId
+    body: RawBody
+
+
+class SocketMessageIn(MessageIn):
+    conversation_id: int
+
+
+class MessageEnvelope(BaseModel):
+    message: MessageOut
+
+
+class ReadIn(Strict):
+    seq: Annotated[int, Field(ge=0)]
+
+
+class SocketReadIn(ReadIn):
+    conversation_id: int
+
+
+class ReadOut(BaseModel):
+    last_read_seq: int
+
+
+class ConversationRef(Strict):
+    conversation_id: int
+
+
+class TransferIn(Strict):
+    leader_id: int | None
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+
+
+class TransferTarget(BaseModel):
+    id: int
+    display_name: str
+    free_slots: int
+
+
+class TransferTargets(BaseModel):
+    leaders: list[TransferTarget]
+
+
+class SyncPoint(Strict):
+    conversation_id: int
+    seq: Annotated[int, Field(ge=0)]
+
+
+class SyncIn(Strict):
+    since: Annotated[list[SyncPoint], Field(max_length=100)]
+
+
+class SyncOut(BaseModel):
+    conversations: list[ConversationOut]
+    messages: list[MessageOut]
+    truncated: list[int]
+
+
+class ConversationItem(ConversationOut):
+    """A conversation in a list: its latest message and the reader's unread count."""
+
+    last_message: MessageOut | None = None
+    unread: int = 0
+
+
+class ConversationPage(BaseModel):
+    conversations: list[ConversationItem]
+    next_cursor: str | None
+
+
+class MessagePage(BaseModel):
+    """Messages in ascending seq, and whether there are more on either side."""
+
+    messages: list[MessageOut]
+    has_more_before: bool
+    has_more_after: bool
+
+
+class SnippetPart(BaseModel):
+    """A piece of a search snippet; `match` marks the words that matched. Plain text."""
+
+    text: str
+    match: bool
+
+
+class SearchHit(BaseModel):
+    message: MessageOut
+    conversation: ConversationOut
+    snippet: list[SnippetPart]
+
+
+class SearchPage(BaseModel):
+    hits: list[SearchHit]
+    next_offset: int | None

@@ -6,6 +6,7 @@ Identity comes from the session cookie checked at connect, never from a payload.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
@@ -23,11 +24,17 @@ from teamtalk.errors import (
 )
 from teamtalk.guards import origin_allowed, own_origin
 from teamtalk.models import Presence, Role
-from teamtalk.realtime import Realtime, user_room
+from teamtalk.realtime import Realtime, conversation_room, user_room
 from teamtalk.resources import Resources
-from teamtalk.services import auth, presence
+from teamtalk.schemas import ConversationRef, SocketMessageIn, SocketReadIn, SyncIn, SyncOut
+from teamtalk.services import auth, messages, presence
+from teamtalk.services.conversations import Actor, readable_conversation
+from teamtalk.services.views import conversation_out
 
 log = logging.getLogger(__name__)
+
+MAX_FRAME = 2 * 1024 * 1024
+TYPING_EVERY = 2.0  # seconds: typing is relayed at most this often per socket and conversation
 
 
 def create_server(resources: Resources) -> socketio.AsyncServer:
@@ -48,7 +55,9 @@ def create_server(resources: Resources) -> socketio.AsyncServer:
         client_manager=manager,
         cors_allowed_origins=check_origin,
         cors_credentials=True,
-        max_http_buffer_size=64 * 1024,
+        # Larger than any valid event, so an oversized field (a 1 MB message, say) is read
+        # and answered with an error ack; only frames beyond this close the connection.
+        max_http_buffer_size=MAX_FRAME,
         logger=False,
         engineio_logger=False,
     )
@@ -99,7 +108,13 @@ def register(sio: socketio.AsyncServer, resources: Resources, realtime: Realtime
             raise socketio.exceptions.ConnectionRefusedError(refusal.message, refusal.payload())
         user, session = found
         await sio.save_session(
-            sid, {"user_id": user.id, "session_id": session.id, "role": user.role}
+            sid,
+            {
+                "user_id": user.id,
+                "session_id": session.id,
+                "role": user.role,
+                "name": user.display_name,
+            },
         )
         await sio.enter_room(sid, user_room(user.id))
         await realtime.track(user.id, sid, session.id)
@@ -110,6 +125,8 @@ def register(sio: socketio.AsyncServer, resources: Resources, realtime: Realtime
             state = await sio.get_session(sid)
         except KeyError:
             return
+        for key in [k for k in typed_at if k[0] == sid]:
+            del typed_at[key]
         if "user_id" in state:
             await realtime.untrack(state["user_id"], sid)
             await presence.disconnected(resources, realtime, state["user_id"], state["role"])
@@ -117,6 +134,74 @@ def register(sio: socketio.AsyncServer, resources: Resources, realtime: Realtime
     async def identity(sid: str) -> tuple[int, str]:
         state = await sio.get_session(sid)
         return int(state["user_id"]), str(state["role"])
+
+    async def actor(sid: str) -> Actor:
+        state = await sio.get_session(sid)
+        return Actor(int(state["user_id"]), str(state["role"]), str(state["name"]))
+
+    @guarded
+    async def join_conversation(sid: str, data: Any) -> dict[str, Any]:
+        who = await actor(sid)
+        wanted = ConversationRef.model_validate(data).conversation_id
+        async with resources.sessions() as db:
+            conversation = await readable_conversation(db, who, wanted)
+            out = await conversation_out(db, conversation)
+        await sio.enter_room(sid, conversation_room(wanted))
+        return {"conversation": out.model_dump(mode="json")}
+
+    @guarded
+    async def leave_conversation(sid: str, data: Any) -> dict[str, Any]:
+        wanted = ConversationRef.model_validate(data).conversation_id
+        await sio.leave_room(sid, conversation_room(wanted))
+        return {"conversation_id": wanted}
+
+    @guarded
+    async def send_message(sid: str, data: Any) -> dict[str, Any]:
+        who = await actor(sid)
+        body = SocketMessageIn.model_validate(data)
+        async with resources.sessions() as db:
+            message = await messages.send(
+                db,
+                resources,
+                realtime,
+                who,
+                body.conversation_id,
+                client_id=body.client_id,
+                body=body.body,
+            )
+        return {"message": message.model_dump(mode="json")}
+
+    @guarded
+    async def mark_read(sid: str, data: Any) -> dict[str, Any]:
+        who = await actor(sid)
+        body = SocketReadIn.model_validate(data)
+        async with resources.sessions() as db:
+            last = await messages.mark_read(db, realtime, who, body.conversation_id, body.seq)
+        return {"last_read_seq": last}
+
+    typed_at: dict[tuple[str, int], float] = {}
+
+    @guarded
+    async def typing(sid: str, data: Any) -> dict[str, Any]:
+        who = await actor(sid)
+        wanted = ConversationRef.model_validate(data).conversation_id
+        now = time.monotonic()
+        if now - typed_at.get((sid, wanted), -TYPING_EVERY) >= TYPING_EVERY:
+            typed_at[(sid, wanted)] = now
+            async with resources.sessions() as db:
+                await messages.typing(db, realtime, who, wanted, sid)
+        return {"conversation_id": wanted}
+
+    @guarded
+    async def sync(sid: str, data: Any) -> dict[str, Any]:
+        who = await actor(sid)
+        since = SyncIn.model_validate(data).since
+        async with resources.sessions() as db:
+            found, missed, truncated = await messages.catch_up(
+                db, who, [(p.conversation_id, p.seq) for p in since]
+            )
+        answer = SyncOut(conversations=found, messages=missed, truncated=truncated)
+        return answer.model_dump(mode="json")
 
     @guarded
     async def set_status(sid: str, data: Any) -> dict[str, Any]:
@@ -135,4 +220,10 @@ def register(sio: socketio.AsyncServer, resources: Resources, realtime: Realtime
     sio.on("connect", connect)
     sio.on("disconnect", disconnect)
     sio.on("set_status", set_status)
+    sio.on("join_conversation", join_conversation)
+    sio.on("leave_conversation", leave_conversation)
+    sio.on("send_message", send_message)
+    sio.on("mark_read", mark_read)
+    sio.on("typing", typing)
+    sio.on("sync", sync)
     sio.on("*", unknown)

@@ -7,18 +7,24 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from teamtalk.api.deps import DB, RT, CurrentUser, Res, require_role
-from teamtalk.errors import NotFound
-from teamtalk.models import Role, Status, User
+from teamtalk.models import ConversationRead, Role, Status, User
 from teamtalk.schemas import (
     ConversationCreate,
     ConversationCreated,
     ConversationDetail,
     ConversationEnvelope,
     ConversationList,
-    ConversationOut,
+    MessageEnvelope,
+    MessageIn,
+    ReadIn,
+    ReadOut,
     SubmitAs,
+    TransferIn,
+    TransferTarget,
+    TransferTargets,
 )
-from teamtalk.services import conversations, presence, views
+from teamtalk.services import conversations, lifecycle, messages, presence, views
+from teamtalk.services.conversations import Actor
 
 router = APIRouter(prefix="/conversations", tags=["conversations"])
 Agent = Annotated[User, Depends(require_role(Role.AGENT))]
@@ -39,7 +45,7 @@ async def create(
         ticket_link=body.ticket_link,
     )
     return ConversationCreated(
-        conversation=ConversationOut.of(conversation), queue_position=position
+        conversation=await views.conversation_out(db, conversation), queue_position=position
     )
 
 
@@ -51,28 +57,104 @@ async def basket(leader: Leader, db: DB) -> ConversationList:
 
 @router.get("/{conversation_id}", response_model=ConversationDetail)
 async def get(conversation_id: int, user: CurrentUser, db: DB, res: Res) -> ConversationDetail:
-    conversation = await conversations.get_conversation(db, conversation_id)
-    if not await conversations.can_read(db, user, conversation):
-        raise NotFound("No such conversation.", code="conversation_not_found")
+    conversation = await conversations.readable_conversation(db, user, conversation_id)
     position = None
     if conversation.status == Status.QUEUED:
         position = await res.router.queue_position(conversation.id)
+    read = await db.get(ConversationRead, (conversation.id, user.id))
     return ConversationDetail(
-        conversation=ConversationOut.of(conversation), queue_position=position
+        conversation=await views.conversation_out(db, conversation),
+        queue_position=position,
+        last_read_seq=read.last_read_seq if read else 0,
     )
+
+
+@router.post("/{conversation_id}/messages", response_model=MessageEnvelope, status_code=201)
+async def send_message(
+    conversation_id: int, body: MessageIn, user: CurrentUser, db: DB, res: Res, realtime: RT
+) -> MessageEnvelope:
+    """Stored, then delivered; the same `client_id` again returns the stored message."""
+    message = await messages.send(
+        db,
+        res,
+        realtime,
+        Actor.of(user),
+        conversation_id,
+        client_id=body.client_id,
+        body=body.body,
+    )
+    return MessageEnvelope(message=message)
+
+
+@router.post("/{conversation_id}/read", response_model=ReadOut)
+async def mark_read(
+    conversation_id: int, body: ReadIn, user: CurrentUser, db: DB, realtime: RT
+) -> ReadOut:
+    last = await messages.mark_read(db, realtime, Actor.of(user), conversation_id, body.seq)
+    return ReadOut(last_read_seq=last)
 
 
 @router.post("/{conversation_id}/submit", response_model=ConversationEnvelope)
 async def submit_as(
     conversation_id: int, body: SubmitAs, leader: Leader, db: DB, res: Res, realtime: RT
 ) -> ConversationEnvelope:
-    conversation = await conversations.submit_as(
+    conversation = await lifecycle.submit_as(
         db,
-        res.router,
+        res,
         realtime,
-        leader,
+        Actor.of(leader),
         conversation_id,
         status=Status(body.status),
         topic_id=body.topic_id,
     )
-    return ConversationEnvelope(conversation=ConversationOut.of(conversation))
+    return ConversationEnvelope(conversation=await views.conversation_out(db, conversation))
+
+
+@router.post("/{conversation_id}/transfer", response_model=ConversationEnvelope)
+async def transfer(
+    conversation_id: int, body: TransferIn, leader: Leader, db: DB, res: Res, realtime: RT
+) -> ConversationEnvelope:
+    """To an online leader with a free slot, or (`leader_id: null`) back to the queue."""
+    conversation = await lifecycle.transfer(
+        db,
+        res,
+        realtime,
+        Actor.of(leader),
+        conversation_id,
+        to_leader_id=body.leader_id,
+        reason=body.reason,
+    )
+    return ConversationEnvelope(conversation=await views.conversation_out(db, conversation))
+
+
+@router.get("/{conversation_id}/transfer-targets", response_model=TransferTargets)
+async def transfer_targets(
+    conversation_id: int, leader: Leader, db: DB, res: Res
+) -> TransferTargets:
+    """Online leaders with a free slot, most free first."""
+    await conversations.readable_conversation(db, leader, conversation_id)
+    available = [(i, free) for i, free in await res.router.available_leaders() if i != leader.id]
+    names = await views.names_for(db, [i for i, _ in available])
+    return TransferTargets(
+        leaders=[
+            TransferTarget(id=i, display_name=names.users[i], free_slots=free)
+            for i, free in available
+            if i in names.users
+        ]
+    )
+
+
+@router.post("/{conversation_id}/withdraw", response_model=ConversationEnvelope)
+async def withdraw(
+    conversation_id: int, agent: Agent, db: DB, res: Res, realtime: RT
+) -> ConversationEnvelope:
+    conversation = await lifecycle.withdraw(db, res, realtime, Actor.of(agent), conversation_id)
+    return ConversationEnvelope(conversation=await views.conversation_out(db, conversation))
+
+
+@router.post("/{conversation_id}/reopen", response_model=ConversationEnvelope)
+async def reopen(
+    conversation_id: int, agent: Agent, db: DB, res: Res, realtime: RT
+) -> ConversationEnvelope:
+    conversation = await lifecycle.reopen(db, res, realtime, Actor.of(agent), conversation_id)
+    return ConversationEnvelope(conversation=await views.conversation_out(db, conversation))

@@ -169,6 +169,14 @@ class Router:
         """Block until something may be assignable, or the seconds pass."""
         return await self.redis.blpop([self.keys.wake], timeout=max(seconds, 0.01)) is not None
 
+    async def available_leaders(self) -> list[tuple[int, int]]:
+        """(leader id, free slots) of online leaders with room, most free first."""
+        ids: list[Any] = await self.redis.zrange(self.keys.available, 0, -1)
+        if not ids:
+            return []
+        free: list[Any] = await self.redis.hmget(self.keys.online_teamleaders, ids)
+        return [(int(i), int(f or 0)) for i, f in zip(ids, free, strict=True)]
+
     async def queue_position(self, conversation_id: int) -> int | None:
         """1-based position in the queue, or None when not queued."""
         async with self.redis.pipeline(transaction=True) as pipe:

@@ -17,15 +17,17 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 
-from teamtalk.events import AssignConversation, UpdateConversation
+from teamtalk.events import AssignConversation, NewMessage, UpdateConversation
 from teamtalk.models import Conversation, Status
-from teamtalk.realtime import Realtime
+from teamtalk.realtime import Emission, Realtime
 from teamtalk.resources import Resources
 from teamtalk.routing import rebuild
 from teamtalk.routing.engine import Outcome
-from teamtalk.schemas import ConversationOut
-from teamtalk.services import presence
+from teamtalk.schemas import MessageOut
+from teamtalk.services import lifecycle, presence
 from teamtalk.services.assignment import Committed, commit_assignments
+from teamtalk.services.lifecycle import rooms_for
+from teamtalk.services.views import conversations_out
 
 log = logging.getLogger(__name__)
 
@@ -128,11 +130,17 @@ class Worker:
         """The leader's basket and the agent's view, for the whole batch at once."""
         if self.realtime is None or not committed:
             return
-        events = []
-        for done in committed:
-            out = ConversationOut.of(done.conversation)
+        conversations = [done.conversation for done in committed]
+        async with self.res.sessions() as db:
+            outs = await conversations_out(db, conversations)
+        events: list[Emission] = []
+        for done, out in zip(committed, outs, strict=True):
+            rooms = rooms_for(done.conversation)
             events.append(AssignConversation(conversation=out).for_user(done.assignment.leader_id))
-            events.append(UpdateConversation(conversation=out).for_user(out.agent_id))
+            events.append(UpdateConversation(conversation=out).for_rooms(rooms))
+            if done.message is not None:
+                message = MessageOut.of(done.message)
+                events.append(NewMessage(conversation_id=out.id, message=message).for_rooms(rooms))
         await self.realtime.emit_many(events)
 
     async def housekeeping(self, *, force: bool = False) -> None:
@@ -145,6 +153,7 @@ class Worker:
         await self.router.unpark(int(self.settings.park_seconds * 1000))
         await presence.sweep_absent(self.res)
         await presence.expire_grace(self.res, self.realtime)
+        await lifecycle.close_expired(self.res, self.realtime)
         await self.repair_drift()
 
     async def heartbeat(self) -> None:

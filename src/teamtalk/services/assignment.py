@@ -39,6 +39,7 @@ class LeaseExpired(Exception):
 class Committed:
     assignment: Assignment
     conversation: Conversation
+    message: Message | None = None  # the "Assigned to ..." system message
 
 
 async def commit_assignments(
@@ -126,8 +127,8 @@ async def _record(
             for d in committed
         ],
     )
-    await db.execute(
-        insert(Message),
+    stored = await db.scalars(
+        insert(Message).returning(Message),
         [
             {
                 "conversation_id": d.conversation.id,
@@ -139,6 +140,9 @@ async def _record(
             for d in committed
         ],
     )
+    by_conversation = {m.conversation_id: m for m in stored}
+    for d in committed:
+        d.message = by_conversation.get(d.conversation.id)
 
 
 async def _already_held(db: AsyncSession, missed: list[Assignment]) -> dict[Assignment, Outcome]:

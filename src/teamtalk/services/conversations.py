@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Protocol
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from teamtalk.errors import Conflict, Forbidden, Invalid, NotFound
-from teamtalk.events import RemoveFromBasket, UpdateConversation
+from teamtalk.errors import Invalid, NotFound
+from teamtalk.events import UpdateConversation
 from teamtalk.models import (
     Conversation,
     ConversationParticipant,
@@ -82,52 +85,44 @@ async def get_conversation(
     return conversation
 
 
-async def submit_as(
-    db: AsyncSession,
-    router: Router,
-    realtime: Realtime | None,
-    leader: User,
-    conversation_id: int,
-    *,
-    status: Status,
-    topic_id: int,
-) -> Conversation:
-    """The assignee marks the conversation solved or pending; the slot frees at once."""
-    conversation = await get_conversation(db, conversation_id, lock=True)
-    if conversation.assignee_id != leader.id:
-        raise Forbidden("Only the team leader holding this conversation can do that.")
-    if conversation.status != Status.ASSIGNED:
-        raise Conflict(f"The conversation is {conversation.status}.", code="not_assigned")
-    await check_topic(db, topic_id)
-    now = utcnow()
-    conversation.status = status
-    conversation.topic_id = topic_id
-    if status == Status.SOLVED:
-        conversation.resolved_at = now
-    label = "solved" if status == Status.SOLVED else "pending"
-    await record(
-        db,
-        conversation,
-        status.value,
-        now,
-        actor_id=leader.id,
-        from_leader_id=leader.id,
-        text=f"{leader.display_name} marked this conversation as {label}.",
-    )
-    await db.commit()
-    if realtime is not None:
-        # Before the slot frees, so the leader hears "removed" before the next assignment.
-        await RemoveFromBasket(conversation_id=conversation.id).to_user(realtime, leader.id)
-        update = UpdateConversation(conversation=ConversationOut.of(conversation))
-        await update.to_user(realtime, conversation.agent_id)
-        await update.to_user(realtime, leader.id)
-    await router.release(leader.id, conversation.id)
-    return conversation
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting, from the session (a socket keeps it for its lifetime)."""
+
+    id: int
+    role: str
+    display_name: str
+
+    @classmethod
+    def of(cls, user: User) -> Actor:
+        return cls(user.id, user.role, user.display_name)
 
 
-async def can_read(db: AsyncSession, user: User, conversation: Conversation) -> bool:
+class Someone(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def role(self) -> str: ...
+
+
+async def readable(db: AsyncSession, who: Someone, conversation: Conversation) -> bool:
     """Its agent, its assignee, leaders who held it, and admins."""
-    if user.role == Role.ADMIN or user.id in (conversation.agent_id, conversation.assignee_id):
+    if who.role == Role.ADMIN or who.id in (conversation.agent_id, conversation.assignee_id):
         return True
-    held = await db.get(ConversationParticipant, (conversation.id, user.id))
+    if who.role != Role.TEAMLEADER:
+        return False
+    held = await db.get(ConversationParticipant, (conversation.id, who.id))
     return held is not None
+
+
+can_read = readable
+
+
+async def readable_conversation(
+    db: AsyncSession, who: Someone, conversation_id: int, *, lock: bool = False
+) -> Conversation:
+    """The conversation if `who` may read it; otherwise it does not exist for them."""
+    conversation = await get_conversation(db, conversation_id, lock=lock)
+    if not await readable(db, who, conversation):
+        raise NotFound("No such conversation.", code="conversation_not_found")
+    return conversation

@@ -36,8 +36,8 @@ async def record(
     from_leader_id: int | None = None,
     to_leader_id: int | None = None,
     reason: str | None = None,
-) -> None:
-    """Write a transition as an event row and, with text, as a system message."""
+) -> Message | None:
+    """Write a transition as an event row and, with text, as a system message (returned)."""
     db.add(
         ConversationEvent(
             conversation_id=conversation.id,
@@ -49,9 +49,10 @@ async def record(
             created_at=at,
         )
     )
-    if text is not None:
-        await add_message(db, conversation, text, at, kind=MessageKind.SYSTEM)
     conversation.updated_at = at
+    if text is None:
+        return None
+    return await add_message(db, conversation, text, at, kind=MessageKind.SYSTEM)
 
 
 async def add_message(

@@ -12,13 +12,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from teamtalk.errors import Forbidden, TooManyRequests
-from teamtalk.events import AckStatus, RemoveFromBasket, SyncBasket, UpdateConversation
+from teamtalk.events import AckStatus, SyncBasket
 from teamtalk.models import Conversation, Presence, Role, Status, User, utcnow
 from teamtalk.realtime import Realtime, live_sockets
 from teamtalk.resources import Resources
 from teamtalk.routing.engine import now_ms
-from teamtalk.schemas import ConversationOut
 from teamtalk.services.history import record
+from teamtalk.services.lifecycle import Change, announce
+from teamtalk.services.views import conversations_out
 
 
 async def basket_of(db: AsyncSession, leader_id: int) -> list[Conversation]:
@@ -75,25 +76,27 @@ async def _go_offline(
     leader.presence = Presence.OFFLINE
     returned = await basket_of(db, leader.id)
     now = utcnow()
+    changes = []
     for conversation in returned:
         conversation.status = Status.QUEUED
         conversation.assignee_id = None
-        await record(
-            db,
-            conversation,
-            "returned",
-            now,
-            from_leader_id=leader.id,
-            reason=reason,
-            text=f"{leader.display_name} went offline; back in the queue.",
+        conversation.queued_at = now
+        change = Change(conversation, removed_from=leader.id)
+        change.add(
+            await record(
+                db,
+                conversation,
+                "returned",
+                now,
+                from_leader_id=leader.id,
+                reason=reason,
+                text=f"{leader.display_name} went offline; back in the queue.",
+            )
         )
+        changes.append(change)
     await db.commit()
     await res.router.leader_offline(leader.id, [c.id for c in returned])
-    if realtime is not None:
-        for conversation in returned:
-            await RemoveFromBasket(conversation_id=conversation.id).to_user(realtime, leader.id)
-            update = UpdateConversation(conversation=ConversationOut.of(conversation))
-            await update.to_user(realtime, conversation.agent_id)
+    await announce(db, realtime, changes)
 
 
 async def capacity_changed(res: Resources, leader: User) -> None:
@@ -113,7 +116,7 @@ async def connected(res: Resources, realtime: Realtime, user: User, sid: str) ->
     await res.redis.zrem(res.keys.disconnected, str(user.id))
     async with res.sessions() as db:
         basket = await basket_of(db, user.id)
-    conversations = [ConversationOut.of(c) for c in basket]
+        conversations = await conversations_out(db, basket)
     await realtime.emit(
         SyncBasket.name, SyncBasket(conversations=conversations).model_dump(mode="json"), sid
     )

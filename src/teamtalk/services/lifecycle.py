@@ -1,0 +1,376 @@
+"""Conversation transitions after the assignment: submit as, transfer, withdraw, reopen,
+requeue on the agent's reply, close when the reopen window ends.
+
+Each one is an event row and a system message in the same transaction; Redis routing state
+changes after the commit (or, for a transfer, inside the transaction, undone if the commit
+fails); clients hear about it last, with `announce`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from teamtalk.errors import Conflict, Forbidden, NotFound
+from teamtalk.events import (
+    AssignConversation,
+    NewMessage,
+    RemoveFromBasket,
+    UpdateConversation,
+)
+from teamtalk.models import (
+    Conversation,
+    ConversationParticipant,
+    Message,
+    Presence,
+    Role,
+    Status,
+    User,
+    utcnow,
+)
+from teamtalk.realtime import Emission, Realtime, conversation_room, user_room
+from teamtalk.resources import Resources
+from teamtalk.schemas import ConversationOut, MessageOut
+from teamtalk.services.conversations import Actor, check_topic, get_conversation, readable
+from teamtalk.services.history import record
+from teamtalk.services.views import names_for
+
+CLOSED_MESSAGE = "This conversation is closed. Open a new request to get help again."
+
+
+@dataclass
+class Change:
+    """What one transition did, for `announce` after the commit."""
+
+    conversation: Conversation
+    messages: list[Message] = field(default_factory=list)
+    removed_from: int | None = None  # the leader whose basket lost it
+    assigned_to: int | None = None  # the leader whose basket gained it (transfer)
+    also_tell: set[int] = field(default_factory=set)  # e.g. the previous leader
+
+    def add(self, message: Message | None) -> None:
+        if message is not None:
+            self.messages.append(message)
+
+
+def rooms_for(conversation: Conversation, *others: int | None) -> list[str]:
+    """Everyone who follows the conversation: its room, its agent and its assignee."""
+    users = {conversation.agent_id, conversation.assignee_id, *others}
+    return [conversation_room(conversation.id)] + [user_room(u) for u in users if u is not None]
+
+
+async def announce(db: AsyncSession, realtime: Realtime | None, changes: Sequence[Change]) -> None:
+    """Tell everyone concerned, in one Redis round trip. After the commit only."""
+    if realtime is None or not changes:
+        return
+    user_ids: set[int | None] = set()
+    for ch in changes:
+        c = ch.conversation
+        user_ids |= {c.agent_id, c.assignee_id, *(m.sender_id for m in ch.messages)}
+    names = await names_for(db, user_ids, [ch.conversation.topic_id for ch in changes])
+    events: list[Emission] = []
+    for ch in changes:
+        c = ch.conversation
+        out = ConversationOut.of(c, names)
+        if ch.removed_from is not None:
+            events.append(RemoveFromBasket(conversation_id=c.id).for_user(ch.removed_from))
+        if ch.assigned_to is not None:
+            events.append(AssignConversation(conversation=out).for_user(ch.assigned_to))
+        rooms = rooms_for(c, ch.removed_from, *ch.also_tell)
+        events.append(UpdateConversation(conversation=out).for_rooms(rooms))
+        for m in ch.messages:
+            message = MessageOut.of(m, names)
+            events.append(NewMessage(conversation_id=c.id, message=message).for_rooms(rooms))
+    await realtime.emit_many(events)
+
+
+async def _held_by(db: AsyncSession, actor: Actor, conversation_id: int) -> Conversation:
+    """The conversation, locked, if the actor is the leader holding it."""
+    conversation = await get_conversation(db, conversation_id, lock=True)
+    if not await readable(db, actor, conversation):
+        raise NotFound("No such conversation.", code="conversation_not_found")
+    if conversation.assignee_id != actor.id or conversation.status != Status.ASSIGNED:
+        raise Forbidden(
+            "Only the team leader holding this conversation can do that.", code="not_assignee"
+        )
+    return conversation
+
+
+async def _agents_own(db: AsyncSession, actor: Actor, conversation_id: int) -> Conversation:
+    conversation = await get_conversation(db, conversation_id, lock=True)
+    if conversation.agent_id != actor.id:
+        raise NotFound("No such conversation.", code="conversation_not_found")
+    return conversation
+
+
+async def submit_as(
+    db: AsyncSession,
+    res: Resources,
+    realtime: Realtime | None,
+    actor: Actor,
+    conversation_id: int,
+    *,
+    status: Status,
+    topic_id: int,
+) -> Conversation:
+    """The assignee marks the conversation solved or pending; the slot frees at once."""
+    conversation = await _held_by(db, actor, conversation_id)
+    await check_topic(db, topic_id)
+    now = utcnow()
+    conversation.status = status
+    conversation.topic_id = topic_id
+    if status == Status.SOLVED:
+        conversation.resolved_at = now
+    label = "solved" if status == Status.SOLVED else "pending"
+    change = Change(conversation, removed_from=actor.id)
+    change.add(
+        await record(
+            db,
+            conversation,
+            status.value,
+            now,
+            actor_id=actor.id,
+            from_leader_id=actor.id,
+            text=f"{actor.display_name} marked this conversation as {label}.",
+        )
+    )
+    await db.commit()
+    # Tell the leader before the slot frees, so "removed" arrives before the next assignment.
+    await announce(db, realtime, [change])
+    await res.router.release(actor.id, conversation.id)
+    return conversation
+
+
+async def transfer(
+    db: AsyncSession,
+    res: Resources,
+    realtime: Realtime | None,
+    actor: Actor,
+    conversation_id: int,
+    *,
+    to_leader_id: int | None,
+    reason: str | None = None,
+) -> Conversation:
+    """To another online leader with a free slot, or back to the head of the queue (then
+    anyone but this leader is asked first)."""
+    conversation = await _held_by(db, actor, conversation_id)
+    if to_leader_id is None:
+        return await _back_to_queue(db, res, realtime, actor, conversation, reason)
+    if to_leader_id == actor.id:
+        raise Conflict("You already hold this conversation.", code="leader_unavailable")
+    taker = await db.get(User, to_leader_id)
+    if taker is None or taker.role != Role.TEAMLEADER or not taker.is_active:
+        raise NotFound("No such team leader.", code="leader_not_found")
+    if taker.presence != Presence.ONLINE:
+        raise Conflict(f"{taker.display_name} is not online.", code="leader_unavailable")
+    # The slot is checked and taken atomically in Redis, inside the transaction: if the
+    # commit fails the move is undone.
+    if not await res.router.transfer(actor.id, taker.id, conversation.id):
+        raise Conflict(f"{taker.display_name} has no free slot.", code="leader_unavailable")
+    try:
+        now = utcnow()
+        conversation.assignee_id = taker.id
+        conversation.assigned_at = now
+        if await db.get(ConversationParticipant, (conversation.id, taker.id)) is None:
+            db.add(
+                ConversationParticipant(
+                    conversation_id=conversation.id, user_id=taker.id, first_assigned_at=now
+                )
+            )
+        change = Change(conversation, removed_from=actor.id, assigned_to=taker.id)
+        change.add(
+            await record(
+                db,
+                conversation,
+                "transferred",
+                now,
+                actor_id=actor.id,
+                from_leader_id=actor.id,
+                to_leader_id=taker.id,
+                reason=reason,
+                text=f"{actor.display_name} transferred this conversation to {taker.display_name}.",
+            )
+        )
+        await db.commit()
+    except BaseException:
+        await res.router.transfer(taker.id, actor.id, conversation.id, force=True)
+        raise
+    await announce(db, realtime, [change])
+    return conversation
+
+
+async def _back_to_queue(
+    db: AsyncSession,
+    res: Resources,
+    realtime: Realtime | None,
+    actor: Actor,
+    conversation: Conversation,
+    reason: str | None,
+) -> Conversation:
+    now = utcnow()
+    conversation.status = Status.QUEUED
+    conversation.assignee_id = None
+    conversation.queued_at = now
+    change = Change(conversation, removed_from=actor.id)
+    change.add(
+        await record(
+            db,
+            conversation,
+            "transferred",
+            now,
+            actor_id=actor.id,
+            from_leader_id=actor.id,
+            reason=reason,
+            text=f"{actor.display_name} put this conversation back in the queue.",
+        )
+    )
+    await db.commit()
+    await announce(db, realtime, [change])
+    await res.router.release(actor.id, conversation.id)
+    await res.router.enqueue([conversation.id], head=True, avoid=actor.id)
+    return conversation
+
+
+async def withdraw(
+    db: AsyncSession, res: Resources, realtime: Realtime | None, actor: Actor, conversation_id: int
+) -> Conversation:
+    """The agent no longer needs help with a request still waiting in the queue."""
+    conversation = await _agents_own(db, actor, conversation_id)
+    if conversation.status != Status.QUEUED:
+        raise Conflict("Only a request still waiting can be withdrawn.", code="not_queued")
+    now = utcnow()
+    conversation.status = Status.CANCELLED
+    conversation.closed_at = now
+    change = Change(conversation)
+    change.add(
+        await record(
+            db,
+            conversation,
+            "withdrawn",
+            now,
+            actor_id=actor.id,
+            text=f"{actor.display_name} withdrew this request.",
+        )
+    )
+    await db.commit()
+    # A worker that took it meanwhile finds it cancelled and gives the slot back.
+    await res.router.withdraw(conversation.id)
+    await announce(db, realtime, [change])
+    return conversation
+
+
+async def reopen(
+    db: AsyncSession, res: Resources, realtime: Realtime | None, actor: Actor, conversation_id: int
+) -> Conversation:
+    conversation = await _agents_own(db, actor, conversation_id)
+    if conversation.status not in (Status.PENDING, Status.SOLVED):
+        raise Conflict(
+            "Only a pending or solved conversation can be reopened.", code="not_reopenable"
+        )
+    await refuse_if_expired(db, res, realtime, conversation)
+    change = await requeue(db, actor, conversation, reason="reopened")
+    await db.commit()
+    await after_requeue(db, res, realtime, change)
+    return conversation
+
+
+def window_ended(res: Resources, conversation: Conversation, now: datetime) -> bool:
+    resolved = conversation.resolved_at or conversation.updated_at
+    return now - resolved >= timedelta(minutes=res.settings.reopen_minutes)
+
+
+async def refuse_if_expired(
+    db: AsyncSession, res: Resources, realtime: Realtime | None, conversation: Conversation
+) -> None:
+    """A solved conversation past its reopen window is closed now (if the periodic task has
+    not yet), and the agent told to open a new request."""
+    now = utcnow()
+    if conversation.status == Status.SOLVED and window_ended(res, conversation, now):
+        change = await _close(db, conversation, now)
+        await db.commit()
+        await announce(db, realtime, [change])
+        raise Conflict(CLOSED_MESSAGE, code="conversation_closed")
+
+
+async def requeue(
+    db: AsyncSession, actor: Actor, conversation: Conversation, *, reason: str
+) -> Change:
+    """A pending or solved conversation the agent came back to goes back to the queue.
+    Does not commit; `after_requeue` follows the commit."""
+    now = utcnow()
+    previous = conversation.assignee_id
+    kind = "reopened" if conversation.status == Status.SOLVED else "requeued"
+    conversation.status = Status.QUEUED
+    conversation.assignee_id = None
+    conversation.queued_at = now
+    conversation.resolved_at = None
+    text = (
+        f"{actor.display_name} reopened this conversation; back in the queue."
+        if reason == "reopened"
+        else f"{actor.display_name} wrote again; back in the queue."
+    )
+    change = Change(conversation, also_tell={previous} if previous else set())
+    change.add(
+        await record(
+            db,
+            conversation,
+            kind,
+            now,
+            actor_id=actor.id,
+            from_leader_id=previous,
+            reason=reason,
+            text=text,
+        )
+    )
+    return change
+
+
+async def after_requeue(
+    db: AsyncSession, res: Resources, realtime: Realtime | None, change: Change
+) -> None:
+    """After the commit: back to the head of the queue, offered to its previous leader
+    first; then everyone hears."""
+    previous = next(iter(change.also_tell), None)
+    await res.router.enqueue([change.conversation.id], head=True, prefer=previous)
+    await announce(db, realtime, [change])
+
+
+async def _close(db: AsyncSession, conversation: Conversation, now: datetime) -> Change:
+    conversation.status = Status.CLOSED
+    conversation.closed_at = now
+    change = Change(conversation)
+    change.add(
+        await record(
+            db,
+            conversation,
+            "closed",
+            now,
+            reason="reopen window ended",
+            text="Closed: the time to reopen this conversation has ended.",
+        )
+    )
+    return change
+
+
+async def close_expired(res: Resources, realtime: Realtime | None, *, limit: int = 200) -> int:
+    """Solved conversations whose reopen window ended become closed. Run periodically by
+    the worker; it works from the database, so nothing is missed across restarts."""
+    cutoff = utcnow() - timedelta(minutes=res.settings.reopen_minutes)
+    async with res.sessions() as db:
+        query = (
+            select(Conversation)
+            .where(Conversation.status == Status.SOLVED, Conversation.resolved_at <= cutoff)
+            .order_by(Conversation.resolved_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        due = list(await db.scalars(query))
+        now = utcnow()
+        changes = [await _close(db, c, now) for c in due]
+        await db.commit()
+        await announce(db, realtime, changes)
+    return len(changes)
