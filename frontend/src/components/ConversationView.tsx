@@ -38,7 +38,8 @@ export function ConversationView({ id, around, onHandedOff }: Props) {
   const c = conversation;
   const isAgent = c.agent_id === me.id;
   const isAssignee = c.assignee_id === me.id;
-  const canWrite = isAgent || isAssignee || me.role === "admin";
+  // A leader writes while it is theirs; once submitted, the agent's next message brings it back.
+  const canWrite = isAgent || me.role === "admin" || (isAssignee && c.status === "assigned");
   // A new request carries the unsent text over, so nothing typed is lost.
   const newRequest = (draft?: string) =>
     void navigate("/inbox", { state: draft ? { draft } : undefined });
@@ -126,6 +127,13 @@ function readOnlyNote(c: Conversation, isAgent: boolean, newRequest: () => void)
   }
   if (c.status === "closed" || c.status === "cancelled") {
     return <p className="muted">This conversation is over; it can only be read.</p>;
+  }
+  if (c.status === "pending" || c.status === "solved") {
+    return (
+      <p className="muted">
+        This conversation is {c.status}. If the agent writes again it goes back to the queue.
+      </p>
+    );
   }
   return <p className="muted">You no longer hold this conversation; you can read it.</p>;
 }
