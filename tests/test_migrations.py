@@ -8,6 +8,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, inspect
 
 from teamtalk import db
+from teamtalk.migrations import include_name
 from teamtalk.models import Base
 from tests.conftest import Backend
 
@@ -22,7 +23,9 @@ async def test_migrations_build_every_table(backend: Backend) -> None:
 
 async def test_no_drift_between_models_and_migrations(backend: Backend) -> None:
     def diff(conn: Connection) -> list[object]:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_name": include_name}
+        )
         return list(compare_metadata(context, Base.metadata))
 
     engine = db.create_engine(backend.database_url)

@@ -136,6 +136,10 @@ class Conversation(Base):
         Index("ix_conversations_status_created_at", "status", "created_at"),
         Index("ix_conversations_assignee_id_status", "assignee_id", "status"),
         Index("ix_conversations_agent_id_updated_at", "agent_id", "updated_at"),
+        # History lists: keyset pages by activity or creation time, and the topic filter.
+        Index("ix_conversations_updated_at_id", "updated_at", "id"),
+        Index("ix_conversations_created_at_id", "created_at", "id"),
+        Index("ix_conversations_topic_id", "topic_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -2,6 +2,95 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from teamtalk.api.deps import DB, CurrentUser
+from teamtalk.errors import Invalid
+from teamtalk.models import Status
+from teamtalk.schemas import ConversationPage, MessagePage, SearchPage
+from teamtalk.services import listing, search
+from teamtalk.services.listing import MAX_ID, Filters, Sort
 
 router = APIRouter(tags=["history"])
+
+Id = Annotated[int, Query(ge=1, le=MAX_ID)]
+Seq = Annotated[int, Query(ge=0, le=2**31 - 1)]
+
+
+def utc(value: datetime | None, field: str) -> datetime | None:
+    """Times without an offset are taken as UTC."""
+    if value is None:
+        return None
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError as exc:
+        detail = [{"field": field, "message": "out of range", "type": "datetime"}]
+        raise Invalid("A time is out of range.", details=detail) from exc
+
+
+def filters(
+    status: Annotated[list[Status] | None, Query(description="repeatable")] = None,
+    topic_id: Id | None = None,
+    agent_id: Id | None = None,
+    leader_id: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="any leader who ever held it")
+    ] = None,
+    created_from: Annotated[datetime | None, Query(description="inclusive")] = None,
+    created_to: Annotated[datetime | None, Query(description="exclusive")] = None,
+) -> Filters:
+    return Filters(
+        statuses=tuple(status or ()),
+        topic_id=topic_id,
+        agent_id=agent_id,
+        leader_id=leader_id,
+        created_from=utc(created_from, "created_from"),
+        created_to=utc(created_to, "created_to"),
+    )
+
+
+ListFilters = Annotated[Filters, Depends(filters)]
+
+
+@router.get("/conversations", response_model=ConversationPage)
+async def list_conversations(
+    user: CurrentUser,
+    db: DB,
+    where: ListFilters,
+    sort: Sort = "activity",
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> ConversationPage:
+    """Agents: their own conversations; leaders and admins: the whole team's."""
+    return await listing.list_conversations(db, user, where, sort=sort, cursor=cursor, limit=limit)
+
+
+@router.get("/conversations/{conversation_id}/messages", response_model=MessagePage)
+async def messages(
+    conversation_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    user: CurrentUser,
+    db: DB,
+    before: Seq | None = None,
+    after: Seq | None = None,
+    around: Seq | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> MessagePage:
+    """At most one anchor (a seq); none gives the latest page."""
+    return await listing.message_page(
+        db, user, conversation_id, before=before, after=after, around=around, limit=limit
+    )
+
+
+@router.get("/search", response_model=SearchPage)
+async def search_messages(
+    user: CurrentUser,
+    db: DB,
+    where: ListFilters,
+    q: Annotated[str, Query(min_length=1, max_length=1000, pattern=r"\S")],
+    limit: Annotated[int, Query(ge=1, le=50)] = 20,
+    offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
+) -> SearchPage:
+    """Every word must match; best matches first; agents search only their own."""
+    return await search.search(db, user, q, where, limit=limit, offset=offset)
