@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -24,12 +25,14 @@ class Probe:
         self.client.on("*", self._any)
         self.client.on("disconnect", lambda *_: self.disconnected.set())
         self.refusal: Any = None
+        self.log: list[tuple[str, Any]] = []  # everything received, read or not
         self.client.on("connect_error", self._refused)
 
     def _refused(self, data: Any) -> None:
         self.refusal = data
 
     async def _any(self, event: str, data: Any) -> None:
+        self.log.append((event, data))
         await self.events.put((event, data))
 
     async def next(self) -> tuple[str, Any]:
@@ -44,8 +47,39 @@ class Probe:
                 if name == event and all(data.get(k) == v for k, v in where.items()):
                     return data
 
-    async def call(self, event: str, data: Any) -> Any:
+    async def until(self, event: str, check: Callable[[Any], bool], seconds: float = 5) -> Any:
+        """The data of the next `event` for which `check` holds, skipping others."""
+        async with asyncio.timeout(seconds):
+            while True:
+                name, data = await self.events.get()
+                if name == event and check(data):
+                    return data
+
+    async def eventually(self, event: str, check: Callable[[Any], bool], seconds: float = 5) -> Any:
+        """Like `until`, but also finds an event already received and skipped."""
+        for name, data in self.log:
+            if name == event and check(data):
+                return data
+        return await self.until(event, check, seconds)
+
+    def drain(self) -> list[tuple[str, Any]]:
+        """Everything received and not yet read."""
+        out = []
+        while not self.events.empty():
+            out.append(self.events.get_nowait())
+        return out
+
+    async def call(self, event: str, data: Any = None) -> Any:
         return await self.client.call(event, data, timeout=5)
+
+    async def say(self, conversation_id: int, body: str, client_id: str | None = None) -> Any:
+        """send_message; returns the ack."""
+        payload = {
+            "conversation_id": conversation_id,
+            "client_id": client_id or uuid.uuid4().hex,
+            "body": body,
+        }
+        return await self.call("send_message", payload)
 
 
 @asynccontextmanager
@@ -58,6 +92,19 @@ async def connected(live: LiveServer, token: str | None, **headers: str) -> Asyn
         yield probe
     finally:
         await probe.client.disconnect()
+
+
+async def go(probe: Probe, status: str) -> Any:
+    return await probe.call("set_status", {"status": status})
+
+
+async def request(harness: Harness, agent: User, message: str = "Need help") -> dict[str, Any]:
+    """An agent's new request over HTTP; the response body."""
+    async with harness.signed_in(agent) as client:
+        response = await client.post("/api/conversations", json={"message": message})
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
 
 
 async def sign_in(harness: Harness, user: User) -> str:

@@ -29,6 +29,7 @@ from teamtalk import db
 from teamtalk.app import create_app
 from teamtalk.embedded import EmbeddedValkey
 from teamtalk.models import Base, Role, User
+from teamtalk.routing.worker import Worker
 from teamtalk.services.users import create_user
 from teamtalk.settings import Settings, normalize_database_url
 
@@ -209,6 +210,17 @@ async def harness(backend: Backend) -> AsyncIterator[Harness]:
     h = Harness(backend, backend.settings(), asgi)
     yield h
     await h.close()
+
+
+@pytest.fixture
+async def worker(harness: Harness) -> AsyncIterator[Worker]:
+    """A routing worker in this event loop, on the harness's resources."""
+    w = Worker(harness.resources, harness.fastapi.state.realtime)
+    stop = asyncio.Event()
+    task = asyncio.create_task(w.run(stop))
+    yield w
+    stop.set()
+    await task
 
 
 @dataclass

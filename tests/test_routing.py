@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -14,7 +13,7 @@ from teamtalk.models import Conversation, ConversationEvent, Presence, Role, Use
 from teamtalk.routing import rebuild
 from teamtalk.routing.worker import Worker
 from teamtalk.services import presence
-from tests.clients import Probe, connected, sign_in
+from tests.clients import connected, go, request, sign_in
 from tests.conftest import Backend, Harness, LiveServer
 
 
@@ -30,29 +29,6 @@ async def harness(backend: Backend) -> AsyncIterator[Harness]:
     h = Harness(backend, settings, create_app(settings))
     yield h
     await h.close()
-
-
-@pytest.fixture
-async def worker(harness: Harness) -> AsyncIterator[Worker]:
-    res = harness.resources
-    w = Worker(res, harness.fastapi.state.realtime)
-    stop = asyncio.Event()
-    task = asyncio.create_task(w.run(stop))
-    yield w
-    stop.set()
-    await task
-
-
-async def go(probe: Probe, status: str) -> Any:
-    return await probe.call("set_status", {"status": status})
-
-
-async def request(harness: Harness, agent: User, message: str = "Need help") -> dict[str, Any]:
-    async with harness.signed_in(agent) as client:
-        response = await client.post("/api/conversations", json={"message": message})
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
 
 
 async def db_status(harness: Harness, conversation_id: int) -> tuple[str, int | None]:
