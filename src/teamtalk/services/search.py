@@ -45,6 +45,9 @@ FTS_TABLE: ColumnClause[Any] = literal_column("messages_fts")
 # PostgreSQL: must be the expression of the GIN index ix_messages_fts, literally, for the
 # index to serve the query ('english': stemming like SQLite's porter tokenizer).
 CONFIG: ColumnClause[Any] = literal_column("'english'")
+# ts_headline drops what its parser takes for an HTML tag ("<b>"); bodies are plain text, so
+# "<" goes in as this stand-in and comes back out.
+LT = "\ue002"
 HEADLINE_OPTIONS = (
     f'StartSel="{START}", StopSel="{END}", MaxWords={SNIPPET_WORDS}, MinWords=12, ShortWord=2'
 )
@@ -152,12 +155,15 @@ async def search(
         )
     else:
         highlighted = select(
-            Message, func.ts_headline(CONFIG, Message.body, query, HEADLINE_OPTIONS, type_=Text)
+            Message,
+            func.ts_headline(
+                CONFIG, func.replace(Message.body, "<", LT), query, HEADLINE_OPTIONS, type_=Text
+            ),
         ).where(Message.id.in_(ids))
     messages: dict[int, tuple[Message, str]] = {}
     for message, snippet in await db.execute(highlighted):
         if not sqlite:
-            snippet = trimmed(snippet, message.body)
+            snippet = trimmed(snippet.replace(LT, "<"), message.body)
         messages[message.id] = (message, snippet)
     conversation_ids = {message.conversation_id for message, _ in messages.values()}
     conversations = {
