@@ -95,7 +95,7 @@ async def socket_on(url: str, token: str) -> AsyncIterator[Probe]:
         await probe.client.disconnect()
 
 
-async def test_two_servers_deliver_to_each_others_clients(harness: Harness, tmp_path: Path) -> None:
+async def test_two_servers_deliver_to_each_others_clients(harness: Harness) -> None:
     lead = await harness.user(Role.TEAMLEADER)
     agent = await harness.user(Role.AGENT)
     first, second = free_port(), free_port()
