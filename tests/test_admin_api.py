@@ -151,3 +151,16 @@ async def test_topics(harness: Harness) -> None:
     async with harness.signed_in(agent) as client:
         listing = await client.get("/api/topics", params={"include_archived": True})
         assert [t["name"] for t in listing.json()["topics"]] == ["Invoices"]
+
+
+async def test_leaders_and_admins_read_the_directory_agents_do_not(harness: Harness) -> None:
+    lead = await harness.user(Role.TEAMLEADER, display_name="Lee")
+    agent = await harness.user(Role.AGENT, display_name="Ada")
+    async with harness.signed_in(lead) as client:
+        response = await client.get("/api/users/directory", params={"role": "agent"})
+        assert response.status_code == 200
+        assert response.json()["users"] == [
+            {"id": agent.id, "display_name": "Ada", "role": "agent", "is_active": True}
+        ]
+    async with harness.signed_in(agent) as client:
+        assert (await client.get("/api/users/directory")).status_code == 403

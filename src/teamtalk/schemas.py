@@ -57,6 +57,19 @@ class UserList(BaseModel):
     users: list[UserOut]
 
 
+class DirectoryEntry(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    display_name: str
+    role: Role
+    is_active: bool
+
+
+class Directory(BaseModel):
+    users: list[DirectoryEntry]
+
+
 class UserCreate(Strict):
     email: str
     display_name: Name

@@ -1,13 +1,23 @@
-"""User management (admins only)."""
+"""User management (admins only), and a directory of names for leaders."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from teamtalk.api.deps import DB, RT, Admin, Res
+from fastapi import APIRouter, Depends
+
+from teamtalk.api.deps import DB, RT, Admin, Res, require_role
 from teamtalk.errors import Conflict
-from teamtalk.models import Role
-from teamtalk.schemas import UserCreate, UserEnvelope, UserList, UserOut, UserUpdate
+from teamtalk.models import Role, User
+from teamtalk.schemas import (
+    Directory,
+    DirectoryEntry,
+    UserCreate,
+    UserEnvelope,
+    UserList,
+    UserOut,
+    UserUpdate,
+)
 from teamtalk.services import users
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -29,6 +39,17 @@ async def create_user(body: UserCreate, admin: Admin, db: DB, res: Res) -> UserE
         capacity=body.capacity or res.settings.default_capacity,
     )
     return UserEnvelope(user=UserOut.of(user))
+
+
+@router.get("/directory", response_model=Directory)
+async def directory(
+    user: Annotated[User, Depends(require_role(Role.TEAMLEADER, Role.ADMIN))],
+    db: DB,
+    role: Role | None = None,
+) -> Directory:
+    """Names of everyone, for leaders' and admins' history filters."""
+    found = await users.list_users(db, role)
+    return Directory(users=[DirectoryEntry.model_validate(u) for u in found])
 
 
 @router.get("/{user_id}", response_model=UserEnvelope)
