@@ -12,10 +12,12 @@ TEAMTALK_MACHINE_EXAMPLES and TEAMTALK_MACHINE_STEPS make it run longer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import itertools
 import os
 import time
+import uuid
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
@@ -34,6 +36,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from teamtalk import db as database
+from teamtalk.errors import TeamTalkError
 from teamtalk.models import Conversation, Presence, Role, Status, User
 from teamtalk.realtime import Realtime
 from teamtalk.resources import Resources
@@ -41,10 +44,10 @@ from teamtalk.routing import rebuild
 from teamtalk.routing.engine import Assignment, Snapshot
 from teamtalk.routing.rebuild import Drift
 from teamtalk.routing.worker import Worker
-from teamtalk.services import presence
+from teamtalk.services import messages, presence
 from teamtalk.services.assignment import commit_assignments
 from teamtalk.services.conversations import Actor, create_conversation
-from teamtalk.services.lifecycle import submit_as
+from teamtalk.services.lifecycle import submit_as, transfer, withdraw
 from teamtalk.services.topics import create_topic
 from teamtalk.services.users import create_user, update_user
 from tests.conftest import PASSWORD, Backend
@@ -452,6 +455,65 @@ class RoutingMachine(RuleBasedStateMachine):
                 status=status,
                 topic_id=self.cast.topic_id,
             )
+
+    def settled(self, status: Status) -> list[int]:
+        """Conversations in this state with no dead worker's record on them."""
+        return sorted(
+            cid
+            for cid, (state, _) in self.last.conversations.items()
+            if state == status and cid not in self.last.redis.inflight
+        )
+
+    @precondition(lambda self: bool(self.settled(Status.ASSIGNED)))
+    @rule(pick=PICK, to=st.one_of(st.none(), LEADER))
+    def transfer(self, pick: int, to: int | None) -> None:
+        """To another leader (refused unless online with a free slot) or back to the queue."""
+        conversation_id = choose(self.settled(Status.ASSIGNED), pick)
+        leader_id = self.last.conversations[conversation_id][1]
+        assert leader_id is not None
+        target = None if to is None else self.leader(to)
+        self.run(self._transfer(leader_id, conversation_id, target))
+
+    async def _transfer(self, leader_id: int, conversation_id: int, to: int | None) -> None:
+        async with self.res.sessions() as db:
+            leader = await db.get_one(User, leader_id)
+            with contextlib.suppress(TeamTalkError):
+                await transfer(
+                    db, self.res, None, Actor.of(leader), conversation_id, to_leader_id=to
+                )
+
+    @precondition(lambda self: bool(self.settled(Status.PENDING) or self.settled(Status.SOLVED)))
+    @rule(pick=PICK)
+    def agent_replies(self, pick: int) -> None:
+        """Back to the queue, offered to the previous leader first."""
+        conversation_id = choose(self.settled(Status.PENDING) + self.settled(Status.SOLVED), pick)
+        self.run(self._reply(conversation_id))
+
+    async def _reply(self, conversation_id: int) -> None:
+        async with self.res.sessions() as db:
+            conversation = await db.get_one(Conversation, conversation_id)
+            agent = await db.get_one(User, conversation.agent_id)
+            await messages.send(
+                db,
+                self.res,
+                None,
+                Actor.of(agent),
+                conversation_id,
+                client_id=uuid.uuid4().hex,
+                body="again",
+            )
+
+    @precondition(lambda self: bool(self.last.redis.queue))
+    @rule(pick=PICK)
+    def agent_withdraws(self, pick: int) -> None:
+        conversation_id = choose(self.last.redis.queue, pick)
+        self.run(self._withdraw(conversation_id))
+
+    async def _withdraw(self, conversation_id: int) -> None:
+        async with self.res.sessions() as db:
+            conversation = await db.get_one(Conversation, conversation_id)
+            agent = await db.get_one(User, conversation.agent_id)
+            await withdraw(db, self.res, None, Actor.of(agent), conversation_id)
 
     # Admin.
 
