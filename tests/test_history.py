@@ -9,12 +9,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from sqlalchemy import event
 
 from teamtalk.models import Role, Status, User
+from teamtalk.services import listing
+from teamtalk.services.listing import Filters
 from tests.conftest import Harness
 from tests.history_factories import Made, at, make_conversation, make_topic, mark_read
 
-Params = list[tuple[str, str | int]]
+Params = list[tuple[str, str | int | float | bool | None]]
 
 STATUSES = [
     Status.SOLVED,
@@ -370,3 +373,26 @@ async def test_only_readers_get_message_pages(harness: Harness) -> None:
         # Nor does it show up in their list.
         listed = (await client.get("/api/conversations")).json()["conversations"]
         assert listed == []
+
+
+async def test_a_page_costs_the_same_queries_whatever_its_size(harness: Harness) -> None:
+    """One query for the page, then one per bulk lookup, not one per row."""
+    team = await make_team(harness, count=12)
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    engine = harness.resources.engine.sync_engine
+    costs = []
+    for limit in (2, 12):
+        async with harness.resources.sessions() as db:
+            statements.clear()
+            event.listen(engine, "before_cursor_execute", count)
+            try:
+                page = await listing.list_conversations(db, team.leaders[0], Filters(), limit=limit)
+            finally:
+                event.remove(engine, "before_cursor_execute", count)
+            assert len(page.conversations) == limit
+            costs.append(len([s for s in statements if s.lstrip().upper().startswith("SELECT")]))
+    assert costs[0] == costs[1] <= 6, costs

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlalchemy import delete, update
+from sqlalchemy import delete, event, update
 
 from teamtalk.models import Conversation, Message, Role, Status, User
+from teamtalk.services import search as search_service
+from teamtalk.services.listing import Filters
 from teamtalk.services.search import END, START, snippet_parts, words
 from tests.conftest import Harness
 from tests.history_factories import Made, at, make_conversation, make_topic
@@ -311,3 +313,33 @@ def test_words_and_snippet_parts() -> None:
     ]
     parts = snippet_parts(f"{START}x{END}{START}y{END} z {END}stray{START}")
     assert [(p.text, p.match) for p in parts] == [("xy", True), (" z stray", False)]
+
+
+async def test_a_search_page_costs_the_same_queries_whatever_its_size(harness: Harness) -> None:
+    agent = await harness.user(Role.AGENT)
+    leader = await harness.user(Role.TEAMLEADER)
+    for n in range(6):
+        await make_conversation(
+            harness,
+            agent,
+            [(agent, f"parcel {n} lost"), (leader, "parcel found")],
+            leaders=[leader],
+        )
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    engine = harness.resources.engine.sync_engine
+    costs = []
+    for limit in (2, 12):
+        async with harness.resources.sessions() as db:
+            statements.clear()
+            event.listen(engine, "before_cursor_execute", count)
+            try:
+                page = await search_service.search(db, leader, "parcel", Filters(), limit=limit)
+            finally:
+                event.remove(engine, "before_cursor_execute", count)
+            assert len(page.hits) == limit
+            costs.append(len(statements))
+    assert costs[0] == costs[1] <= 6, costs
