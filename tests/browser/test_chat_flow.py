@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import httpx
 from playwright.async_api import Dialog, Locator, Page, expect
 
 from teamtalk.models import Role, User
@@ -19,7 +20,7 @@ from tests.browser.test_routing_flow import (
     worker,
     workspace,
 )
-from tests.conftest import Harness
+from tests.conftest import PASSWORD, Harness
 
 __all__ = ["worker"]  # the fixture, shared with the routing flow
 
@@ -183,9 +184,13 @@ async def test_agent_withdraws_a_waiting_request(harness: Harness, browsing: Bro
     await expect(agent.get_by_role("form", name="New request")).to_be_visible()
 
 
-async def hit_setup(harness: Harness, agent: User) -> int:
-    """A conversation whose first message holds a rare word, under 60 later ones."""
-    async with harness.signed_in(agent) as client:
+async def hit_setup(browsing: Browsing, agent: User) -> int:
+    """A conversation whose first message holds a rare word, under 60 later ones (made over
+    the live server's HTTP API, as a browser would)."""
+    url = browsing.live.url
+    async with httpx.AsyncClient(base_url=url, headers={"Origin": url}) as client:
+        login = {"email": agent.email, "password": PASSWORD}
+        assert (await client.post("/api/auth/login", json=login)).status_code == 200
         response = await client.post(
             "/api/conversations", json={"message": "The flux capacitor warranty expired"}
         )
@@ -204,7 +209,7 @@ async def test_history_search_opens_the_conversation_at_the_hit(
     harness: Harness, browsing: Browsing
 ) -> None:
     agent = await harness.user(Role.AGENT, display_name="Carol Agent")
-    conversation_id = await hit_setup(harness, agent)
+    conversation_id = await hit_setup(browsing, agent)
     admin = await browsing.sign_in(await harness.user(Role.ADMIN))
     await nav(admin, "History")
     await heading(admin, "History")
@@ -235,7 +240,7 @@ async def test_agent_searches_own_requests_and_pages_back(
     harness: Harness, browsing: Browsing
 ) -> None:
     agent_user = await harness.user(Role.AGENT)
-    conversation_id = await hit_setup(harness, agent_user)
+    conversation_id = await hit_setup(browsing, agent_user)
     agent = await browsing.sign_in(agent_user)
     await heading(agent, "Inbox")
     row = request_row(agent)

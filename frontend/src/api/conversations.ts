@@ -157,7 +157,8 @@ export interface Transfer {
   reason?: string;
 }
 
-export function useTransfer(onTransferred?: (conversation: Conversation) => void) {
+/** `onTransferred` runs even after the dialog has gone, as it goes with the conversation. */
+export function useTransfer(onTransferred?: (conversation: Conversation, transfer: Transfer) => void) {
   const queryClient = useQueryClient();
   return useMutation({
     mutationFn: ({ id, leaderId, reason }: Transfer) =>
@@ -165,8 +166,8 @@ export function useTransfer(onTransferred?: (conversation: Conversation) => void
         leader_id: leaderId,
         ...(reason ? { reason } : {}),
       }),
-    onSuccess: ({ conversation }) => {
-      onTransferred?.(conversation);
+    onSuccess: ({ conversation }, transfer) => {
+      onTransferred?.(conversation, transfer);
       applyConversation(queryClient, conversation);
     },
   });

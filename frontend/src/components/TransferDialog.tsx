@@ -8,7 +8,7 @@ const QUEUE = "queue";
 
 interface Props {
   conversation: Conversation;
-  /** `to` is the leader's name, or null for the queue. */
+  /** `to` is the leader's name, or null for the queue. Runs even after the dialog has gone. */
   onTransferred: (conversation: Conversation, to: string | null) => void;
 }
 
@@ -20,7 +20,9 @@ export function TransferDialog({ conversation, onTransferred }: Props) {
   const [reason, setReason] = useState("");
   const titleId = useId();
   const targets = useTransferTargets(conversation.id, { enabled: open });
-  const transfer = useTransfer();
+  const transfer = useTransfer((moved, { leaderId }) =>
+    onTransferred(moved, leaderId === null ? null : (moved.assignee_name ?? "another leader")),
+  );
 
   useEffect(() => {
     const el = dialog.current;
@@ -39,17 +41,10 @@ export function TransferDialog({ conversation, onTransferred }: Props) {
   const submit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const leaderId = choice === QUEUE ? null : Number(choice);
-    const to =
-      leaderId === null
-        ? null
-        : (targets.data?.find((t) => t.id === leaderId)?.display_name ?? "another leader");
     transfer.mutate(
       { id: conversation.id, leaderId, reason: reason.trim() || undefined },
       {
-        onSuccess: ({ conversation: moved }) => {
-          setOpen(false);
-          onTransferred(moved, to);
-        },
+        onSuccess: () => setOpen(false),
         // The list was out of date: show who is available now.
         onError: () => void targets.refetch(),
       },
