@@ -45,24 +45,25 @@ async def write(page: Page, text: str) -> None:
     await expect(box).to_have_value("")
 
 
-async def routed(browsing: Browsing, harness: Harness, text: str) -> tuple[Page, Page]:
+async def routed(browsing: Browsing, harness: Harness, text: str) -> tuple[Page, Page, User]:
     """An online leader and an agent whose request `text` the leader has opened."""
     leader = await workspace(browsing, harness)
     await set_status(leader, "Online")
-    agent = await browsing.sign_in(await harness.user(Role.AGENT, display_name="Alice Agent"))
+    alice = await harness.user(Role.AGENT, display_name="Alice Agent")
+    agent = await browsing.sign_in(alice)
     await heading(agent, "Inbox")
     await send_request(agent, text)
     item = basket(leader).get_by_role("link", name=CONVERSATION)
     await expect(item).to_have_count(1)
     await item.click()
     await expect(message(leader, text)).to_be_visible()
-    return leader, agent
+    return leader, agent, alice
 
 
 async def test_agent_and_leader_chat_both_ways(
     harness: Harness, browsing: Browsing, worker: Worker
 ) -> None:
-    leader, agent = await routed(browsing, harness, "Customer cannot log in")
+    leader, agent, _ = await routed(browsing, harness, "Customer cannot log in")
     # The assignment shows in the agent's chat as a system message.
     await expect(chat(agent).get_by_test_id("system-message").first).to_be_visible()
 
@@ -113,7 +114,7 @@ async def test_leader_transfers_and_then_reads_only(
     harness: Harness, browsing: Browsing, worker: Worker
 ) -> None:
     await topic(harness, "Refunds")
-    first, agent = await routed(browsing, harness, "Refund for order 881")
+    first, agent, _ = await routed(browsing, harness, "Refund for order 881")
     second_user = await harness.user(Role.TEAMLEADER, display_name="Bob Leader")
     second = await browsing.sign_in(second_user)
     await heading(second, "Workspace")
@@ -261,3 +262,24 @@ async def test_agent_searches_own_requests_and_pages_back(
     await hits.click()
     await expect(agent).to_have_url(re.compile(rf"/inbox/{conversation_id}\?.*seq=1"))
     await expect(chat(agent).locator('[aria-current="true"]')).to_contain_text("warranty")
+
+
+async def test_a_reconnected_chat_catches_up_without_duplicates(
+    harness: Harness, browsing: Browsing, worker: Worker
+) -> None:
+    leader, agent, alice = await routed(browsing, harness, "Printer on fire")
+    await write(leader, "Before the outage")
+    await expect(message(agent, "Before the outage")).to_be_visible()
+
+    # The server drops the agent's socket; the leader writes while it is gone.
+    await harness.fastapi.state.realtime.disconnect_user(alice.id)
+    await expect(agent.get_by_role("status").filter(has_text="Reconnecting")).to_be_visible()
+    await write(leader, "Sent while you were away")
+
+    # Back online, the agent gets what was missed, once, then live messages again.
+    await expect(agent.get_by_role("status").filter(has_text="Reconnecting")).to_have_count(0)
+    await expect(message(agent, "Sent while you were away")).to_have_count(1)
+    await write(leader, "And after")
+    await expect(message(agent, "And after")).to_be_visible()
+    await expect(message(agent, "Before the outage")).to_have_count(1)
+    await expect(message(agent, "Sent while you were away")).to_have_count(1)
