@@ -79,6 +79,9 @@ KINDS = ("teamtalk", "echo")
 STATS = ("p50", "p90", "p99", "max")
 SWARMS = 4  # client processes
 CONNECTS_IN_FLIGHT = 48  # sockets connecting at once, over all client processes
+# For the memory runs: more at once made Team Talk's connect time out on SQLite's write lock
+# (authenticate takes it) on the shared 2-core machine; see bench/README.md.
+MEMORY_CONNECTS_IN_FLIGHT = 16
 LEADER_CAPACITY = 4  # bench/routing.py's users: every leader holds 4 conversations
 MEMORY_USERS = 200  # agents whose sessions the idle sockets use (many sockets per user)
 MEMORY_WARMUP_SOCKETS = 20  # connected before the "before" reading
@@ -118,10 +121,10 @@ class Profile:
 
 FULL = Profile(
     pairs=200,
-    rates=(100.0, 250.0, 500.0, 1_000.0),
+    rates=(50.0, 100.0, 250.0, 500.0, 1_000.0),
     warmup_seconds=2.0,
     measure_seconds=8.0,
-    tabs=2_000,
+    tabs=1_000,
     flood_window=1,
     flood_warmup_seconds=2.0,
     flood_seconds=8.0,
@@ -131,7 +134,7 @@ FULL = Profile(
 )
 QUICK = Profile(
     pairs=40,
-    rates=(100.0, 1_000.0),
+    rates=(50.0, 1_000.0),
     warmup_seconds=1.0,
     measure_seconds=3.0,
     tabs=400,
@@ -219,12 +222,18 @@ class Swarm:
 
 
 async def connect_spread(
-    swarms: Sequence[Swarm], url: str, specs: Sequence[dict[str, Any]], deflate: bool
+    swarms: Sequence[Swarm],
+    url: str,
+    specs: Sequence[dict[str, Any]],
+    deflate: bool,
+    in_flight: int = CONNECTS_IN_FLIGHT,
+    tolerate: bool = False,
 ) -> dict[str, Any]:
-    """Connect the sockets round robin over the swarms; raise if any failed."""
+    """Connect the sockets round robin over the swarms; raise if any failed (unless
+    `tolerate`: then count them)."""
     ws_url = url.replace("http://", "ws://", 1)
     parts = [list(specs[i :: len(swarms)]) for i in range(len(swarms))]
-    gate = max(1, CONNECTS_IN_FLIGHT // len(swarms))
+    gate = max(1, in_flight // len(swarms))
     started = time.perf_counter()
     results = await asyncio.gather(
         *(
@@ -234,10 +243,15 @@ async def connect_spread(
         )
     )
     failed = sum(r["errors"] for r in results)
-    if failed:
-        first = [e for r in results for e in r["first_errors"]][:3]
+    first = [e for r in results for e in r["first_errors"]][:3]
+    if failed and not tolerate:
         raise RuntimeError(f"{failed} of {len(specs)} sockets failed to connect: {first}")
-    return {"sockets": len(specs), "seconds": time.perf_counter() - started}
+    return {
+        "sockets": len(specs),
+        "failed": failed,
+        "first_errors": first,
+        "seconds": time.perf_counter() - started,
+    }
 
 
 async def close_all(swarms: Sequence[Swarm]) -> None:
@@ -571,6 +585,7 @@ async def flood(
     swarms: Sequence[Swarm],
     pairs: Sequence[Pair],
     profile: Profile,
+    valkey: Redis,
     valkey_pid: int | None,
     run_name: str,
 ) -> dict[str, Any]:
@@ -598,6 +613,8 @@ async def flood(
             rate = (count - b["counts"].get(group, 0)) / seconds
             by_group[group] = by_group.get(group, 0.0) + rate
             delivered_per_second += rate
+    # A Redis client per python-socketio reconnect would show here (see "Cannot publish").
+    clients: dict[str, Any] = await valkey.info("clients")
     i = list(swarms).index(agent_swarm)
     messages_per_second = (after[i]["acked"] - before[i]["acked"]) / (
         after[i]["time"] - before[i]["time"]
@@ -613,6 +630,7 @@ async def flood(
         "errors": totals["errors"],
         "first_errors": totals["first_errors"],
         "open_sockets": sum(a["open"] for a in after),
+        "valkey_clients": int(clients["connected_clients"]),
         "cpu_percent": cpu_summary(cpu.percent(), dep),
         "load_average": load_average(),
     }
@@ -676,7 +694,9 @@ async def exchange(
             dep.socket(u, f"t{u}-{k}", "tab") for u in dep.leaders for k in range(per_leader)
         ]
         await connect_spread(tab_swarms, url, tab_specs, deflate)
-        one = await flood(dep, agent_swarm, swarms, pairs, profile, valkey_pid, f"{kind}-f1")
+        one = await flood(
+            dep, agent_swarm, swarms, pairs, profile, valkey, valkey_pid, f"{kind}-f1"
+        )
         progress_flood(kind, one)
 
         # Two processes: the agents on the first, the leaders and their tabs on the second.
@@ -685,7 +705,9 @@ async def exchange(
         await connect_spread([leader_swarm], url2, leader_specs, deflate)
         await connect_spread(tab_swarms, url2, tab_specs, deflate)
         await connect_spread([agent_swarm], url, agent_specs, deflate)
-        two = await flood(dep, agent_swarm, swarms, pairs, profile, valkey_pid, f"{kind}-f2")
+        two = await flood(
+            dep, agent_swarm, swarms, pairs, profile, valkey, valkey_pid, f"{kind}-f2"
+        )
         progress_flood(kind, two)
         result["fan_out"] = {"one": one, "two": two}
         result["two_over_one"] = (
@@ -731,7 +753,10 @@ def logged(path: Path) -> dict[str, Any]:
             entry = json.loads(line)
             level, message = str(entry["level"]), str(entry.get("message", ""))
         except (ValueError, TypeError, KeyError):
-            entry, level, message = {}, "error", line
+            # python-engineio also prints its handler errors as plain tracebacks, next to
+            # the JSON line: counted apart, not as errors of their own.
+            levels["text"] += 1
+            continue
         levels[level] += 1
         cause = entry.get("redis_exception") or (
             str(entry["traceback"]).strip().splitlines()[-1] if entry.get("traceback") else ""
@@ -740,6 +765,7 @@ def logged(path: Path) -> dict[str, Any]:
     return {
         "warnings": levels["warning"],
         "errors": levels["error"] + levels["critical"],
+        "text_lines": levels["text"],
         "top": messages.most_common(6),
     }
 
@@ -791,11 +817,17 @@ async def memory(
             "cpu": cpu_seconds(pid) or 0.0,
         }
         connected = MEMORY_WARMUP_SOCKETS
+        failed = 0
         rows = []
         for count in counts:
             cpu0 = cpu_seconds(pid) or 0.0
             done = await connect_spread(
-                swarms, url, specs(connected, MEMORY_WARMUP_SOCKETS + count), deflate
+                swarms,
+                url,
+                specs(connected, MEMORY_WARMUP_SOCKETS + count),
+                deflate,
+                in_flight=MEMORY_CONNECTS_IN_FLIGHT,
+                tolerate=True,
             )
             connect_cpu = (cpu_seconds(pid) or 0.0) - cpu0
             added = MEMORY_WARMUP_SOCKETS + count - connected
@@ -808,12 +840,17 @@ async def memory(
             counters = await asyncio.gather(*(s.call("counters") for s in swarms))
             rss = rss_bytes(pid)
             used = await valkey_used_memory(valkey)
+            failed += done["failed"]
+            # Per socket actually open: a failed connect leaves little behind.
+            open_now = sum(c["open"] for c in counters) - MEMORY_WARMUP_SOCKETS
             row = {
                 "sockets": count,
-                "open": sum(c["open"] for c in counters),
+                "open": open_now,
+                "failed": failed,
+                "first_errors": done["first_errors"],
                 "rss_bytes": rss,
-                "kib_per_socket": (rss - before["rss"]) / count / 1024,
-                "valkey_bytes_per_socket": (used - before["valkey"]) / count,
+                "kib_per_socket": (rss - before["rss"]) / max(open_now, 1) / 1024,
+                "valkey_bytes_per_socket": (used - before["valkey"]) / max(open_now, 1),
                 "connect_seconds": done["seconds"],
                 "connects_per_second": added / done["seconds"],
                 "server_cpu_ms_per_connect": 1000 * connect_cpu / added,
@@ -827,6 +864,7 @@ async def memory(
                 f" {row['connects_per_second']:5.0f} connects/s,"
                 f" {row['server_cpu_ms_per_connect']:.2f} ms server cpu per connect,"
                 f" idle cpu {idle_cpu:.0f}%"
+                + (f"\n    {failed} failed to connect: {done['first_errors']}" if failed else "")
             )
         result["before"] = before
         result["rows"] = rows
@@ -1092,7 +1130,8 @@ def print_summary(results: dict[str, Any], profile: Profile) -> None:
             f" sockets) / sockets; sockets spread over {MEMORY_USERS} users"
         )
         head = (
-            f"{'server':<9} {'deflate':>7} {'sockets':>8} │ {'KiB/socket':>10} {'RSS MiB':>8}"
+            f"{'server':<9} {'deflate':>7} {'sockets':>8} {'open':>7} │ {'KiB/socket':>10}"
+            f" {'RSS MiB':>8}"
             f" │ {'Valkey B/socket':>15} │ {'connects/s':>10} {'cpu ms/connect':>14}"
             f" {'idle cpu %':>10}"
         )
@@ -1101,7 +1140,8 @@ def print_summary(results: dict[str, Any], profile: Profile) -> None:
         for kind in KINDS:
             for row in memory_rows.get(kind, []):
                 print(
-                    f"{kind:<9} {'yes' if row['deflate'] else 'no':>7} {row['sockets']:>8,} │"
+                    f"{kind:<9} {'yes' if row['deflate'] else 'no':>7} {row['sockets']:>8,}"
+                    f" {row['open']:>7,} │"
                     f" {row['kib_per_socket']:>10.1f} {row['rss_bytes'] / 2**20:>8,.0f} │"
                     f" {row['valkey_bytes_per_socket']:>15,.0f} │"
                     f" {row['connects_per_second']:>10,.0f}"

@@ -143,7 +143,8 @@ class Swarm:
         async def one(spec: dict[str, Any]) -> None:
             async with gate:
                 try:
-                    await self._open(url, spec, deflate)
+                    async with asyncio.timeout(2 * CONNECT_TIMEOUT):
+                        await self._open(url, spec, deflate)
                 except Exception as exc:
                     errors.append(f"{spec['tag']}: {exc!r}"[:300])
 
@@ -169,27 +170,31 @@ class Swarm:
         )
         sock = Socket(self, spec["tag"], spec["group"], ws)
         try:
-            opened = await ws.receive(timeout=CONNECT_TIMEOUT)
-            if opened.type != aiohttp.WSMsgType.TEXT or not opened.data.startswith("0"):
-                raise RuntimeError(f"no Engine.IO open packet: {opened.data!r}")
-            await ws.send_str("40")
-            while True:
-                msg = await ws.receive(timeout=CONNECT_TIMEOUT)
-                if msg.type != aiohttp.WSMsgType.TEXT:
-                    raise RuntimeError(f"closed while connecting: {msg.type!r} {msg.data!r}")
-                if msg.data.startswith("40"):
-                    break
-                if msg.data.startswith("44"):
-                    raise RuntimeError(f"refused: {msg.data[:200]}")
-                if msg.data == "2":
-                    await ws.send_str("3")
-                elif msg.data.startswith("42"):
-                    self.on_event(sock, msg.data)
+            async with asyncio.timeout(CONNECT_TIMEOUT):  # pings alone must not keep it waiting
+                await self._handshake(sock, ws)
         except BaseException:
             await ws.close()
             raise
         self.sockets[sock.tag] = sock
         sock.task = asyncio.create_task(sock.read())
+
+    async def _handshake(self, sock: Socket, ws: aiohttp.ClientWebSocketResponse) -> None:
+        opened = await ws.receive()
+        if opened.type != aiohttp.WSMsgType.TEXT or not opened.data.startswith("0"):
+            raise RuntimeError(f"no Engine.IO open packet: {opened.data!r}")
+        await ws.send_str("40")
+        while True:
+            msg = await ws.receive()
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                raise RuntimeError(f"closed while connecting: {msg.type!r} {msg.data!r}")
+            if msg.data.startswith("40"):
+                return
+            if msg.data.startswith("44"):
+                raise RuntimeError(f"refused: {msg.data[:200]}")
+            if msg.data == "2":
+                await ws.send_str("3")
+            elif msg.data.startswith("42"):
+                self.on_event(sock, msg.data)
 
     async def call(
         self, tags: list[str], event: str, data: Any, concurrency: int
