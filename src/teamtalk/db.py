@@ -23,8 +23,14 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_async_engine(url, pool_pre_ping=True, **kwargs)
-    if parsed.database:
+    if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # One connection per process: every transaction takes SQLite's write lock up front
+        # (below), so more connections would only queue in SQLite's busy handler, which
+        # sleeps in steps of up to 100 ms; waiting for the pool is an asyncio wait, in
+        # order. Other processes on the same file still meet the busy handler.
+        kwargs.setdefault("pool_size", 1)
+        kwargs.setdefault("max_overflow", 0)
     engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT; take it over.

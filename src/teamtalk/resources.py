@@ -8,6 +8,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from teamtalk import db
+from teamtalk.ratelimit import RateLimit
 from teamtalk.routing.engine import Router
 from teamtalk.routing.keys import Keys
 from teamtalk.settings import Settings
@@ -21,6 +22,7 @@ class Resources:
     redis: Redis
     keys: Keys
     router: Router
+    message_limit: RateLimit
 
     @classmethod
     def open(cls, settings: Settings) -> Resources:
@@ -39,6 +41,7 @@ class Resources:
             redis=redis,
             keys=keys,
             router=Router(redis, keys, max_attempts=settings.max_assign_attempts),
+            message_limit=RateLimit(redis, settings.messages_per_minute),
         )
 
     async def close(self) -> None:

@@ -28,7 +28,7 @@ from teamtalk.realtime import Realtime, conversation_room, user_room
 from teamtalk.resources import Resources
 from teamtalk.schemas import ConversationRef, SocketMessageIn, SocketReadIn, SyncIn, SyncOut
 from teamtalk.services import auth, messages, presence
-from teamtalk.services.conversations import Actor, readable_conversation
+from teamtalk.services.conversations import Actor, followed_conversation
 from teamtalk.services.views import conversation_out
 
 log = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ def register(sio: socketio.AsyncServer, resources: Resources, realtime: Realtime
         who = await actor(sid)
         wanted = ConversationRef.model_validate(data).conversation_id
         async with resources.sessions() as db:
-            conversation = await readable_conversation(db, who, wanted)
+            conversation = await followed_conversation(db, who, wanted)
             out = await conversation_out(db, conversation)
         await sio.enter_room(sid, conversation_room(wanted))
         return {"conversation": out.model_dump(mode="json")}

@@ -57,7 +57,7 @@ async def basket(leader: Leader, db: DB) -> ConversationList:
 
 @router.get("/{conversation_id}", response_model=ConversationDetail)
 async def get(conversation_id: int, user: CurrentUser, db: DB, res: Res) -> ConversationDetail:
-    conversation = await conversations.readable_conversation(db, user, conversation_id)
+    conversation = await conversations.visible_conversation(db, user, conversation_id)
     position = None
     if conversation.status == Status.QUEUED:
         position = await res.router.queue_position(conversation.id)
@@ -132,7 +132,7 @@ async def transfer_targets(
     conversation_id: int, leader: Leader, db: DB, res: Res
 ) -> TransferTargets:
     """Online leaders with a free slot, most free first."""
-    await conversations.readable_conversation(db, leader, conversation_id)
+    await conversations.followed_conversation(db, leader, conversation_id)
     available = [(i, free) for i, free in await res.router.available_leaders() if i != leader.id]
     names = await views.names_for(db, [i for i, _ in available])
     return TransferTargets(

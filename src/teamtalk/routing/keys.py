@@ -142,6 +142,6 @@ class Keys:
     def login_failures_address(self, address: str) -> str:
         return self._k(f"login:failures:address:{address}")
 
-    def messages_sent(self, user_id: int, window: int) -> str:
-        """Counter of a user's messages in one minute window, for rate limiting."""
-        return self._k(f"ratelimit:messages:{user_id}:{window}")
+    def messages_sent(self, user_id: int) -> str:
+        """When a user's message allowance is next full (ms), for rate limiting."""
+        return self._k(f"ratelimit:messages:{user_id}")

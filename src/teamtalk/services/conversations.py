@@ -105,8 +105,20 @@ class Someone(Protocol):
     def role(self) -> str: ...
 
 
-async def readable(db: AsyncSession, who: Someone, conversation: Conversation) -> bool:
-    """Its agent, its assignee, leaders who held it, and admins."""
+class Followed(Protocol):
+    """A conversation, or the few facts of it that decide who may see it."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def agent_id(self) -> int: ...
+    @property
+    def assignee_id(self) -> int | None: ...
+
+
+async def follows(db: AsyncSession, who: Someone, conversation: Followed) -> bool:
+    """Who takes part, live: its agent, its assignee, leaders who held it (read only), and
+    admins. Joining its room, writing, typing, read marks and catch-up need this."""
     if who.role == Role.ADMIN or who.id in (conversation.agent_id, conversation.assignee_id):
         return True
     if who.role != Role.TEAMLEADER:
@@ -115,14 +127,30 @@ async def readable(db: AsyncSession, who: Someone, conversation: Conversation) -
     return held is not None
 
 
-can_read = readable
+async def can_read(db: AsyncSession, who: Someone, conversation: Followed) -> bool:
+    """Who may read its history: its agent, every team leader (the team's history is
+    theirs to learn from) and admins."""
+    if who.role in (Role.ADMIN, Role.TEAMLEADER):
+        return True
+    return who.id == conversation.agent_id
 
 
-async def readable_conversation(
+async def visible_conversation(
+    db: AsyncSession, who: Someone, conversation_id: int
+) -> Conversation:
+    """The conversation if `who` may read its history; otherwise it does not exist for
+    them."""
+    conversation = await get_conversation(db, conversation_id)
+    if not await can_read(db, who, conversation):
+        raise NotFound("No such conversation.", code="conversation_not_found")
+    return conversation
+
+
+async def followed_conversation(
     db: AsyncSession, who: Someone, conversation_id: int, *, lock: bool = False
 ) -> Conversation:
-    """The conversation if `who` may read it; otherwise it does not exist for them."""
+    """The conversation if `who` takes part in it; otherwise it does not exist for them."""
     conversation = await get_conversation(db, conversation_id, lock=lock)
-    if not await readable(db, who, conversation):
+    if not await follows(db, who, conversation):
         raise NotFound("No such conversation.", code="conversation_not_found")
     return conversation

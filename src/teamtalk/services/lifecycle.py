@@ -35,7 +35,13 @@ from teamtalk.models import (
 from teamtalk.realtime import Emission, Realtime, conversation_room, user_room
 from teamtalk.resources import Resources
 from teamtalk.schemas import ConversationOut, MessageOut
-from teamtalk.services.conversations import Actor, check_topic, get_conversation, readable
+from teamtalk.services.conversations import (
+    Actor,
+    Followed,
+    can_read,
+    check_topic,
+    get_conversation,
+)
 from teamtalk.services.history import record
 from teamtalk.services.views import names_for
 
@@ -57,7 +63,7 @@ class Change:
             self.messages.append(message)
 
 
-def rooms_for(conversation: Conversation, *others: int | None) -> list[str]:
+def rooms_for(conversation: Followed, *others: int | None) -> list[str]:
     """Everyone who follows the conversation: its room, its agent and its assignee."""
     users = {conversation.agent_id, conversation.assignee_id, *others}
     return [conversation_room(conversation.id)] + [user_room(u) for u in users if u is not None]
@@ -91,7 +97,7 @@ async def announce(db: AsyncSession, realtime: Realtime | None, changes: Sequenc
 async def _held_by(db: AsyncSession, actor: Actor, conversation_id: int) -> Conversation:
     """The conversation, locked, if the actor is the leader holding it."""
     conversation = await get_conversation(db, conversation_id, lock=True)
-    if not await readable(db, actor, conversation):
+    if not await can_read(db, actor, conversation):
         raise NotFound("No such conversation.", code="conversation_not_found")
     if conversation.assignee_id != actor.id or conversation.status != Status.ASSIGNED:
         raise Forbidden(

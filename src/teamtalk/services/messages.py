@@ -4,17 +4,25 @@ reconnect. Shared by the Socket.IO handlers and the HTTP API."""
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, case, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from teamtalk.errors import Conflict, Forbidden, Invalid, TooManyRequests
+from teamtalk.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    TeamTalkError,
+    TooManyRequests,
+)
 from teamtalk.events import NewMessage, Read, Typing
 from teamtalk.models import (
+    Base,
     Conversation,
     ConversationRead,
     Message,
@@ -26,7 +34,8 @@ from teamtalk.models import (
 from teamtalk.realtime import Realtime, user_room
 from teamtalk.resources import Resources
 from teamtalk.schemas import ConversationOut, MessageOut, Names
-from teamtalk.services.conversations import Actor, readable, readable_conversation
+from teamtalk.services.conversations import Actor, followed_conversation, follows
+from teamtalk.services.history import add_message
 from teamtalk.services.lifecycle import (
     CLOSED_MESSAGE,
     after_requeue,
@@ -58,21 +67,16 @@ def clean_body(body: str) -> str:
 
 async def check_rate(res: Resources, user_id: int) -> None:
     """At most `messages_per_minute` per user, counted across every process."""
-    now = time.time()
-    key = res.keys.messages_sent(user_id, int(now // 60))
-    async with res.redis.pipeline(transaction=False) as pipe:
-        pipe.incr(key)
-        pipe.expire(key, 120, nx=True)
-        count, _ = await pipe.execute()
-    if int(count) > res.settings.messages_per_minute:
+    wait = await res.message_limit.wait_seconds(res.keys.messages_sent(user_id))
+    if wait:
         raise TooManyRequests(
             "You are sending messages too fast; wait a moment.",
             code="rate_limited",
-            retry_after=max(1, 60 - int(now % 60)),
+            retry_after=wait,
         )
 
 
-def check_can_write(actor: Actor, conversation: Conversation) -> None:
+def check_can_write(actor: Actor, conversation: Conversation | Facts) -> None:
     """Its agent, its assignee while assigned, and admins write; leaders who held it
     before read only. (Readability is checked before.)"""
     status = conversation.status
@@ -90,6 +94,22 @@ def check_can_write(actor: Actor, conversation: Conversation) -> None:
     raise Forbidden("You can read this conversation but no longer write in it.", code="read_only")
 
 
+# Core tables for the hot path (the ORM's unit of work costs more than the SQL here).
+CONVERSATIONS = Base.metadata.tables["conversations"]
+MESSAGES = Base.metadata.tables["messages"]
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What sending needs to know about a conversation, read without the ORM (the hot
+    path: every chat message)."""
+
+    id: int
+    agent_id: int
+    assignee_id: int | None
+    status: str
+
+
 async def send(
     db: AsyncSession,
     res: Resources,
@@ -105,53 +125,101 @@ async def send(
     solved conversation brings it back to the queue."""
     text = clean_body(body)
     await check_rate(res, actor.id)
-    conversation = await readable_conversation(db, actor, conversation_id, lock=True)
-    check_can_write(actor, conversation)
-    reply = actor.id == conversation.agent_id and conversation.status in (
-        Status.PENDING,
-        Status.SOLVED,
-    )
-    if reply:
-        await refuse_if_expired(db, res, realtime, conversation)
+    c = CONVERSATIONS.c
     now = utcnow()
-    first_answer = actor.id == conversation.assignee_id and conversation.first_response_at is None
-    values: dict[str, object] = {"last_seq": Conversation.last_seq + 1, "updated_at": now}
-    if first_answer:
-        values["first_response_at"] = now
-    seq = await db.scalar(
-        update(Conversation)
-        .where(Conversation.id == conversation.id)
-        .values(**values)
-        .returning(Conversation.last_seq)
+    # Take the next number first, in one statement that also reads what the checks need
+    # (and locks the row); a refusal rolls it back.
+    answered = case(
+        (
+            and_(c.assignee_id == actor.id, c.first_response_at.is_(None)),
+            literal(now, c.first_response_at.type),
+        ),
+        else_=c.first_response_at,
     )
-    message = Message(
-        conversation_id=conversation.id,
+    row = (
+        await db.execute(
+            update(CONVERSATIONS)
+            .where(c.id == conversation_id)
+            .values(last_seq=c.last_seq + 1, updated_at=now, first_response_at=answered)
+            .returning(c.id, c.agent_id, c.assignee_id, c.status, c.last_seq)
+        )
+    ).first()
+    try:
+        if row is None:
+            raise NotFound("No such conversation.", code="conversation_not_found")
+        facts, seq = Facts(*row[:4]), int(row[4])
+        if not await follows(db, actor, facts):
+            raise NotFound("No such conversation.", code="conversation_not_found")
+        check_can_write(actor, facts)
+    except TeamTalkError:
+        await db.rollback()
+        raise
+    if actor.id == facts.agent_id and facts.status in (Status.PENDING, Status.SOLVED):
+        await db.rollback()
+        return await _reply(db, res, realtime, actor, conversation_id, client_id, text)
+    try:
+        message_id = await db.scalar(
+            insert(MESSAGES)
+            .values(
+                conversation_id=facts.id,
+                seq=seq,
+                sender_id=actor.id,
+                kind=MessageKind.USER,
+                body=text,
+                client_id=client_id,
+                created_at=now,
+            )
+            .returning(MESSAGES.c.id)
+        )
+    except IntegrityError:
+        await db.rollback()
+        return await _stored(db, actor, conversation_id, client_id)
+    await db.commit()
+    assert message_id is not None
+    out = MessageOut(
+        id=message_id,
+        conversation_id=facts.id,
         seq=seq,
         sender_id=actor.id,
+        sender_name=actor.display_name,
         kind=MessageKind.USER,
         body=text,
         client_id=client_id,
         created_at=now,
     )
-    db.add(message)
+    if realtime is not None:
+        event = NewMessage(conversation_id=facts.id, message=out)
+        await event.to_rooms(realtime, rooms_for(facts))
+    return out
+
+
+async def _reply(
+    db: AsyncSession,
+    res: Resources,
+    realtime: Realtime | None,
+    actor: Actor,
+    conversation_id: int,
+    client_id: str,
+    text: str,
+) -> MessageOut:
+    """The agent wrote in a pending or solved conversation: store it, then back to the
+    queue (or, past the reopen window, closed and refused)."""
+    conversation = await followed_conversation(db, actor, conversation_id, lock=True)
+    await refuse_if_expired(db, res, realtime, conversation)
+    message = await add_message(
+        db, conversation, text, utcnow(), sender_id=actor.id, client_id=client_id
+    )
     try:
         await db.flush()
     except IntegrityError:
         await db.rollback()
         return await _stored(db, actor, conversation_id, client_id)
-    if reply:
-        # The agent's words first, then "back in the queue".
-        change = await requeue(db, actor, conversation, reason="agent replied")
-        change.messages.insert(0, message)
-        await db.commit()
-        await after_requeue(db, res, realtime, change)
-    else:
-        await db.commit()
-    out = MessageOut.of(message, Names(users={actor.id: actor.display_name}))
-    if realtime is not None and not reply:
-        event = NewMessage(conversation_id=conversation.id, message=out)
-        await event.to_rooms(realtime, rooms_for(conversation))
-    return out
+    # The agent's words first, then "back in the queue".
+    change = await requeue(db, actor, conversation, reason="agent replied")
+    change.messages.insert(0, message)
+    await db.commit()
+    await after_requeue(db, res, realtime, change)
+    return MessageOut.of(message, Names(users={actor.id: actor.display_name}))
 
 
 async def _stored(
@@ -173,7 +241,7 @@ async def mark_read(
     db: AsyncSession, realtime: Realtime | None, actor: Actor, conversation_id: int, seq: int
 ) -> int:
     """Move the user's read mark forward (never back); returns where it is."""
-    conversation = await readable_conversation(db, actor, conversation_id)
+    conversation = await followed_conversation(db, actor, conversation_id)
     seq = max(0, min(seq, conversation.last_seq))
     dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
     insert = dialect.insert(ConversationRead).values(
@@ -203,7 +271,7 @@ async def mark_read(
 async def typing(
     db: AsyncSession, realtime: Realtime, actor: Actor, conversation_id: int, sid: str
 ) -> None:
-    conversation = await readable_conversation(db, actor, conversation_id)
+    conversation = await followed_conversation(db, actor, conversation_id)
     check_can_write(actor, conversation)
     event = Typing(
         conversation_id=conversation.id, user_id=actor.id, display_name=actor.display_name
@@ -218,7 +286,7 @@ async def catch_up(
     messages after that seq. Conversations the actor cannot read are left out."""
     wanted = dict(since)
     found = list(await db.scalars(select(Conversation).where(Conversation.id.in_(wanted))))
-    visible = [c for c in found if await readable(db, actor, c)]
+    visible = [c for c in found if await follows(db, actor, c)]
     messages: list[Message] = []
     truncated = []
     for c in visible:
