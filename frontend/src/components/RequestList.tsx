@@ -7,14 +7,13 @@ import { LoadError } from "./LoadError";
 import { MessagePreview } from "./MessagePreview";
 import { SearchBox } from "./SearchBox";
 import { SearchResults } from "./SearchResults";
-import { Segmented, type Option } from "./Segmented";
 import { StatusBadge } from "./StatusBadge";
 import { UnreadBadge } from "./UnreadBadge";
 import { useTopicName } from "./useTopicName";
 
 type Filter = "all" | "queued" | "assigned" | "pending" | "solved" | "closed";
 
-const FILTERS: readonly (Option<Filter> & { statuses: readonly ConversationStatus[] })[] = [
+const FILTERS: readonly { value: Filter; label: string; statuses: readonly ConversationStatus[] }[] = [
   { value: "all", label: "All", statuses: [] },
   { value: "queued", label: "Waiting", statuses: ["queued"] },
   { value: "assigned", label: "With a team leader", statuses: ["assigned"] },
@@ -79,14 +78,20 @@ export function RequestList() {
         />
       ) : (
         <>
-          <Segmented
-            legend="Show"
-            hideLegend
-            className="filters"
-            options={FILTERS}
-            value={filter.value}
-            onChange={(value) => update({ show: value === "all" ? null : value })}
-          />
+          <div className="field inline-field">
+            <label htmlFor="requests-show">Show</label>
+            <select
+              id="requests-show"
+              value={filter.value}
+              onChange={(e) => update({ show: e.target.value === "all" ? null : e.target.value })}
+            >
+              {FILTERS.map((f) => (
+                <option key={f.value} value={f.value}>
+                  {f.label}
+                </option>
+              ))}
+            </select>
+          </div>
           {list.isPending && <p className="muted">Loading your requests…</p>}
           {list.isError && (
             <LoadError
@@ -141,20 +146,20 @@ function RequestRow({ conversation }: { conversation: ConversationItem }) {
       >
         <span className="request-main">
           <span className="request-title">Request #{id}</span>
-          <span className="request-topic">
-            {conversation.topic_name ?? topicName(conversation.topic_id)}
+          <span className="request-meta">
+            <DateTime value={activity} />
           </span>
           <UnreadBadge count={conversation.unread} />
         </span>
+        <MessagePreview message={conversation.last_message} me={me.id} />
         <span className="request-state">
           <StatusBadge status={status} />
+          <span className="request-topic">
+            {conversation.topic_name ?? topicName(conversation.topic_id)}
+          </span>
           {position !== null && (
             <span className="queue-position">Position {position} in the queue</span>
           )}
-        </span>
-        <MessagePreview message={conversation.last_message} me={me.id} />
-        <span className="request-meta">
-          <DateTime value={activity} />
         </span>
       </NavLink>
     </li>

@@ -27,7 +27,7 @@ export function SearchBox({ label, value, onSearch }: Props) {
       <input
         id={id}
         type="search"
-        placeholder={label}
+        placeholder="Search…"
         value={text}
         maxLength={200}
         onChange={(e) => {
