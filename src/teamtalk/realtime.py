@@ -32,6 +32,32 @@ def conversation_room(conversation_id: int) -> str:
     return f"conversation:{conversation_id}"
 
 
+class RedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
+    """python-socketio's Redis manager, keeping one Redis client for its lifetime.
+
+    Its listener and its first emit each call `_redis_connect`, which makes a new client
+    and drops the old one with its connection still open; only the subscription needs
+    renewing, and the old one is closed.
+    """
+
+    redis: Any
+    pubsub: Any
+    _closing: set[asyncio.Task[None]]
+
+    def _redis_connect(self) -> None:
+        if self.redis is None:
+            super()._redis_connect()
+            self._closing = set()
+            return
+        old = self.pubsub
+        self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        self.connected = True
+        if old is not None:
+            task = asyncio.ensure_future(old.aclose())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
+
 class Realtime:
     """Emits events and ends sockets, from a server process or a write-only one."""
 
@@ -44,9 +70,7 @@ class Realtime:
 
     @classmethod
     def write_only(cls, redis_url: str, redis: Redis, keys: Keys) -> Realtime:
-        manager = socketio.AsyncRedisManager(
-            redis_url, channel=keys.socketio_channel, write_only=True
-        )
+        manager = RedisManager(redis_url, channel=keys.socketio_channel, write_only=True)
         return cls(manager, redis, keys)
 
     async def close(self) -> None:

@@ -24,7 +24,7 @@ from teamtalk.errors import (
 )
 from teamtalk.guards import origin_allowed, own_origin
 from teamtalk.models import Presence, Role
-from teamtalk.realtime import Realtime, conversation_room, user_room
+from teamtalk.realtime import Realtime, RedisManager, conversation_room, user_room
 from teamtalk.resources import Resources
 from teamtalk.schemas import ConversationRef, SocketMessageIn, SocketReadIn, SyncIn, SyncOut
 from teamtalk.services import auth, messages, presence
@@ -47,9 +47,7 @@ def create_server(resources: Resources) -> socketio.AsyncServer:
         own = own_origin(environ.get("wsgi.url_scheme", "http"), environ.get("HTTP_HOST"))
         return origin_allowed(origin, own, allowed)
 
-    manager = socketio.AsyncRedisManager(
-        settings.redis_url, channel=resources.keys.socketio_channel
-    )
+    manager = RedisManager(settings.redis_url, channel=resources.keys.socketio_channel)
     return socketio.AsyncServer(
         async_mode="asgi",
         client_manager=manager,
