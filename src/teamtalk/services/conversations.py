@@ -21,7 +21,7 @@ from teamtalk.models import (
 )
 from teamtalk.realtime import Realtime
 from teamtalk.routing.engine import Router
-from teamtalk.schemas import ConversationOut
+from teamtalk.schemas import ConversationOut, Names
 from teamtalk.services.history import add_message, record
 
 
@@ -66,10 +66,12 @@ async def create_conversation(
     # After the commit: a crash right here leaves it queued in the database only, and the
     # worker's reconciliation puts it in the Redis queue.
     position = await router.enqueue([conversation.id])
-    if realtime is not None:
-        await UpdateConversation(conversation=ConversationOut.of(conversation)).to_user(
-            realtime, agent.id
-        )
+    if realtime is not None:  # the agent's other tabs
+        names = Names(users={agent.id: agent.display_name})
+        if topic_id is not None:
+            names.topics = {topic_id: (await db.get_one(Topic, topic_id)).name}
+        out = ConversationOut.of(conversation, names)
+        await UpdateConversation(conversation=out).to_user(realtime, agent.id)
     return conversation, position
 
 
