@@ -204,12 +204,24 @@ class Harness:
             yield client
 
 
+@asynccontextmanager
+async def harness_with(backend: Backend, **overrides: Any) -> AsyncIterator[Harness]:
+    settings = backend.settings(**overrides)
+    h = Harness(backend, settings, create_app(settings))
+    try:
+        yield h
+    finally:
+        await h.close()
+
+
+# Polling set to a minute: anything that happens sooner came from a wake-up.
+NO_POLLING = {"worker_min_interval": 60, "worker_max_interval": 60}
+
+
 @pytest.fixture
 async def harness(backend: Backend) -> AsyncIterator[Harness]:
-    asgi = create_app(backend.settings())
-    h = Harness(backend, backend.settings(), asgi)
-    yield h
-    await h.close()
+    async with harness_with(backend) as h:
+        yield h
 
 
 @pytest.fixture

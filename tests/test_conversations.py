@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from teamtalk.app import create_app
 from teamtalk.models import (
     Conversation,
     ConversationEvent,
@@ -25,18 +24,13 @@ from teamtalk.routing.worker import Worker
 from teamtalk.services import lifecycle
 from teamtalk.services.topics import create_topic
 from tests.clients import Probe, connected, go, request, sign_in
-from tests.conftest import Backend, Harness, LiveServer
+from tests.conftest import NO_POLLING, Backend, Harness, LiveServer, harness_with
 
 
 @pytest.fixture
 async def harness(backend: Backend) -> AsyncIterator[Harness]:
-    """Polling is set to a minute: anything that happens sooner came from a wake-up."""
-    settings = backend.settings(
-        worker_min_interval=60, worker_max_interval=60, messages_per_minute=40
-    )
-    h = Harness(backend, settings, create_app(settings))
-    yield h
-    await h.close()
+    async with harness_with(backend, **NO_POLLING, messages_per_minute=40) as h:
+        yield h
 
 
 async def topic_id(harness: Harness) -> int:

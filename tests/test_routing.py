@@ -8,27 +8,19 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import func, select
 
-from teamtalk.app import create_app
 from teamtalk.models import Conversation, ConversationEvent, Presence, Role, User
 from teamtalk.routing import rebuild
 from teamtalk.routing.worker import Worker
 from teamtalk.services import presence
 from tests.clients import connected, go, request, sign_in
-from tests.conftest import Backend, Harness, LiveServer
+from tests.conftest import NO_POLLING, Backend, Harness, LiveServer, harness_with
 
 
 @pytest.fixture
 async def harness(backend: Backend) -> AsyncIterator[Harness]:
-    """Polling is set to a minute: anything that happens sooner came from a wake-up."""
-    settings = backend.settings(
-        worker_min_interval=60,
-        worker_max_interval=60,
-        presence_grace_seconds=0.3,
-        status_changes_per_minute=8,
-    )
-    h = Harness(backend, settings, create_app(settings))
-    yield h
-    await h.close()
+    settings = {"presence_grace_seconds": 0.3, "status_changes_per_minute": 8}
+    async with harness_with(backend, **NO_POLLING, **settings) as h:
+        yield h
 
 
 async def db_status(harness: Harness, conversation_id: int) -> tuple[str, int | None]:

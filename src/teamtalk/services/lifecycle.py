@@ -217,28 +217,47 @@ async def _back_to_queue(
     conversation: Conversation,
     reason: str | None,
 ) -> Conversation:
-    now = utcnow()
-    conversation.status = Status.QUEUED
-    conversation.assignee_id = None
-    conversation.queued_at = now
-    change = Change(conversation, removed_from=actor.id)
-    change.add(
-        await record(
-            db,
-            conversation,
-            "transferred",
-            now,
-            actor_id=actor.id,
-            from_leader_id=actor.id,
-            reason=reason,
-            text=f"{actor.display_name} put this conversation back in the queue.",
-        )
+    text = f"{actor.display_name} put this conversation back in the queue."
+    change = await unassign(
+        db, conversation, utcnow(), "transferred", leader_id=actor.id, reason=reason, text=text
     )
     await db.commit()
     await announce(db, realtime, [change])
     await res.router.release(actor.id, conversation.id)
     await res.router.enqueue([conversation.id], head=True, avoid=actor.id)
     return conversation
+
+
+async def unassign(
+    db: AsyncSession,
+    conversation: Conversation,
+    now: datetime,
+    type: str,
+    *,
+    leader_id: int,
+    reason: str | None,
+    text: str,
+    by_leader: bool = True,
+) -> Change:
+    """An assigned conversation leaves its leader's basket for the queue (transferred back,
+    or its leader went offline). Does not commit."""
+    conversation.status = Status.QUEUED
+    conversation.assignee_id = None
+    conversation.queued_at = now
+    change = Change(conversation, removed_from=leader_id)
+    change.add(
+        await record(
+            db,
+            conversation,
+            type,
+            now,
+            actor_id=leader_id if by_leader else None,
+            from_leader_id=leader_id,
+            reason=reason,
+            text=text,
+        )
+    )
+    return change
 
 
 async def withdraw(

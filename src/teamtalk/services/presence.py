@@ -17,8 +17,7 @@ from teamtalk.models import Conversation, Presence, Role, Status, User, utcnow
 from teamtalk.realtime import Realtime, live_sockets
 from teamtalk.resources import Resources
 from teamtalk.routing.engine import now_ms
-from teamtalk.services.history import record
-from teamtalk.services.lifecycle import Change, announce
+from teamtalk.services.lifecycle import announce, unassign
 from teamtalk.services.views import conversations_out
 
 
@@ -76,24 +75,13 @@ async def _go_offline(
     leader.presence = Presence.OFFLINE
     returned = await basket_of(db, leader.id)
     now = utcnow()
-    changes = []
-    for conversation in returned:
-        conversation.status = Status.QUEUED
-        conversation.assignee_id = None
-        conversation.queued_at = now
-        change = Change(conversation, removed_from=leader.id)
-        change.add(
-            await record(
-                db,
-                conversation,
-                "returned",
-                now,
-                from_leader_id=leader.id,
-                reason=reason,
-                text=f"{leader.display_name} went offline; back in the queue.",
-            )
+    text = f"{leader.display_name} went offline; back in the queue."
+    changes = [
+        await unassign(
+            db, c, now, "returned", leader_id=leader.id, reason=reason, text=text, by_leader=False
         )
-        changes.append(change)
+        for c in returned
+    ]
     await db.commit()
     await res.router.leader_offline(leader.id, [c.id for c in returned])
     await announce(db, realtime, changes)
