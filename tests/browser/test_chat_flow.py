@@ -147,7 +147,7 @@ async def test_leader_transfers_and_then_reads_only(
     await first.goto(conversation_url)
     await expect(message(first, "Hi, Bob here")).to_be_visible()
     await expect(first.get_by_role("form", name="Send a message")).to_have_count(0)
-    await expect(first.get_by_text("You no longer hold this conversation")).to_be_visible()
+    await expect(first.get_by_text("only its agent and its team leader write")).to_be_visible()
 
     # Bob solves it; the agent writes again and it goes back to the queue.
     submit = second.get_by_role("form", name="Submit as")
@@ -217,6 +217,14 @@ async def test_history_search_opens_the_conversation_at_the_hit(
     table = admin.get_by_role("table", name="Conversations")
     await expect(table.get_by_role("link", name=f"#{conversation_id}")).to_be_visible()
     await expect(table).to_contain_text("Carol Agent")
+    filters = admin.get_by_role("form", name="Filters")
+    await filters.get_by_label("Agent").select_option(label="Carol Agent")
+    await expect(admin).to_have_url(re.compile(r"agent=\d+"))
+    await expect(table.get_by_role("link", name=f"#{conversation_id}")).to_be_visible()
+    await filters.get_by_role("checkbox", name="Solved").check()
+    await expect(admin.get_by_text("No conversations match these filters.")).to_be_visible()
+    await filters.get_by_role("button", name="Clear filters").click()
+    await expect(table.get_by_role("link", name=f"#{conversation_id}")).to_be_visible()
 
     search = admin.get_by_role("search", name="Search messages")
     await search.get_by_role("searchbox").fill("capacitor")

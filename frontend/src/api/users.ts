@@ -4,11 +4,27 @@ import type { Role, User } from "./types";
 
 export const usersKey = ["users"] as const;
 
-export function useUsers({ enabled = true }: { enabled?: boolean } = {}) {
+export function useUsers() {
   return useQuery({
     queryKey: usersKey,
-    enabled,
     queryFn: async () => (await api.get<{ users: User[] }>("/api/users")).users,
+  });
+}
+
+export interface DirectoryEntry {
+  id: number;
+  display_name: string;
+  role: Role;
+  is_active: boolean;
+}
+
+/** Names of the team, for leaders and admins (e.g. the history filters). */
+export function useDirectory() {
+  return useQuery({
+    queryKey: [...usersKey, "directory"],
+    queryFn: async () =>
+      (await api.get<{ users: DirectoryEntry[] }>("/api/users/directory")).users,
+    staleTime: 5 * 60_000,
   });
 }
 

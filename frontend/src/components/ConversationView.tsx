@@ -135,5 +135,9 @@ function readOnlyNote(c: Conversation, isAgent: boolean, newRequest: () => void)
       </p>
     );
   }
-  return <p className="muted">You no longer hold this conversation; you can read it.</p>;
+  return (
+    <p className="muted">
+      You can read this conversation; only its agent and its team leader write in it.
+    </p>
+  );
 }

@@ -7,7 +7,7 @@ import {
   CONVERSATION_STATUS_LABELS,
   type ConversationStatus,
 } from "../api/types";
-import { useUsers } from "../api/users";
+import { useDirectory, type DirectoryEntry } from "../api/users";
 import { DateTime } from "../components/DateTime";
 import { LoadError } from "../components/LoadError";
 import { MessagePreview } from "../components/MessagePreview";
@@ -24,11 +24,16 @@ const SORTS: Record<ListSort, string> = {
   oldest: "Oldest first",
 };
 
-/** A day picked in a date field, as the start or the end of that local day. */
+/**
+ * A day picked in a date field as a bound on the creation time: the start of
+ * that local day, or for the end (exclusive) the start of the next one.
+ */
 function dayBound(day: string | null, end: boolean): string | undefined {
   if (!day || !/^\d{4}-\d{2}-\d{2}$/.test(day)) return undefined;
-  const date = new Date(`${day}T${end ? "23:59:59.999" : "00:00:00"}`);
-  return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
+  const date = new Date(`${day}T00:00:00`);
+  if (Number.isNaN(date.getTime())) return undefined;
+  if (end) date.setDate(date.getDate() + 1);
+  return date.toISOString();
 }
 
 /** The filters as the URL holds them, so a search can be bookmarked and shared. */
@@ -107,10 +112,12 @@ function Filters({ params, set, clear }: FiltersProps) {
   const me = useCurrentUser();
   const admin = me.role === "admin";
   const topics = useTopics({ includeArchived: admin });
-  const users = useUsers({ enabled: admin });
+  const directory = useDirectory();
   const statuses = params.getAll("status");
-  const agents = users.data?.filter((u) => u.role === "agent") ?? [];
-  const leaders = users.data?.filter((u) => u.role === "teamleader") ?? [];
+  const people = (role: DirectoryEntry["role"]) =>
+    (directory.data ?? [])
+      .filter((u) => u.role === role)
+      .sort((a, b) => a.display_name.localeCompare(b.display_name));
   const anySet = [...params.keys()].some((k) => k !== "q");
 
   return (
@@ -156,49 +163,23 @@ function Filters({ params, set, clear }: FiltersProps) {
           ))}
         </select>
       </div>
-      {admin ? (
-        <>
-          <div className="field">
-            <label htmlFor="filter-agent">Agent</label>
-            <select
-              id="filter-agent"
-              value={params.get("agent") ?? ""}
-              onChange={(e) => set("agent", e.target.value || null)}
-            >
-              <option value="">Any agent</option>
-              {agents.map((u) => (
-                <option key={u.id} value={u.id}>
-                  {u.display_name}
-                </option>
-              ))}
-            </select>
-          </div>
-          <div className="field">
-            <label htmlFor="filter-leader">Team leader</label>
-            <select
-              id="filter-leader"
-              value={params.get("leader") ?? ""}
-              onChange={(e) => set("leader", e.target.value || null)}
-            >
-              <option value="">Any team leader</option>
-              {leaders.map((u) => (
-                <option key={u.id} value={u.id}>
-                  {u.display_name}
-                </option>
-              ))}
-            </select>
-          </div>
-        </>
-      ) : (
-        <label className="choice">
-          <input
-            type="checkbox"
-            checked={params.get("leader") === String(me.id)}
-            onChange={(e) => set("leader", e.target.checked ? String(me.id) : null)}
-          />
-          <span>Only conversations I handled</span>
-        </label>
-      )}
+      <PersonSelect
+        id="filter-agent"
+        label="Agent"
+        anyone="Any agent"
+        people={people("agent")}
+        value={params.get("agent") ?? ""}
+        onChange={(value) => set("agent", value || null)}
+      />
+      <PersonSelect
+        id="filter-leader"
+        label="Team leader"
+        anyone="Any team leader"
+        people={people("teamleader")}
+        me={me.role === "teamleader" ? me.id : undefined}
+        value={params.get("leader") ?? ""}
+        onChange={(value) => set("leader", value || null)}
+      />
       <div className="field-pair">
         <div className="field">
           <label htmlFor="filter-from">Created from</label>
@@ -239,6 +220,37 @@ function Filters({ params, set, clear }: FiltersProps) {
         </button>
       )}
     </form>
+  );
+}
+
+interface PersonSelectProps {
+  id: string;
+  label: string;
+  anyone: string;
+  people: DirectoryEntry[];
+  /** The signed-in user, offered first as "Me". */
+  me?: number | undefined;
+  value: string;
+  onChange: (value: string) => void;
+}
+
+function PersonSelect({ id, label, anyone, people, me, value, onChange }: PersonSelectProps) {
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      <select id={id} value={value} onChange={(e) => onChange(e.target.value)}>
+        <option value="">{anyone}</option>
+        {me !== undefined && <option value={me}>Me</option>}
+        {people
+          .filter((u) => u.id !== me)
+          .map((u) => (
+            <option key={u.id} value={u.id}>
+              {u.display_name}
+              {u.is_active ? "" : " (deactivated)"}
+            </option>
+          ))}
+      </select>
+    </div>
   );
 }
 
