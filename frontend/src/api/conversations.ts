@@ -286,11 +286,12 @@ export function applyConversation(queryClient: QueryClient, conversation: Conver
 
 /**
  * A new message in the lists that show its conversation: latest message, unread
- * count (messages from others), and its place under "latest activity first".
+ * count, and its place under "latest activity first".
  */
 export function applyNewMessage(queryClient: QueryClient, message: Message, me: number): void {
   const id = message.conversation_id;
-  const fromOther = message.sender_id !== null && message.sender_id !== me;
+  // As the server counts: every message not sent by the reader, system ones included.
+  const fromOther = message.sender_id !== me;
   const patch = (c: ConversationItem): ConversationItem => {
     if (c.last_seq >= message.seq && c.last_message?.seq === message.seq) return c;
     const newer = message.seq > c.last_seq;

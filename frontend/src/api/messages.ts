@@ -71,7 +71,7 @@ function joinPage(current: MessageWindow | undefined, page: MessagePage): Messag
 
 /**
  * The messages of a conversation: the latest page, or the page around `around`
- * (a search hit). Kept fresh by socket events, never refetched on focus.
+ * (a search hit).
  */
 export function useMessages(conversationId: number, around: number | null) {
   const queryClient = useQueryClient();
@@ -84,8 +84,11 @@ export function useMessages(conversationId: number, around: number | null) {
       const current = queryClient.getQueryData<MessageWindow>(key);
       return around === null ? joinPage(current, page) : joinPage(undefined, page);
     },
-    staleTime: Infinity,
-    refetchOnWindowFocus: false,
+    // Socket events keep a window current; a refetch now and then (on focus, or
+    // reopening it) heals anything missed and joins onto what is shown. A
+    // window around a search hit stays where it was opened.
+    staleTime: around === null ? 30_000 : Infinity,
+    refetchOnWindowFocus: around === null,
   });
 }
 

@@ -1,8 +1,8 @@
 import { useState, type FormEvent } from "react";
 import { useCreateTopic, useTopics } from "../api/topics";
+import { AdminTable } from "../components/AdminTable";
 import { Field } from "../components/Field";
 import { FormError, errorFor } from "../components/FormError";
-import { LoadError } from "../components/LoadError";
 import { TopicRow } from "../components/TopicRow";
 import { usePageTitle } from "../components/usePageTitle";
 
@@ -14,32 +14,12 @@ export function TopicsPage() {
     <section aria-labelledby="page-title" className="stack">
       <h1 id="page-title">Topics</h1>
       <CreateTopicForm />
-      {topics.isPending && <p className="muted">Loading topics…</p>}
-      {topics.isError && (
-        <LoadError what="topics" error={topics.error} onRetry={() => void topics.refetch()} />
-      )}
-      {topics.data && (
-        <div className="table-wrap">
-          <table aria-label="Topics">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Status</th>
-                <th scope="col">Created</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {topics.data.map((topic) => (
-                <TopicRow key={topic.id} topic={topic} />
-              ))}
-            </tbody>
-          </table>
-          {topics.data.length === 0 && <p className="empty">No topics yet.</p>}
-        </div>
-      )}
+      <AdminTable
+        what="topics"
+        query={topics}
+        columns={["Name", "Status", "Created"]}
+        row={(topic) => <TopicRow key={topic.id} topic={topic} />}
+      />
     </section>
   );
 }
