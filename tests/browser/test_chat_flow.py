@@ -291,3 +291,30 @@ async def test_a_reconnected_chat_catches_up_without_duplicates(
     await expect(message(agent, "And after")).to_be_visible()
     await expect(message(agent, "Before the outage")).to_have_count(1)
     await expect(message(agent, "Sent while you were away")).to_have_count(1)
+
+
+async def solve(leader: Page, outcome: str = "Solved", topic_name: str = "Billing") -> None:
+    submit = leader.get_by_role("form", name="Submit as")
+    await submit.get_by_label("Status").select_option(label=outcome)
+    await submit.get_by_label("Topic").select_option(label=topic_name)
+    await submit.get_by_role("button", name="Submit").click()
+    await expect(
+        leader.get_by_role("status").filter(has_text=f"submitted as {outcome.lower()}")
+    ).to_be_visible()
+
+
+async def test_agent_reopens_a_solved_request(
+    harness: Harness, browsing: Browsing, worker: Worker
+) -> None:
+    await topic(harness, "Billing")
+    leader, agent, _ = await routed(browsing, harness, "Invoice shows the wrong VAT")
+    await solve(leader)
+    panel = agent.get_by_role("article", name=CONVERSATION)
+    await expect(panel).to_contain_text("Solved")
+    await expect(agent.get_by_text("Writing a message reopens it")).to_be_visible()
+
+    await panel.get_by_role("button", name="Reopen").click()
+    # Back to the leader who solved it, who is online with room.
+    await expect(basket(leader).get_by_role("link", name=CONVERSATION)).to_have_count(1)
+    await expect(panel).to_contain_text("With a team leader")
+    await expect(panel.get_by_role("button", name="Reopen")).to_have_count(0)
