@@ -44,6 +44,13 @@ function subscribe(listener: () => void): () => void {
   return () => listeners.delete(listener);
 }
 
+/** The server has stored this one (its copy arrived another way, e.g. after a timed-out ack). */
+export function settle(conversationId: number, clientId: string): void {
+  if (boxes.get(conversationId)?.some((o) => o.clientId === clientId)) {
+    put(conversationId, (box) => box.filter((o) => o.clientId !== clientId));
+  }
+}
+
 export function useOutbox(conversationId: number): readonly Outgoing[] {
   return useSyncExternalStore(subscribe, () => boxes.get(conversationId) ?? EMPTY);
 }

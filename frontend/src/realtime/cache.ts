@@ -8,6 +8,7 @@ import {
   setBasket,
 } from "../api/conversations";
 import { addMessages, catchUp, knownSeqs, messagesKey } from "../api/messages";
+import { settle } from "../api/outbox";
 import { call, subscribe, type TeamTalkSocket } from "./socket";
 import { statusKey } from "./status";
 
@@ -36,6 +37,9 @@ export function bindQueryCache(
     subscribe(socket, "new_message", ({ message }) => {
       addMessages(queryClient, [message]);
       applyNewMessage(queryClient, message, me);
+      if (message.sender_id === me && message.client_id !== null) {
+        settle(message.conversation_id, message.client_id);
+      }
     }),
     subscribe(socket, "read", ({ conversation_id, user_id, last_read_seq }) => {
       if (user_id === me) applyRead(queryClient, conversation_id, last_read_seq);
