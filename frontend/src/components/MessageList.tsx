@@ -153,7 +153,10 @@ export function MessageList({
                 <p className="message-meta">Sending…</p>
               ) : (
                 <div className="message-failed" role="alert">
-                  <p>Not sent: {item.error?.message ?? "unknown error"}</p>
+                  <p>
+                    Not sent: {item.error?.message ?? "unknown error"}
+                    {retryAfter(item) !== null && ` Try again in ${retryAfter(item)} s.`}
+                  </p>
                   <div className="message-failed-actions">
                     {errorAction?.(item)}
                     {item.error?.code !== "conversation_closed" &&
@@ -194,6 +197,14 @@ export function MessageList({
       </div>
     </div>
   );
+}
+
+/** Seconds to wait before retrying, when the server said (rate_limited). */
+function retryAfter(item: Outgoing): number | null {
+  const details = item.error?.details;
+  if (typeof details !== "object" || details === null || !("retry_after" in details)) return null;
+  const seconds = (details as { retry_after: unknown }).retry_after;
+  return typeof seconds === "number" && seconds > 0 ? Math.ceil(seconds) : null;
 }
 
 function MessageItem({
