@@ -168,23 +168,24 @@ async def test_refusals_change_nothing(live: LiveServer, worker: Worker) -> None
         await go(leader_socket, "online")
         mine = (await request(harness, agent))["conversation"]["id"]
         await leader_socket.expect("assign_conversation")
-    body = {"status": "solved", "topic_id": topic}
-    async with harness.signed_in(other) as client:
-        response = await client.post(f"/api/conversations/{mine}/submit", json=body)
-        assert response.status_code == 403
-        assert response.json()["error"]["code"] == "not_assignee"
-        missing = await client.post("/api/conversations/99999/submit", json=body)
-        assert missing.status_code == 404
-    async with harness.signed_in(agent) as client:
-        assert (
-            await client.post(f"/api/conversations/{mine}/submit", json=body)
-        ).status_code == 403
-    async with harness.signed_in(lead) as client:
-        bad = await client.post(
-            f"/api/conversations/{mine}/submit", json={"status": "closed", "topic_id": topic}
-        )
-        assert bad.status_code == 422
-    assert await db_status(harness, mine) == ("assigned", lead.id)
+        # Still connected below: a leader whose last tab closed goes offline after 0.3 s.
+        body = {"status": "solved", "topic_id": topic}
+        async with harness.signed_in(other) as client:
+            response = await client.post(f"/api/conversations/{mine}/submit", json=body)
+            assert response.status_code == 403
+            assert response.json()["error"]["code"] == "not_assignee"
+            missing = await client.post("/api/conversations/99999/submit", json=body)
+            assert missing.status_code == 404
+        async with harness.signed_in(agent) as client:
+            assert (
+                await client.post(f"/api/conversations/{mine}/submit", json=body)
+            ).status_code == 403
+        async with harness.signed_in(lead) as client:
+            bad = await client.post(
+                f"/api/conversations/{mine}/submit", json={"status": "closed", "topic_id": topic}
+            )
+            assert bad.status_code == 422
+        assert await db_status(harness, mine) == ("assigned", lead.id)
 
 
 async def test_status_changes_are_rate_limited(live: LiveServer) -> None:
