@@ -9,6 +9,7 @@ import { SearchBox } from "./SearchBox";
 import { SearchResults } from "./SearchResults";
 import { StatusBadge } from "./StatusBadge";
 import { UnreadBadge } from "./UnreadBadge";
+import { usePageTitle } from "./usePageTitle";
 import { useTopicName } from "./useTopicName";
 
 type Filter = "all" | "queued" | "assigned" | "pending" | "solved" | "closed";
@@ -33,7 +34,8 @@ const EMPTY: Record<Filter, string> = {
 
 /**
  * The agent's own requests, latest activity first, filtered by state, or the
- * results of a search through them (both kept in the URL).
+ * results of a search through them (both kept in the URL). The page title
+ * counts the unread messages.
  */
 export function RequestList() {
   const [params, setParams] = useSearchParams();
@@ -41,6 +43,8 @@ export function RequestList() {
   const query = params.get("q") ?? "";
   const list = useConversationList({ statuses: filter.statuses, sort: "activity" });
   const conversations = list.data?.pages.flatMap((page) => page.conversations) ?? [];
+  const unread = conversations.reduce((sum, c) => sum + (c.unread ?? 0), 0);
+  usePageTitle(unread > 0 ? `(${unread}) Inbox` : "Inbox");
 
   const update = (changes: Record<string, string | null>) =>
     setParams(
@@ -74,6 +78,7 @@ export function RequestList() {
         <SearchResults
           query={query}
           filter={{ statuses: [] }}
+          noun="Request"
           linkTo={(hit) => `/inbox/${hit.conversation.id}?q=${encodeURIComponent(query)}&seq=${hit.message.seq}`}
         />
       ) : (

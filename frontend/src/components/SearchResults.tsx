@@ -11,10 +11,12 @@ interface Props {
   filter: ListFilter;
   /** Where a hit opens: its conversation at that message. */
   linkTo: (hit: SearchHit) => string;
+  /** What a conversation is called here, e.g. "Request" in the agent's inbox. */
+  noun?: string;
 }
 
 /** Messages matching a search, each with its conversation and the matching words marked. */
-export function SearchResults({ query, filter, linkTo }: Props) {
+export function SearchResults({ query, filter, linkTo, noun = "Conversation" }: Props) {
   const search = useSearch(query, filter);
   const hits = search.data?.pages.flatMap((page) => page.hits) ?? [];
   return (
@@ -36,7 +38,9 @@ export function SearchResults({ query, filter, linkTo }: Props) {
             <li key={hit.message.id} className="hit">
               <Link to={linkTo(hit)} className="hit-link">
                 <span className="hit-head">
-                  <span className="hit-title">Conversation #{hit.conversation.id}</span>
+                  <span className="hit-title">
+                    {noun} #{hit.conversation.id}
+                  </span>
                   <StatusBadge status={hit.conversation.status} />
                 </span>
                 <span className="hit-snippet">

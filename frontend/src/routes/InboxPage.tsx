@@ -3,12 +3,10 @@ import { ConversationView } from "../components/ConversationView";
 import { NewRequestForm } from "../components/NewRequestForm";
 import { NotificationToggle } from "../components/NotificationToggle";
 import { RequestList } from "../components/RequestList";
-import { usePageTitle } from "../components/usePageTitle";
 import { parseId } from "./params";
 
 /** The agent's requests beside the one open (or the form for a new one). */
 export function InboxPage() {
-  usePageTitle("Inbox");
   const { conversationId } = useParams();
   const [params] = useSearchParams();
   const id = parseId(conversationId);
