@@ -504,6 +504,10 @@ async def test_read_marks_and_typing_reach_the_other_side(live: LiveServer, work
         await leader.expect("assign_conversation")
         ack = await agent_socket.say(cid, "hi")
         seq = ack["message"]["seq"]
+        async with harness.signed_in(lead) as client:
+            (held,) = (await client.get("/api/conversations/basket")).json()["conversations"]
+            # The request, "Assigned to Lou." and "hi".
+            assert (held["id"], held["unread"], held["last_message"]["body"]) == (cid, 3, "hi")
         assert await leader.call("mark_read", {"conversation_id": cid, "seq": seq}) == {
             "last_read_seq": seq
         }
@@ -517,6 +521,8 @@ async def test_read_marks_and_typing_reach_the_other_side(live: LiveServer, work
         async with harness.signed_in(lead) as client:
             detail = (await client.get(f"/api/conversations/{cid}")).json()
             assert detail["last_read_seq"] == seq
+            (held,) = (await client.get("/api/conversations/basket")).json()["conversations"]
+            assert held["unread"] == 0
 
         assert await agent_socket.call("typing", {"conversation_id": cid}) == {
             "conversation_id": cid

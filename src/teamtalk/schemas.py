@@ -225,11 +225,6 @@ class ConversationDetail(BaseModel):
     last_read_seq: int = 0
 
 
-class ConversationList(BaseModel):
-    conversations: list[ConversationOut]
-    next_cursor: str | None = None
-
-
 ClientId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 # Cleaned and checked again by services.messages (empty after trimming, control characters).
 RawBody = Annotated[str, StringConstraints(max_length=5000)]

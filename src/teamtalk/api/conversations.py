@@ -13,7 +13,7 @@ from teamtalk.schemas import (
     ConversationCreated,
     ConversationDetail,
     ConversationEnvelope,
-    ConversationList,
+    ConversationPage,
     MessageEnvelope,
     MessageIn,
     ReadIn,
@@ -23,7 +23,7 @@ from teamtalk.schemas import (
     TransferTarget,
     TransferTargets,
 )
-from teamtalk.services import conversations, lifecycle, messages, presence, views
+from teamtalk.services import conversations, lifecycle, listing, messages, presence, views
 from teamtalk.services.conversations import Actor
 
 router = APIRouter(prefix="/conversations", tags=["conversations"])
@@ -49,10 +49,12 @@ async def create(
     )
 
 
-@router.get("/basket", response_model=ConversationList)
-async def basket(leader: Leader, db: DB) -> ConversationList:
+@router.get("/basket", response_model=ConversationPage)
+async def basket(leader: Leader, db: DB) -> ConversationPage:
+    """The leader's conversations, oldest first, with last message and unread count."""
     held = await presence.basket_of(db, leader.id)
-    return ConversationList(conversations=await views.conversations_out(db, held))
+    items = await listing.conversation_items(db, leader, held)
+    return ConversationPage(conversations=items, next_cursor=None)
 
 
 @router.get("/{conversation_id}", response_model=ConversationDetail)
