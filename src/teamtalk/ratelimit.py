@@ -23,7 +23,7 @@ local after = due + step
 if after - now > window then
   return math.ceil(after - now - window)
 end
-redis.call('SET', KEYS[1], after, 'PX', math.ceil(after - now))
+redis.call('SET', KEYS[1], after, 'PX', math.max(1, math.ceil(after - now)))
 return 0
 """
 
