@@ -38,8 +38,9 @@ export function RealtimeProvider({ userId, children }: Props) {
     current.on("connect", () => {
       refusals = 0;
       setState("connected");
-      // Events may have been missed while away: catch up on everything.
-      if (wasConnected) void resync(current, queryClient);
+      // Events may have been missed while away (or, on the first connect, since
+      // pages loaded over HTTP): catch up.
+      void resync(current, queryClient, { reconnected: wasConnected });
       wasConnected = true;
     });
     current.on("disconnect", (reason) => {

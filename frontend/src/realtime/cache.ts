@@ -51,17 +51,23 @@ export function bindQueryCache(
 const SYNC_LIMIT = 100;
 
 /**
- * After a reconnect: the messages missed in every conversation whose messages
- * are cached (`sync`, or HTTP pages if the server refuses it), then a refetch of
- * everything else. Message windows are merged, never refetched whole, so what
+ * On connect: the messages missed in every conversation whose messages are
+ * cached (`sync`, or HTTP pages if the server refuses it); after a reconnect,
+ * also a refetch of everything else. Message windows are merged, never refetched whole, so what
  * is on screen stays and nothing is shown twice.
  */
-export async function resync(socket: TeamTalkSocket, queryClient: QueryClient): Promise<void> {
-  // Windows nobody looks at are dropped; they load afresh when opened again.
-  queryClient.removeQueries({ queryKey: messagesKey, type: "inactive" });
-  void queryClient.invalidateQueries({
-    predicate: (query) => query.queryKey[0] !== messagesKey[0],
-  });
+export async function resync(
+  socket: TeamTalkSocket,
+  queryClient: QueryClient,
+  { reconnected }: { reconnected: boolean },
+): Promise<void> {
+  if (reconnected) {
+    // Windows nobody looks at are dropped; they load afresh when opened again.
+    queryClient.removeQueries({ queryKey: messagesKey, type: "inactive" });
+    void queryClient.invalidateQueries({
+      predicate: (query) => query.queryKey[0] !== messagesKey[0],
+    });
+  }
   const since = [...knownSeqs(queryClient)]
     .slice(0, SYNC_LIMIT)
     .map(([conversation_id, seq]) => ({ conversation_id, seq }));
