@@ -1,4 +1,4 @@
-import { useId, useRef, useState, type KeyboardEvent } from "react";
+import { useEffect, useId, useRef, useState, type KeyboardEvent } from "react";
 
 const MAX_MESSAGE = 5000;
 const TYPING_EVERY_MS = 2_000;
@@ -18,6 +18,12 @@ export function Composer({ onSend, onTyping, disabled = false, note }: Props) {
   const [body, setBody] = useState("");
   const lastTyping = useRef(0);
   const box = useRef<HTMLTextAreaElement>(null);
+
+  // Opening a conversation puts the cursor where one writes, as chat apps do,
+  // except on touch screens, where it would pop up the keyboard unasked.
+  useEffect(() => {
+    if (window.matchMedia?.("(pointer: fine)").matches) box.current?.focus({ preventScroll: true });
+  }, []);
 
   const send = () => {
     const text = body.trim();
