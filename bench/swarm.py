@@ -89,8 +89,6 @@ class Socket:
                     break
         except (aiohttp.ClientError, ConnectionError, RuntimeError):
             pass
-        finally:
-            swarm.closed += 1
 
 
 class Swarm:
@@ -102,7 +100,6 @@ class Swarm:
         self.recording = False
         self.arrivals: dict[str, list[Any]] = {}  # client_id -> [time, group, tag]
         self.duplicates = 0
-        self.closed = 0
         self.acked = 0  # send_message acks in a closed-loop flood
         self.sending: asyncio.Task[dict[str, Any]] | None = None
         self.stop_sending = asyncio.Event()
@@ -320,7 +317,7 @@ class Swarm:
             "counts": dict(self.counts),
             "acked": self.acked,
             "events": dict(self.events),
-            "open": len(self.sockets) - self.closed,
+            "open": sum(1 for sock in self.sockets.values() if not sock.ws.closed),
         }
 
     def record(self, on: bool) -> dict[str, Any]:
