@@ -3,6 +3,7 @@ unsent text over to a new request."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 
@@ -11,12 +12,11 @@ from playwright.async_api import expect
 
 from teamtalk.app import create_app
 from teamtalk.routing.worker import Worker
+from teamtalk.services import lifecycle
 from tests.browser.conftest import Browsing, at
 from tests.browser.test_chat_flow import chat, routed, solve
-from tests.browser.test_routing_flow import CONVERSATION, topic, worker
-from tests.conftest import Backend, Harness
-
-__all__ = ["worker"]  # the fixture, shared with the routing flow
+from tests.browser.test_routing_flow import CONVERSATION, topic
+from tests.conftest import Backend, Harness, LiveServer
 
 
 @pytest.fixture
@@ -26,6 +26,24 @@ async def harness(backend: Backend) -> AsyncIterator[Harness]:
     h = Harness(backend, settings, create_app(settings))
     yield h
     await h.close()
+
+
+@pytest.fixture
+async def worker(live: LiveServer, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Worker]:
+    """The routing worker, without its sweep that closes expired conversations: the agent's
+    own message is what meets the ended window (otherwise the sweep may close it first)."""
+
+    async def no_sweep(*_: object, **__: object) -> int:
+        return 0
+
+    monkeypatch.setattr(lifecycle, "close_expired", no_sweep)
+    harness = live.harness
+    w = Worker(harness.resources, harness.fastapi.state.realtime)
+    stop = asyncio.Event()
+    task = asyncio.create_task(w.run(stop))
+    yield w
+    stop.set()
+    await task
 
 
 async def test_writing_in_a_closed_conversation_offers_a_new_request(
