@@ -1,4 +1,4 @@
-import { useEffect, useLayoutEffect, useRef, type ReactNode } from "react";
+import { memo, useEffect, useLayoutEffect, useRef, type ReactNode } from "react";
 import { errorMessage } from "../api/client";
 import type { MessageWindow } from "../api/messages";
 import type { Outgoing } from "../api/outbox";
@@ -207,7 +207,8 @@ function retryAfter(item: Outgoing): number | null {
   return typeof seconds === "number" && seconds > 0 ? Math.ceil(seconds) : null;
 }
 
-function MessageItem({
+// Messages keep their identity in the cache, so only new or changed ones render again.
+const MessageItem = memo(function MessageItem({
   message,
   mine,
   highlighted,
@@ -243,4 +244,4 @@ function MessageItem({
       </div>
     </li>
   );
-}
+});
