@@ -87,9 +87,9 @@ MEMORY_USERS = 200  # agents whose sessions the idle sockets use (many sockets p
 MEMORY_WARMUP_SOCKETS = 20  # connected before the "before" reading
 SETTLE_SECONDS = 3.0  # after connecting, before reading RSS
 SATURATED = 0.95  # delivered/s below this share of the offered rate: behind the load
-# A rate step stops sending once this many seconds of messages wait for their ack: the
-# server is behind, and what is still queued only makes the drain (and the run) longer.
-MAX_BACKLOG_SECONDS = 0.5
+# A rate step stops sending once this many seconds of messages (at least 200) wait for
+# their ack: the server is far behind, and more queued only makes the drain longer.
+MAX_BACKLOG_SECONDS = 1.0
 START_TIMEOUT = 60.0
 ASSIGN_TIMEOUT = 180.0
 
@@ -512,7 +512,7 @@ async def latency_step(
             senders=senders,
             rate=rate,
             seconds=seconds,
-            max_backlog=max(50, int(rate * MAX_BACKLOG_SECONDS)),
+            max_backlog=max(200, int(rate * MAX_BACKLOG_SECONDS)),
             run=run_name,
         )
     )
@@ -668,7 +668,7 @@ async def exchange(
         for rate in profile.rates:
             if saturated_at is not None:
                 steps.append({"kind": kind, "rate": rate, "skipped": True})
-                progress(f"  {kind} {rate:>6,.0f}/s skipped: behind the load at {saturated_at:g}/s")
+                progress(f"  {kind} {rate:>6,.0f}/s skipped: stopped at {saturated_at:g}/s")
                 continue
             run_name = f"{kind}-{repeat}-{rate:g}"
             step = await latency_step(
@@ -684,7 +684,7 @@ async def exchange(
                 + (f", stopped after {step['stopped_at']} sends" if step["stopped_at"] else "")
                 + (f"\n    first error: {step['first_error']}" if step["first_error"] else "")
             )
-            if step["saturated"]:
+            if step["stopped_at"] is not None:  # far behind: a higher rate says nothing more
                 saturated_at = rate
         result["latency"] = steps
 
@@ -963,7 +963,7 @@ def targets_of(
                 f"delivery p99 <= {TARGET_P99_MS:g} ms at {TARGET_P99_RATE:,.0f} messages/s",
                 None,
                 False,
-                "not run: behind the load at a lower rate",
+                "not run: far behind at a lower rate",
             )
         elif ours:
             p99 = ours["e2e_ms"]["p99"]
@@ -1061,7 +1061,7 @@ def print_summary(results: dict[str, Any], profile: Profile) -> None:
                 if cell is None:
                     continue
                 if cell.get("skipped"):
-                    print(f"{rate:>7,.0f} {kind:<9} │ not run: behind the load at a lower rate")
+                    print(f"{rate:>7,.0f} {kind:<9} │ not run: far behind at a lower rate")
                     continue
                 e2e, cpu = cell["e2e_ms"], cell["cpu_percent"]
                 mark = " !" if cell["saturated"] else ""
