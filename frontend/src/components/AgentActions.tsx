@@ -1,4 +1,5 @@
 import { useNavigate } from "react-router";
+import { ApiError } from "../api/client";
 import { useAgentAction } from "../api/conversations";
 import type { Conversation } from "../api/types";
 import { FormError } from "./FormError";
@@ -51,9 +52,7 @@ export function AgentActions({ conversation }: { conversation: Conversation }) {
 }
 
 function isClosedError(error: unknown): boolean {
-  return typeof error === "object" && error !== null && "code" in error
-    ? (error as { code: string }).code === "conversation_closed"
-    : false;
+  return error instanceof ApiError && error.code === "conversation_closed";
 }
 
 export function NewRequestButton({ onClick }: { onClick: () => void }) {
