@@ -216,10 +216,18 @@ async def test_a_disconnect_within_the_grace_period_changes_nothing(
         await asyncio.sleep(0.4)
         assert await presence.expire_grace(res, None) == []
     assert await db_status(harness, held) == ("assigned", lead.id)
-    # Gone for longer than the grace period: offline, and the basket goes back.
+    # Gone for longer than the grace period: offline, and the basket goes back (by this
+    # call or the worker's housekeeping, whichever comes first; the server may see the
+    # disconnect late on a busy machine).
     await asyncio.sleep(0.4)
-    assert await presence.expire_grace(res, None) == [lead.id]
+    for _ in range(50):
+        await presence.expire_grace(res, None)
+        if await db_status(harness, held) == ("queued", None):
+            break
+        await asyncio.sleep(0.1)
     assert await db_status(harness, held) == ("queued", None)
+    async with res.sessions() as db:
+        assert (await db.get_one(User, lead.id)).presence == Presence.OFFLINE
     assert (await res.router.snapshot()).queue == [held]
 
 
