@@ -3,32 +3,24 @@ reconnect. Shared by the Socket.IO handlers and the HTTP API."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from sqlalchemy import and_, case, insert, literal, select, update
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from teamtalk.errors import (
-    Conflict,
-    Forbidden,
     Invalid,
-    NotFound,
-    TeamTalkError,
     TooManyRequests,
 )
 from teamtalk.events import NewMessage, Read, Typing
 from teamtalk.models import (
-    Base,
     Conversation,
     ConversationRead,
     Message,
-    MessageKind,
-    Role,
-    Status,
     utcnow,
 )
 from teamtalk.realtime import Realtime, user_room
@@ -37,12 +29,12 @@ from teamtalk.schemas import ConversationOut, MessageOut, Names
 from teamtalk.services.conversations import Actor, followed_conversation, follows
 from teamtalk.services.history import add_message
 from teamtalk.services.lifecycle import (
-    CLOSED_MESSAGE,
     after_requeue,
     refuse_if_expired,
     requeue,
     rooms_for,
 )
+from teamtalk.services.store import Facts, Reply, check_can_write, store, stored_before
 from teamtalk.services.views import conversations_out, messages_out
 
 MAX_BODY = 5000
@@ -76,40 +68,6 @@ async def check_rate(res: Resources, user_id: int) -> None:
         )
 
 
-def check_can_write(actor: Actor, conversation: Conversation | Facts) -> None:
-    """Its agent, its assignee while assigned, and admins write; leaders who held it
-    before read only. (Readability is checked before.)"""
-    status = conversation.status
-    if status in (Status.CLOSED, Status.CANCELLED):
-        raise Conflict(CLOSED_MESSAGE, code="conversation_closed")
-    if actor.role == Role.ADMIN or actor.id == conversation.agent_id:
-        return
-    if actor.id == conversation.assignee_id:
-        if status == Status.ASSIGNED:
-            return
-        raise Conflict(
-            f"This conversation is {status}; the agent's next message brings it back.",
-            code="not_assigned",
-        )
-    raise Forbidden("You can read this conversation but no longer write in it.", code="read_only")
-
-
-# Core tables for the hot path (the ORM's unit of work costs more than the SQL here).
-CONVERSATIONS = Base.metadata.tables["conversations"]
-MESSAGES = Base.metadata.tables["messages"]
-
-
-@dataclass(frozen=True)
-class Facts:
-    """What sending needs to know about a conversation, read without the ORM (the hot
-    path: every chat message)."""
-
-    id: int
-    agent_id: int
-    assignee_id: int | None
-    status: str
-
-
 async def send(
     db: AsyncSession,
     res: Resources,
@@ -125,69 +83,13 @@ async def send(
     solved conversation brings it back to the queue."""
     text = clean_body(body)
     await check_rate(res, actor.id)
-    c = CONVERSATIONS.c
-    now = utcnow()
-    # Take the next number first, in one statement that also reads what the checks need
-    # (and locks the row); a refusal rolls it back.
-    answered = case(
-        (
-            and_(c.assignee_id == actor.id, c.first_response_at.is_(None)),
-            literal(now, c.first_response_at.type),
-        ),
-        else_=c.first_response_at,
-    )
-    row = (
-        await db.execute(
-            update(CONVERSATIONS)
-            .where(c.id == conversation_id)
-            .values(last_seq=c.last_seq + 1, updated_at=now, first_response_at=answered)
-            .returning(c.id, c.agent_id, c.assignee_id, c.status, c.last_seq)
-        )
-    ).first()
     try:
-        if row is None:
-            raise NotFound("No such conversation.", code="conversation_not_found")
-        facts, seq = Facts(*row[:4]), int(row[4])
-        if not await follows(db, actor, facts):
-            raise NotFound("No such conversation.", code="conversation_not_found")
-        check_can_write(actor, facts)
-    except TeamTalkError:
-        await db.rollback()
-        raise
-    if actor.id == facts.agent_id and facts.status in (Status.PENDING, Status.SOLVED):
-        await db.rollback()
+        out, facts = await store(
+            db, actor, conversation_id, client_id=client_id, text=text, now=utcnow()
+        )
+    except Reply:
         return await _reply(db, res, realtime, actor, conversation_id, client_id, text)
-    try:
-        message_id = await db.scalar(
-            insert(MESSAGES)
-            .values(
-                conversation_id=facts.id,
-                seq=seq,
-                sender_id=actor.id,
-                kind=MessageKind.USER,
-                body=text,
-                client_id=client_id,
-                created_at=now,
-            )
-            .returning(MESSAGES.c.id)
-        )
-    except IntegrityError:
-        await db.rollback()
-        return await _stored(db, actor, conversation_id, client_id)
-    await db.commit()
-    assert message_id is not None
-    out = MessageOut(
-        id=message_id,
-        conversation_id=facts.id,
-        seq=seq,
-        sender_id=actor.id,
-        sender_name=actor.display_name,
-        kind=MessageKind.USER,
-        body=text,
-        client_id=client_id,
-        created_at=now,
-    )
-    if realtime is not None:
+    if realtime is not None and facts is not None:
         event = NewMessage(conversation_id=facts.id, message=out)
         await event.to_rooms(realtime, rooms_for(facts))
     return out
@@ -213,28 +115,13 @@ async def _reply(
         await db.flush()
     except IntegrityError:
         await db.rollback()
-        return await _stored(db, actor, conversation_id, client_id)
+        return await stored_before(db, actor, conversation_id, client_id)
     # The agent's words first, then "back in the queue".
     change = await requeue(db, actor, conversation, reason="agent replied")
     change.messages.insert(0, message)
     await db.commit()
     await after_requeue(db, res, realtime, change)
     return MessageOut.of(message, Names(users={actor.id: actor.display_name}))
-
-
-async def _stored(
-    db: AsyncSession, actor: Actor, conversation_id: int, client_id: str
-) -> MessageOut:
-    stored = await db.scalar(
-        select(Message).where(
-            Message.conversation_id == conversation_id,
-            Message.sender_id == actor.id,
-            Message.client_id == client_id,
-        )
-    )
-    if stored is None:  # the conflict was something else: let it surface
-        raise Conflict("The message could not be stored; send it again.", code="retry")
-    return MessageOut.of(stored, Names(users={actor.id: actor.display_name}))
 
 
 async def mark_read(
@@ -272,7 +159,9 @@ async def typing(
     db: AsyncSession, realtime: Realtime, actor: Actor, conversation_id: int, sid: str
 ) -> None:
     conversation = await followed_conversation(db, actor, conversation_id)
-    check_can_write(actor, conversation)
+    c = conversation
+    with contextlib.suppress(Reply):  # an agent writing again is writing
+        check_can_write(actor, Facts(c.id, c.agent_id, c.assignee_id, c.status))
     event = Typing(
         conversation_id=conversation.id, user_id=actor.id, display_name=actor.display_name
     )
