@@ -3,51 +3,40 @@ unsent text over to a new request."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 
 import pytest
 from playwright.async_api import expect
 
-from teamtalk.app import create_app
 from teamtalk.routing.worker import Worker
 from teamtalk.services import lifecycle
 from tests.browser.conftest import Browsing, at
 from tests.browser.test_chat_flow import chat, routed, solve
 from tests.browser.test_routing_flow import CONVERSATION, topic
-from tests.conftest import Backend, Harness, LiveServer
+from tests.conftest import Backend, Harness, harness_with
 
 
 @pytest.fixture
 async def harness(backend: Backend) -> AsyncIterator[Harness]:
     """No reopen window: a solved conversation is closed to the agent's next message."""
-    settings = backend.settings(reopen_minutes=0)
-    h = Harness(backend, settings, create_app(settings))
-    yield h
-    await h.close()
+    async with harness_with(backend, reopen_minutes=0) as h:
+        yield h
 
 
 @pytest.fixture
-async def worker(live: LiveServer, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Worker]:
-    """The routing worker, without its sweep that closes expired conversations: the agent's
-    own message is what meets the ended window (otherwise the sweep may close it first)."""
+def no_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker runs without its sweep that closes expired conversations: the agent's own
+    message is what meets the ended window (otherwise the sweep may close it first)."""
 
-    async def no_sweep(*_: object, **__: object) -> int:
+    async def nothing(*_: object, **__: object) -> int:
         return 0
 
-    monkeypatch.setattr(lifecycle, "close_expired", no_sweep)
-    harness = live.harness
-    w = Worker(harness.resources, harness.fastapi.state.realtime)
-    stop = asyncio.Event()
-    task = asyncio.create_task(w.run(stop))
-    yield w
-    stop.set()
-    await task
+    monkeypatch.setattr(lifecycle, "close_expired", nothing)
 
 
 async def test_writing_in_a_closed_conversation_offers_a_new_request(
-    harness: Harness, browsing: Browsing, worker: Worker
+    harness: Harness, browsing: Browsing, no_sweep: None, worker: Worker
 ) -> None:
     await topic(harness, "Billing")
     leader, agent, _ = await routed(browsing, harness, "Card declined at checkout")

@@ -17,12 +17,9 @@ from tests.browser.test_routing_flow import (
     send_request,
     set_status,
     topic,
-    worker,
     workspace,
 )
 from tests.conftest import PASSWORD, Harness
-
-__all__ = ["worker"]  # the fixture, shared with the routing flow
 
 
 def chat(page: Page) -> Locator:

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 
 import pytest
 from playwright.async_api import Locator, Page, expect
 
-from teamtalk.app import create_app
 from teamtalk.models import Role
 from teamtalk.routing.worker import Worker
 from teamtalk.services.topics import create_topic
 from tests.browser.conftest import Browsing, at, heading
-from tests.conftest import Backend, Harness, LiveServer
+from tests.conftest import Backend, Harness, harness_with
 
 CONVERSATION = re.compile(r"Conversation #\d+")
 
@@ -22,22 +20,8 @@ CONVERSATION = re.compile(r"Conversation #\d+")
 @pytest.fixture
 async def harness(backend: Backend) -> AsyncIterator[Harness]:
     """Three status changes a minute, so that the fourth shows the refusal."""
-    settings = backend.settings(status_changes_per_minute=3)
-    h = Harness(backend, settings, create_app(settings))
-    yield h
-    await h.close()
-
-
-@pytest.fixture
-async def worker(live: LiveServer) -> AsyncIterator[Worker]:
-    """The live server assigns nothing by itself: the routing worker runs beside it."""
-    harness = live.harness
-    w = Worker(harness.resources, harness.fastapi.state.realtime)
-    stop = asyncio.Event()
-    task = asyncio.create_task(w.run(stop))
-    yield w
-    stop.set()
-    await task
+    async with harness_with(backend, status_changes_per_minute=3) as h:
+        yield h
 
 
 async def topic(harness: Harness, name: str) -> None:
