@@ -31,6 +31,7 @@ import os
 import secrets
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -86,6 +87,7 @@ LEADER_CAPACITY = 4  # bench/routing.py's users: every leader holds 4 conversati
 MEMORY_USERS = 200  # agents whose sessions the idle sockets use (many sockets per user)
 MEMORY_WARMUP_SOCKETS = 20  # connected before the "before" reading
 SETTLE_SECONDS = 3.0  # after connecting, before reading RSS
+IDLE_SECONDS = 10.0  # idle CPU is read over this long: one period of Team Talk's heartbeat
 SATURATED = 0.95  # delivered/s below this share of the offered rate: behind the load
 # A rate step stops sending once this many seconds of messages (at least 200) wait for
 # their ack: the server is far behind, and more queued only makes the drain longer.
@@ -833,9 +835,10 @@ async def memory(
             added = MEMORY_WARMUP_SOCKETS + count - connected
             connected += added
             await asyncio.sleep(SETTLE_SECONDS)
-            # Idle: what the open sockets cost in CPU (Engine.IO pings every 25 s).
+            # Idle: what the open sockets cost in CPU (Engine.IO pings every 25 s; Team Talk
+            # re-registers every socket in Redis every 10 s).
             cpu1, t1 = cpu_seconds(pid) or 0.0, time.perf_counter()
-            await asyncio.sleep(SETTLE_SECONDS)
+            await asyncio.sleep(IDLE_SECONDS)
             idle_cpu = 100 * ((cpu_seconds(pid) or 0.0) - cpu1) / (time.perf_counter() - t1)
             counters = await asyncio.gather(*(s.call("counters") for s in swarms))
             rss = rss_bytes(pid)
@@ -1156,6 +1159,19 @@ def print_summary(results: dict[str, Any], profile: Profile) -> None:
         print(f"  {t['label']:<58} {fmt(t['value'], ',.2f'):>10}  {mark}{note}")
 
 
+def code_version() -> dict[str, Any]:
+    """The commit the servers ran, and whether src/ had uncommitted changes (the tree is
+    shared while others work on it)."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", *args], cwd=BENCH_DIR.parent, capture_output=True, text=True, check=False
+        )
+        return done.stdout.strip()
+
+    return {"commit": git("rev-parse", "HEAD"), "src_changed": git("status", "--short", "src")}
+
+
 # ── Main ──────────────────────────────────────────────────────────────────────────────────
 
 
@@ -1170,6 +1186,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         valkey = Redis.from_url(valkey_url, decode_responses=True)
         results: dict[str, Any] = {
             "machine": await machine_info(valkey),
+            "code": code_version(),
             "profile": asdict(profile) | {"deflate": args.deflate, "quick": bool(args.quick)},
             "load_average_start": load_average(),
         }
