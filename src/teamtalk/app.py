@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from teamtalk import sockets
+from teamtalk import db, sockets
 from teamtalk.api import auth, conversations, health, history, monitoring, topics, users
 from teamtalk.errors import TeamTalkError, error_payload, field_errors
 from teamtalk.guards import BodyLimit, OriginGuard
@@ -49,6 +49,9 @@ def create_app(settings: Settings) -> Any:
         stop = asyncio.Event()
         await realtime.heartbeat()
         tasks = [asyncio.create_task(_heartbeats(realtime, stop))]
+        database_file = db.sqlite_file(settings.sqlalchemy_url)
+        if database_file is not None:
+            tasks.append(asyncio.create_task(db.checkpoints(database_file, stop)))
         if settings.run_worker:
             tasks.append(asyncio.create_task(Worker(resources, realtime).run(stop)))
         try:
