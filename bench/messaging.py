@@ -1,7 +1,7 @@
 """Messaging benchmark: Team Talk's send_message beside a bare python-socketio relay.
 
     .venv/bin/python bench/messaging.py [--quick] [--out PATH] [--repeats N] [--no-deflate]
-        [--part exchange|memory|all]
+        [--part exchange|memory|all] [--server teamtalk|echo|both]
 
 Through real `teamtalk serve --no-worker` processes (SQLite, a private Valkey) and, in the
 same run, through the BASELINE `bench/echo_server.py` (the same python-socketio stack with
@@ -140,10 +140,10 @@ QUICK = Profile(
     rates=(50.0, 1_000.0),
     warmup_seconds=1.0,
     measure_seconds=3.0,
-    tabs=400,
+    tabs=200,
     flood_window=1,
     flood_warmup_seconds=1.0,
-    flood_seconds=3.0,
+    flood_seconds=2.0,
     memory_counts=(1_000,),
     repeats=1,
 )
