@@ -11,6 +11,8 @@ import pytest
 import socketio
 
 from teamtalk.models import Role
+from teamtalk.realtime import live_sockets
+from teamtalk.services import presence
 from teamtalk.services.auth import COOKIE_NAME
 from tests.clients import Probe, connected, sign_in
 from tests.conftest import LiveServer
@@ -109,3 +111,37 @@ async def test_logout_disconnects_only_that_sessions_sockets(live: LiveServer) -
             await asyncio.wait_for(phone_socket.disconnected.wait(), 5)
         await asyncio.sleep(0.2)
         assert laptop.client.connected and not laptop.disconnected.is_set()
+
+
+async def test_a_connect_that_fails_inside_is_refused_not_left_hanging(
+    live: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness = live.harness
+    user = await harness.user(Role.TEAMLEADER)
+    token = await sign_in(harness, user)
+
+    async def busy(*_: object) -> None:
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(presence, "connected", busy)  # after the socket was registered
+    probe = Probe()
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await probe.client.connect(
+            live.url,
+            headers={"Cookie": f"{COOKIE_NAME}={token}"},
+            transports=["websocket"],
+            wait_timeout=5,
+        )
+    assert probe.refusal["data"]["error"]["code"] == "unavailable"
+    await probe.client.disconnect()
+    res = harness.resources
+    assert await live_sockets(res.redis, res.keys, user.id) == {}
+
+
+async def test_a_burst_of_redis_commands_waits_for_connections(live: LiveServer) -> None:
+    """More commands at once than the pool has connections: they queue, none fails."""
+    res = live.harness.resources
+    key = res.keys.prefix + "burst"
+    done = await asyncio.gather(*(res.redis.incr(key) for _ in range(600)))
+    assert sorted(done) == list(range(1, 601))
+    await res.redis.delete(key)

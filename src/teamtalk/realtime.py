@@ -16,6 +16,7 @@ from typing import Any
 import socketio
 from redis.asyncio import Redis
 
+from teamtalk.resources import redis_pool
 from teamtalk.routing.keys import Keys
 
 SERVER_TTL = 30  # seconds; servers refresh it every third of that
@@ -33,7 +34,8 @@ def conversation_room(conversation_id: int) -> str:
 
 
 class RedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
-    """python-socketio's Redis manager, keeping one Redis client for its lifetime.
+    """python-socketio's Redis manager, keeping one Redis client for its lifetime, on a
+    pool that waits for a free connection under a burst instead of failing.
 
     Its listener and its first emit each call `_redis_connect`, which makes a new client
     and drops the old one with its connection still open; only the subscription needs
@@ -46,7 +48,9 @@ class RedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
 
     def _redis_connect(self) -> None:
         if self.redis is None:
-            super()._redis_connect()
+            self.redis = Redis.from_pool(redis_pool(self.redis_url))
+            self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            self.connected = True
             self._closing = set()
             return
         old = self.pubsub

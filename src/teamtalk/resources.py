@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from teamtalk import db
@@ -12,6 +13,17 @@ from teamtalk.ratelimit import RateLimit
 from teamtalk.routing.engine import Router
 from teamtalk.routing.keys import Keys
 from teamtalk.settings import Settings
+
+# Connections per process. Past it, a command waits for a free one (up to the timeout)
+# instead of failing, as redis-py's default pool would under a burst.
+REDIS_CONNECTIONS = 200
+REDIS_WAIT_SECONDS = 10
+
+
+def redis_pool(url: str, **options: Any) -> BlockingConnectionPool:
+    return BlockingConnectionPool.from_url(
+        url, max_connections=REDIS_CONNECTIONS, timeout=REDIS_WAIT_SECONDS, **options
+    )
 
 
 @dataclass
@@ -32,7 +44,7 @@ class Resources:
         # Resolved once here: a generated key is read from the data dir, not per request.
         settings = settings.model_copy(update={"secret_key": settings.resolved_secret_key()})
         engine = db.create_engine(settings.sqlalchemy_url)
-        redis = Redis.from_url(redis_url, decode_responses=True)
+        redis = Redis.from_pool(redis_pool(redis_url, decode_responses=True))
         keys = Keys(settings.redis_prefix)
         return cls(
             settings=settings,

@@ -5,6 +5,7 @@ Identity comes from the session cookie checked at connect, never from a payload.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -98,6 +99,21 @@ def guarded(handler: Handler) -> Handler:
 
 def register(sio: socketio.AsyncServer, resources: Resources, realtime: Realtime) -> None:
     async def connect(sid: str, environ: dict[str, Any], _auth: Any = None) -> None:
+        try:
+            await admit(sid, environ)
+        except socketio.exceptions.ConnectionRefusedError:
+            raise
+        except Exception as exc:
+            # Refused, not left hanging: the client retries with its usual backoff.
+            log.exception("socket connect failed", extra={"sid": sid})
+            tracked = realtime.local.get(sid)
+            if tracked is not None:  # no disconnect event follows a refused connect
+                with contextlib.suppress(Exception):
+                    await realtime.untrack(tracked[0], sid)
+            refusal = error_payload("unavailable", "The server is busy; try again.")
+            raise socketio.exceptions.ConnectionRefusedError("unavailable", refusal) from exc
+
+    async def admit(sid: str, environ: dict[str, Any]) -> None:
         async with resources.sessions() as db:
             found = await auth.authenticate(db, resources.settings, session_token(environ))
         if found is None:
