@@ -116,6 +116,7 @@ def serve(
                 port=settings.port,
                 reload=True,
                 log_config=None,
+                ws_per_message_deflate=False,
             )
         else:
             from teamtalk.app import create_app
@@ -126,6 +127,9 @@ def serve(
                 port=settings.port,
                 log_config=None,
                 proxy_headers=True,
+                # Chat events are small JSON: compressing each one saves little and costs
+                # about 42 KiB of memory per connection (bench/messaging.py).
+                ws_per_message_deflate=False,
             )
 
 
