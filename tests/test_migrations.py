@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, func, inspect, select
 
 from teamtalk import db
 from teamtalk.migrations import include_name
-from teamtalk.models import Base
+from teamtalk.models import Base, Topic
 from tests.conftest import Backend
 
 
@@ -51,3 +54,21 @@ async def test_downgrade_to_empty_and_back(tmp_path: object) -> None:
     assert left <= {"alembic_version"}
     await db.upgrade(engine)
     await engine.dispose()
+
+
+async def test_a_reading_process_never_holds_up_a_writing_one(tmp_path: Path) -> None:
+    """SQLite: read-only sessions take no write lock (WAL), so a second process's writes
+    go through while a long read is open."""
+    url = f"sqlite+aiosqlite:///{tmp_path}/shared.db"
+    reader_engine, writer_engine = db.create_engine(url), db.create_engine(url)
+    await db.upgrade(writer_engine)
+    try:
+        async with db.readers(reader_engine)() as reading:
+            assert await reading.scalar(select(func.count()).select_from(Topic)) == 0
+            async with db.sessionmaker(writer_engine)() as writing:
+                writing.add(Topic(name="Billing"))
+                async with asyncio.timeout(2):  # busy_timeout is 30 s: no waiting at all
+                    await writing.commit()
+    finally:
+        await reader_engine.dispose()
+        await writer_engine.dispose()

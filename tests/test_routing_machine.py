@@ -350,7 +350,12 @@ class RoutingMachine(RuleBasedStateMachine):
         overrides = {"worker_batch": 3, "assignment_lease_seconds": NEVER}
         res = Resources.open(self.cast.backend.settings(redis_prefix=prefix, **overrides))
         broken = database.create_engine(BROKEN_DATABASE)
-        outage = dataclasses.replace(res, engine=broken, sessions=database.sessionmaker(broken))
+        outage = dataclasses.replace(
+            res,
+            engine=broken,
+            sessions=database.sessionmaker(broken),
+            reads=database.readers(broken),
+        )
         return res, outage
 
     def run(self, step: Awaitable[T]) -> T:

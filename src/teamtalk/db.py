@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 BACKSTOP_PAGES = 20_000
+READ_ONLY = "teamtalk_read_only"
 CHECKPOINT_SECONDS = 1.0
 
 
@@ -85,12 +86,22 @@ async def checkpoints(path: str, stop: asyncio.Event) -> None:
 
 def _sqlite_begin(conn: Connection) -> None:
     # IMMEDIATE takes the write lock up front, so concurrent writers wait on
-    # busy_timeout instead of failing on a lock upgrade mid-transaction.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # busy_timeout instead of failing on a lock upgrade mid-transaction. Sessions that
+    # only read (`readers`) take no lock: in WAL mode they never hold up a writer.
+    if conn.get_execution_options().get(READ_ONLY):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def readers(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for work that only reads (the worker's periodic checks): on SQLite they do
+    not take the write lock, so another process's requests never wait for them."""
+    return async_sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
 
 def alembic_config() -> Config:

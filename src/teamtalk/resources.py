@@ -31,6 +31,7 @@ class Resources:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    reads: async_sessionmaker[AsyncSession]  # read only: no write lock on SQLite
     redis: Redis
     keys: Keys
     router: Router
@@ -50,6 +51,7 @@ class Resources:
             settings=settings,
             engine=engine,
             sessions=db.sessionmaker(engine),
+            reads=db.readers(engine),
             redis=redis,
             keys=keys,
             router=Router(redis, keys, max_attempts=settings.max_assign_attempts),

@@ -96,7 +96,7 @@ async def repair(res: Resources, found: Drift) -> None:
 
 async def drift(res: Resources) -> Drift:
     redis_state = await res.router.snapshot()
-    async with res.sessions() as db:
+    async with res.reads() as db:
         db_state = await database_state(db)
     settling = set(redis_state.inflight) | redis_state.parked
     in_redis_queue = set(redis_state.queue)

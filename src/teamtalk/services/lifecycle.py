@@ -385,6 +385,12 @@ async def close_expired(res: Resources, realtime: Realtime | None, *, limit: int
     """Solved conversations whose reopen window ended become closed. Run periodically by
     the worker; it works from the database, so nothing is missed across restarts."""
     cutoff = utcnow() - timedelta(minutes=res.settings.reopen_minutes)
+    due_query = select(Conversation.id).where(
+        Conversation.status == Status.SOLVED, Conversation.resolved_at <= cutoff
+    )
+    async with res.reads() as db:  # most runs find nothing: no write lock for that
+        if await db.scalar(due_query.limit(1)) is None:
+            return 0
     async with res.sessions() as db:
         query = (
             select(Conversation)
