@@ -101,6 +101,7 @@ def main() -> None:
         port=args.port,
         log_config=None,
         proxy_headers=True,
+        ws_per_message_deflate=False,
     )
 
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import socketio
 from sqlalchemy import func, select, update
 
 from teamtalk.models import (
@@ -252,7 +253,7 @@ async def test_strangers_are_refused_and_hear_nothing(live: LiveServer, worker: 
     assert [b for _, _, b in await stored_bodies(harness, cid)].count("let me in") == 0
 
     anonymous = Probe()
-    with pytest.raises(Exception):  # noqa: B017 - socketio.exceptions.ConnectionError
+    with pytest.raises(socketio.exceptions.ConnectionError):
         await anonymous.client.connect(live.url, transports=["websocket"], wait_timeout=5)
     assert anonymous.refusal["data"]["error"]["code"] == "not_authenticated"
 

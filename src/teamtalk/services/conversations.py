@@ -118,15 +118,21 @@ class Followed(Protocol):
     def assignee_id(self) -> int | None: ...
 
 
+def takes_part(who: Someone, conversation: Followed) -> bool | None:
+    """True or False when who they are decides; None when it depends on whether this
+    leader held the conversation before."""
+    if who.role == Role.ADMIN or who.id in (conversation.agent_id, conversation.assignee_id):
+        return True
+    return None if who.role == Role.TEAMLEADER else False
+
+
 async def follows(db: AsyncSession, who: Someone, conversation: Followed) -> bool:
     """Who takes part, live: its agent, its assignee, leaders who held it (read only), and
     admins. Joining its room, writing, typing, read marks and catch-up need this."""
-    if who.role == Role.ADMIN or who.id in (conversation.agent_id, conversation.assignee_id):
-        return True
-    if who.role != Role.TEAMLEADER:
-        return False
-    held = await db.get(ConversationParticipant, (conversation.id, who.id))
-    return held is not None
+    part = takes_part(who, conversation)
+    if part is not None:
+        return part
+    return await db.get(ConversationParticipant, (conversation.id, who.id)) is not None
 
 
 async def can_read(db: AsyncSession, who: Someone, conversation: Followed) -> bool:

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from teamtalk.errors import Conflict, Forbidden, NotFound
 from teamtalk.models import Base, Message, MessageKind, Role, Status
 from teamtalk.schemas import MessageOut
-from teamtalk.services.conversations import Actor, follows
+from teamtalk.services.conversations import Actor, follows, takes_part
 from teamtalk.services.lifecycle import CLOSED_MESSAGE
 
 CONVERSATIONS = Base.metadata.tables["conversations"]
@@ -46,14 +46,6 @@ class Duplicate(Exception):
 class Reply(Exception):
     """The agent wrote in a pending or solved conversation: nothing was stored; the
     lifecycle's path stores it and brings the conversation back."""
-
-
-def takes_part(actor: Actor, facts: Facts) -> bool | None:
-    """True or False when the facts decide; None when it depends on whether this leader
-    held the conversation before."""
-    if actor.role == Role.ADMIN or actor.id in (facts.agent_id, facts.assignee_id):
-        return True
-    return None if actor.role == Role.TEAMLEADER else False
 
 
 def check_can_write(actor: Actor, facts: Facts) -> None:
