@@ -15,6 +15,13 @@ TopicName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
 Capacity = Annotated[int, Field(ge=1, le=50)]
 
+# Every number that reaches the database is bounded by its column, so an out-of-range one
+# is a 422 naming the field instead of an overflow inside the driver.
+MAX_ID = 2**63 - 1  # BIGINT on PostgreSQL, INTEGER on SQLite
+MAX_SEQ = 2**31 - 1  # INTEGER on PostgreSQL
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Seq = Annotated[int, Field(ge=0, le=MAX_SEQ)]
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -189,7 +196,7 @@ MessageBody = Annotated[
 
 class ConversationCreate(Strict):
     message: MessageBody
-    topic_id: int | None = None
+    topic_id: Id | None = None
     ticket_link: (
         Annotated[str, StringConstraints(strip_whitespace=True, max_length=2048)] | None
     ) = None
@@ -216,7 +223,7 @@ class ConversationEnvelope(BaseModel):
 
 class SubmitAs(Strict):
     status: Literal["solved", "pending"]
-    topic_id: int
+    topic_id: Id
 
 
 class ConversationDetail(BaseModel):
@@ -236,7 +243,7 @@ class MessageIn(Strict):
 
 
 class SocketMessageIn(MessageIn):
-    conversation_id: int
+    conversation_id: Id
 
 
 class MessageEnvelope(BaseModel):
@@ -244,11 +251,11 @@ class MessageEnvelope(BaseModel):
 
 
 class ReadIn(Strict):
-    seq: Annotated[int, Field(ge=0)]
+    seq: Seq
 
 
 class SocketReadIn(ReadIn):
-    conversation_id: int
+    conversation_id: Id
 
 
 class ReadOut(BaseModel):
@@ -256,11 +263,11 @@ class ReadOut(BaseModel):
 
 
 class ConversationRef(Strict):
-    conversation_id: int
+    conversation_id: Id
 
 
 class TransferIn(Strict):
-    leader_id: int | None
+    leader_id: Id | None
     reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
 
 
@@ -275,8 +282,8 @@ class TransferTargets(BaseModel):
 
 
 class SyncPoint(Strict):
-    conversation_id: int
-    seq: Annotated[int, Field(ge=0)]
+    conversation_id: Id
+    seq: Seq
 
 
 class SyncIn(Strict):

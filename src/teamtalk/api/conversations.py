@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from teamtalk.api.deps import DB, RT, CurrentUser, Res, require_role
+from teamtalk.api.params import PathId
 from teamtalk.models import ConversationRead, Role, Status, User
 from teamtalk.schemas import (
     ConversationCreate,
@@ -58,7 +59,7 @@ async def basket(leader: Leader, db: DB) -> ConversationPage:
 
 
 @router.get("/{conversation_id}", response_model=ConversationDetail)
-async def get(conversation_id: int, user: CurrentUser, db: DB, res: Res) -> ConversationDetail:
+async def get(conversation_id: PathId, user: CurrentUser, db: DB, res: Res) -> ConversationDetail:
     conversation = await conversations.visible_conversation(db, user, conversation_id)
     position = None
     if conversation.status == Status.QUEUED:
@@ -73,7 +74,7 @@ async def get(conversation_id: int, user: CurrentUser, db: DB, res: Res) -> Conv
 
 @router.post("/{conversation_id}/messages", response_model=MessageEnvelope, status_code=201)
 async def send_message(
-    conversation_id: int, body: MessageIn, user: CurrentUser, db: DB, res: Res, realtime: RT
+    conversation_id: PathId, body: MessageIn, user: CurrentUser, db: DB, res: Res, realtime: RT
 ) -> MessageEnvelope:
     """Stored, then delivered; the same `client_id` again returns the stored message."""
     message = await messages.send(
@@ -90,7 +91,7 @@ async def send_message(
 
 @router.post("/{conversation_id}/read", response_model=ReadOut)
 async def mark_read(
-    conversation_id: int, body: ReadIn, user: CurrentUser, db: DB, realtime: RT
+    conversation_id: PathId, body: ReadIn, user: CurrentUser, db: DB, realtime: RT
 ) -> ReadOut:
     last = await messages.mark_read(db, realtime, Actor.of(user), conversation_id, body.seq)
     return ReadOut(last_read_seq=last)
@@ -98,7 +99,7 @@ async def mark_read(
 
 @router.post("/{conversation_id}/submit", response_model=ConversationEnvelope)
 async def submit_as(
-    conversation_id: int, body: SubmitAs, leader: Leader, db: DB, res: Res, realtime: RT
+    conversation_id: PathId, body: SubmitAs, leader: Leader, db: DB, res: Res, realtime: RT
 ) -> ConversationEnvelope:
     conversation = await lifecycle.submit_as(
         db,
@@ -114,7 +115,7 @@ async def submit_as(
 
 @router.post("/{conversation_id}/transfer", response_model=ConversationEnvelope)
 async def transfer(
-    conversation_id: int, body: TransferIn, leader: Leader, db: DB, res: Res, realtime: RT
+    conversation_id: PathId, body: TransferIn, leader: Leader, db: DB, res: Res, realtime: RT
 ) -> ConversationEnvelope:
     """To an online leader with a free slot, or (`leader_id: null`) back to the queue."""
     conversation = await lifecycle.transfer(
@@ -131,7 +132,7 @@ async def transfer(
 
 @router.get("/{conversation_id}/transfer-targets", response_model=TransferTargets)
 async def transfer_targets(
-    conversation_id: int, leader: Leader, db: DB, res: Res
+    conversation_id: PathId, leader: Leader, db: DB, res: Res
 ) -> TransferTargets:
     """Online leaders with a free slot, most free first."""
     await conversations.followed_conversation(db, leader, conversation_id)
@@ -148,7 +149,7 @@ async def transfer_targets(
 
 @router.post("/{conversation_id}/withdraw", response_model=ConversationEnvelope)
 async def withdraw(
-    conversation_id: int, agent: Agent, db: DB, res: Res, realtime: RT
+    conversation_id: PathId, agent: Agent, db: DB, res: Res, realtime: RT
 ) -> ConversationEnvelope:
     conversation = await lifecycle.withdraw(db, res, realtime, Actor.of(agent), conversation_id)
     return ConversationEnvelope(conversation=await views.conversation_out(db, conversation))
@@ -156,7 +157,7 @@ async def withdraw(
 
 @router.post("/{conversation_id}/reopen", response_model=ConversationEnvelope)
 async def reopen(
-    conversation_id: int, agent: Agent, db: DB, res: Res, realtime: RT
+    conversation_id: PathId, agent: Agent, db: DB, res: Res, realtime: RT
 ) -> ConversationEnvelope:
     conversation = await lifecycle.reopen(db, res, realtime, Actor.of(agent), conversation_id)
     return ConversationEnvelope(conversation=await views.conversation_out(db, conversation))

@@ -5,19 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 
 from teamtalk.api.deps import DB, CurrentUser
+from teamtalk.api.params import PathId, QueryId, QuerySeq
 from teamtalk.errors import Invalid
 from teamtalk.models import Status
-from teamtalk.schemas import ConversationPage, MessagePage, SearchPage
+from teamtalk.schemas import MAX_ID, ConversationPage, MessagePage, SearchPage
 from teamtalk.services import listing, search
-from teamtalk.services.listing import MAX_ID, Filters, Sort
+from teamtalk.services.listing import Filters, Sort
 
 router = APIRouter(tags=["history"])
-
-Id = Annotated[int, Query(ge=1, le=MAX_ID)]
-Seq = Annotated[int, Query(ge=0, le=2**31 - 1)]
 
 
 def utc(value: datetime | None, field: str) -> datetime | None:
@@ -33,8 +31,8 @@ def utc(value: datetime | None, field: str) -> datetime | None:
 
 def filters(
     status: Annotated[list[Status] | None, Query(description="repeatable")] = None,
-    topic_id: Id | None = None,
-    agent_id: Id | None = None,
+    topic_id: QueryId | None = None,
+    agent_id: QueryId | None = None,
     leader_id: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="any leader who ever held it")
     ] = None,
@@ -69,12 +67,12 @@ async def list_conversations(
 
 @router.get("/conversations/{conversation_id}/messages", response_model=MessagePage)
 async def messages(
-    conversation_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    conversation_id: PathId,
     user: CurrentUser,
     db: DB,
-    before: Seq | None = None,
-    after: Seq | None = None,
-    around: Seq | None = None,
+    before: QuerySeq | None = None,
+    after: QuerySeq | None = None,
+    around: QuerySeq | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> MessagePage:
     """At most one anchor (a seq); none gives the latest page."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from teamtalk.api.deps import DB, Admin, CurrentUser
+from teamtalk.api.params import PathId
 from teamtalk.models import Role
 from teamtalk.schemas import TopicEnvelope, TopicIn, TopicList, TopicOut
 from teamtalk.services import topics
@@ -25,12 +26,12 @@ async def create_topic(body: TopicIn, admin: Admin, db: DB) -> TopicEnvelope:
 
 
 @router.patch("/{topic_id}", response_model=TopicEnvelope)
-async def rename_topic(topic_id: int, body: TopicIn, admin: Admin, db: DB) -> TopicEnvelope:
+async def rename_topic(topic_id: PathId, body: TopicIn, admin: Admin, db: DB) -> TopicEnvelope:
     topic = await topics.get_topic(db, topic_id)
     return TopicEnvelope(topic=TopicOut.of(await topics.rename_topic(db, topic, body.name)))
 
 
 @router.post("/{topic_id}/archive", response_model=TopicEnvelope)
-async def archive_topic(topic_id: int, admin: Admin, db: DB) -> TopicEnvelope:
+async def archive_topic(topic_id: PathId, admin: Admin, db: DB) -> TopicEnvelope:
     topic = await topics.get_topic(db, topic_id)
     return TopicEnvelope(topic=TopicOut.of(await topics.archive_topic(db, topic)))

@@ -11,7 +11,7 @@ import binascii
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from sqlalchemy import ColumnElement, Select, and_, func, select, tuple_
@@ -28,7 +28,13 @@ from teamtalk.models import (
     Status,
     User,
 )
-from teamtalk.schemas import ConversationItem, ConversationPage, MessageOut, MessagePage
+from teamtalk.schemas import (
+    MAX_ID,
+    ConversationItem,
+    ConversationPage,
+    MessageOut,
+    MessagePage,
+)
 from teamtalk.services.conversations import can_read, get_conversation
 from teamtalk.services.views import names_for
 
@@ -40,7 +46,6 @@ SORTS: dict[str, tuple[InstrumentedAttribute[datetime], bool]] = {
     "newest": (Conversation.created_at, True),
     "oldest": (Conversation.created_at, False),
 }
-MAX_ID = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -93,7 +98,17 @@ def decode_cursor(cursor: str, sort: Sort) -> tuple[datetime, int]:
             raise ValueError(cursor)
         if not 0 <= conversation_id <= MAX_ID:
             raise ValueError(cursor)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, RecursionError) as exc:
+        # The column binds times in UTC: one that UTC cannot hold (year 1 east of Greenwich,
+        # year 9999 west of it) would overflow there.
+        at = at.astimezone(UTC)
+    except (
+        ValueError,
+        TypeError,
+        OverflowError,
+        binascii.Error,
+        UnicodeDecodeError,
+        RecursionError,
+    ) as exc:
         detail = [{"field": "cursor", "message": "not a cursor of this list", "type": "cursor"}]
         raise Invalid(
             "The cursor is not valid for this list; start again without it.",
