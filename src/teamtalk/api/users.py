@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from teamtalk.api.deps import DB, RT, Admin, Res, require_role
+from teamtalk.api.params import PathId
 from teamtalk.errors import Conflict
 from teamtalk.models import Role, User
 from teamtalk.schemas import (
@@ -53,13 +54,13 @@ async def directory(
 
 
 @router.get("/{user_id}", response_model=UserEnvelope)
-async def get_user(user_id: int, admin: Admin, db: DB) -> UserEnvelope:
+async def get_user(user_id: PathId, admin: Admin, db: DB) -> UserEnvelope:
     return UserEnvelope(user=UserOut.of(await users.get_user(db, user_id)))
 
 
 @router.patch("/{user_id}", response_model=UserEnvelope)
 async def update_user(
-    user_id: int, body: UserUpdate, admin: Admin, db: DB, res: Res, realtime: RT
+    user_id: PathId, body: UserUpdate, admin: Admin, db: DB, res: Res, realtime: RT
 ) -> UserEnvelope:
     user = await users.get_user(db, user_id)
     if user.id == admin.id and body.role not in (None, Role.ADMIN):
@@ -78,7 +79,7 @@ async def update_user(
 
 @router.post("/{user_id}/deactivate", response_model=UserEnvelope)
 async def deactivate_user(
-    user_id: int, admin: Admin, db: DB, res: Res, realtime: RT
+    user_id: PathId, admin: Admin, db: DB, res: Res, realtime: RT
 ) -> UserEnvelope:
     user = await users.get_user(db, user_id)
     if user.id == admin.id:
