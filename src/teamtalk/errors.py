@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy.exc
+
 
 class TeamTalkError(Exception):
     status = 400
@@ -58,6 +60,24 @@ class TooManyRequests(TeamTalkError):
     def __init__(self, message: str | None = None, *, retry_after: int, code: str | None = None):
         super().__init__(message, code=code, details={"retry_after": retry_after})
         self.headers = {"Retry-After": str(retry_after)}
+
+
+class Unavailable(TeamTalkError):
+    status, code, message = 503, "unavailable", "The service is unavailable; try again shortly."
+
+    def __init__(
+        self, message: str | None = None, *, code: str | None = None, retry_after: int = 1
+    ):
+        super().__init__(message, code=code, details={"retry_after": retry_after})
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+def dependency_error(exc: Exception) -> TeamTalkError | None:
+    """The answer for a failure that is not a bug: every database connection of this
+    process busy (one client's burst must not become a 500)."""
+    if isinstance(exc, sqlalchemy.exc.TimeoutError):
+        return Unavailable("The server is busy; try again in a moment.", code="busy")
+    return None
 
 
 def error_payload(code: str, message: str, details: Any = None) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """Rate limits shared by every process, kept in Redis.
 
 GCRA (the generic cell rate algorithm): one key per user holds the time at which their
-allowance is next full; `limit` events may come at once, then one every `60 / limit` s.
-No window edges, so no double burst where two fixed windows meet.
+allowance is next full; `burst` events may come at once, then one every `60 / per_minute`
+s. No window edges, so no double burst where two fixed windows meet.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import time
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-# KEYS[1] the user's key; ARGV: now (ms), ms per event, window (ms).
+from teamtalk.errors import TooManyRequests
+
+# KEYS[1] the user's key; ARGV: now (ms), ms per event, tolerance (ms: the burst's length).
 # Returns 0 when allowed (and counts it), else the ms to wait.
 GCRA = """
 local now, step, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -29,12 +31,41 @@ return 0
 
 
 class RateLimit:
-    def __init__(self, redis: Redis, per_minute: int) -> None:
+    def __init__(self, redis: Redis, per_minute: int, burst: int | None = None) -> None:
         self.step_ms = 60_000 / per_minute
+        self.window_ms = self.step_ms * (burst if burst is not None else per_minute)
         self._script: AsyncScript = redis.register_script(GCRA)
 
     async def wait_seconds(self, key: str) -> int:
         """0 when the event may go ahead (it is counted), else whole seconds to wait."""
         now = time.time() * 1000
-        waited = int(await self._script(keys=[key], args=[now, self.step_ms, 60_000]))
+        waited = int(await self._script(keys=[key], args=[now, self.step_ms, self.window_ms]))
         return math.ceil(waited / 1000) if waited else 0
+
+
+class Budget:
+    """A per-user allowance (a RateLimit) whose refusals are remembered in this process
+    until they lapse, so a flood of refused events costs no Redis round trip each."""
+
+    def __init__(self, limit: RateLimit, what: str) -> None:
+        self.limit = limit
+        self.what = what
+        self._blocked: dict[str, float] = {}  # key -> monotonic time the refusal lapses
+
+    async def spend(self, key: str) -> None:
+        """Counts one event, or raises `rate_limited` with the seconds to wait."""
+        now = time.monotonic()
+        until = self._blocked.get(key)
+        if until is not None:
+            if now < until:
+                raise self._refusal(math.ceil(until - now))
+            del self._blocked[key]
+        wait = await self.limit.wait_seconds(key)
+        if wait:
+            self._blocked[key] = now + wait
+            raise self._refusal(wait)
+
+    def _refusal(self, wait: int) -> TooManyRequests:
+        return TooManyRequests(
+            f"Too many {self.what}; wait a moment.", code="rate_limited", retry_after=max(wait, 1)
+        )

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from teamtalk import db
-from teamtalk.ratelimit import RateLimit
+from teamtalk.ratelimit import Budget, RateLimit
 from teamtalk.routing.engine import Router
 from teamtalk.routing.keys import Keys
 from teamtalk.settings import Settings
@@ -36,6 +37,8 @@ class Resources:
     keys: Keys
     router: Router
     message_limit: RateLimit
+    event_budget: Budget  # every socket event of a user
+    read_budget: Budget  # the reads that cost the database most
 
     @classmethod
     def open(cls, settings: Settings) -> Resources:
@@ -44,7 +47,10 @@ class Resources:
             raise RuntimeError("redis_url must be set (start the embedded Valkey first)")
         # Resolved once here: a generated key is read from the data dir, not per request.
         settings = settings.model_copy(update={"secret_key": settings.resolved_secret_key()})
-        engine = db.create_engine(settings.sqlalchemy_url)
+        pool: dict[str, Any] = {"pool_timeout": settings.db_pool_timeout}
+        if make_url(settings.sqlalchemy_url).get_backend_name() != "sqlite":
+            pool["pool_size"] = settings.db_pool_size
+        engine = db.create_engine(settings.sqlalchemy_url, **pool)
         redis = Redis.from_pool(redis_pool(redis_url, decode_responses=True))
         keys = Keys(settings.redis_prefix)
         return cls(
@@ -56,6 +62,11 @@ class Resources:
             keys=keys,
             router=Router(redis, keys, max_attempts=settings.max_assign_attempts),
             message_limit=RateLimit(redis, settings.messages_per_minute),
+            event_budget=Budget(RateLimit(redis, settings.socket_events_per_minute), "events"),
+            read_budget=Budget(
+                RateLimit(redis, settings.reads_per_minute, burst=settings.reads_burst),
+                "requests for history",
+            ),
         )
 
     async def close(self) -> None:

@@ -1,6 +1,7 @@
 """Socket.IO handlers: authenticate the connection, put it in its rooms, nothing more here.
 
-Identity comes from the session cookie checked at connect, never from a payload.
+Identity comes from the session cookie checked at connect and re-checked for every event
+(services/live_sessions.py), never from a payload.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from http.cookies import CookieError, SimpleCookie
-from typing import Any
+from typing import Any, NoReturn
 
 import socketio
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -18,19 +19,22 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from teamtalk.errors import (
     Forbidden,
     NotAuthenticated,
-    NotFound,
     TeamTalkError,
+    TooManyRequests,
+    dependency_error,
     error_payload,
     field_errors,
 )
 from teamtalk.guards import origin_allowed, own_origin
 from teamtalk.models import Presence, Role
-from teamtalk.realtime import Realtime, RedisManager, conversation_room, user_room
+from teamtalk.realtime import Realtime, RedisManager, conversation_room, live_sockets, user_room
 from teamtalk.resources import Resources
 from teamtalk.schemas import ConversationRef, SocketMessageIn, SocketReadIn, SyncIn, SyncOut
 from teamtalk.services import auth, messages, presence
 from teamtalk.services.conversations import Actor, followed_conversation
+from teamtalk.services.live_sessions import LiveSessions
 from teamtalk.services.views import conversation_out
+from teamtalk.socket_server import Server
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +42,7 @@ MAX_FRAME = 2 * 1024 * 1024
 TYPING_EVERY = 2.0  # seconds: typing is relayed at most this often per socket and conversation
 
 
-def create_server(resources: Resources) -> socketio.AsyncServer:
+def create_server(resources: Resources) -> Server:
     settings = resources.settings
     allowed = settings.allowed_origins
 
@@ -49,7 +53,7 @@ def create_server(resources: Resources) -> socketio.AsyncServer:
         return origin_allowed(origin, own, allowed)
 
     manager = RedisManager(settings.redis_url, channel=resources.keys.socketio_channel)
-    return socketio.AsyncServer(
+    return Server(
         async_mode="asgi",
         client_manager=manager,
         cors_allowed_origins=check_origin,
@@ -76,28 +80,12 @@ class StatusIn(BaseModel):
     status: Presence
 
 
-Handler = Callable[[str, Any], Awaitable[dict[str, Any]]]
+Handler = Callable[[Actor, str, Any], Awaitable[dict[str, Any]]]
 
 
-def guarded(handler: Handler) -> Handler:
-    """Every client event answers with an ack: the result, or {"error": {...}} in the same
-    shape as HTTP errors. Nothing in a payload is trusted for identity."""
+def register(sio: Server, resources: Resources, realtime: Realtime, live: LiveSessions) -> None:
+    keys = resources.keys
 
-    async def run(sid: str, data: Any = None) -> dict[str, Any]:
-        try:
-            return await handler(sid, data)
-        except TeamTalkError as exc:
-            return exc.payload()
-        except ValidationError as exc:
-            return error_payload("invalid", "The event is not valid.", field_errors(exc.errors()))
-        except Exception:
-            log.exception("socket handler failed", extra={"sid": sid})
-            return error_payload("internal_error", "Something went wrong.")
-
-    return run
-
-
-def register(sio: socketio.AsyncServer, resources: Resources, realtime: Realtime) -> None:
     async def connect(sid: str, environ: dict[str, Any], _auth: Any = None) -> None:
         try:
             await admit(sid, environ)
@@ -106,10 +94,7 @@ def register(sio: socketio.AsyncServer, resources: Resources, realtime: Realtime
         except Exception as exc:
             # Refused, not left hanging: the client retries with its usual backoff.
             log.exception("socket connect failed", extra={"sid": sid})
-            tracked = realtime.local.get(sid)
-            if tracked is not None:  # no disconnect event follows a refused connect
-                with contextlib.suppress(Exception):
-                    await realtime.untrack(tracked[0], sid)
+            await forget(sid)  # no disconnect event follows a refused connect
             refusal = error_payload("unavailable", "The server is busy; try again.")
             raise socketio.exceptions.ConnectionRefusedError("unavailable", refusal) from exc
 
@@ -117,45 +102,90 @@ def register(sio: socketio.AsyncServer, resources: Resources, realtime: Realtime
         async with resources.sessions() as db:
             found = await auth.authenticate(db, resources.settings, session_token(environ))
         if found is None:
-            refusal = NotAuthenticated()
-            # The client's connect_error gets {"message", "data": {"error": {...}}}.
-            raise socketio.exceptions.ConnectionRefusedError(refusal.message, refusal.payload())
+            refuse(NotAuthenticated())
         user, session = found
-        await sio.save_session(
-            sid,
-            {
-                "user_id": user.id,
-                "session_id": session.id,
-                "role": user.role,
-                "name": user.display_name,
-            },
-        )
-        await sio.enter_room(sid, user_room(user.id))
         await realtime.track(user.id, sid, session.id)
+        if len(await live_sockets(resources.redis, keys, user.id)) > (
+            resources.settings.max_sockets_per_user
+        ):
+            await forget(sid)
+            refuse(
+                TooManyRequests(
+                    "Too many open connections for this account; close a tab.",
+                    code="too_many_connections",
+                    retry_after=5,
+                )
+            )
+        await sio.save_session(
+            sid, {"user_id": user.id, "session_id": session.id, "role": user.role}
+        )
+        live.opened(sid, session.id, user, session.last_seen_at)
+        await sio.enter_room(sid, user_room(user.id))
         await presence.connected(resources, realtime, user, sid)
 
+    def refuse(error: TeamTalkError) -> NoReturn:
+        # The client's connect_error gets {"message", "data": {"error": {...}}}.
+        raise socketio.exceptions.ConnectionRefusedError(error.message, error.payload())
+
+    async def forget(sid: str) -> None:
+        live.closed(sid)
+        tracked = realtime.local.get(sid)
+        if tracked is not None:
+            with contextlib.suppress(Exception):
+                await realtime.untrack(tracked[0], sid)
+
     async def disconnect(sid: str, _reason: Any = None) -> None:
+        live.closed(sid)
+        sio.lines.pop(sid, None)
+        for key in [k for k in typed_at if k[0] == sid]:
+            del typed_at[key]
         try:
             state = await sio.get_session(sid)
         except KeyError:
             return
-        for key in [k for k in typed_at if k[0] == sid]:
-            del typed_at[key]
         if "user_id" in state:
             await realtime.untrack(state["user_id"], sid)
             await presence.disconnected(resources, realtime, state["user_id"], state["role"])
 
-    async def identity(sid: str) -> tuple[int, str]:
-        state = await sio.get_session(sid)
-        return int(state["user_id"]), str(state["role"])
-
     async def actor(sid: str) -> Actor:
+        """Who sends this event, from the session as it is now: a session that has ended,
+        or a user whose role has changed, sends nothing more (the sweep ends the socket)."""
         state = await sio.get_session(sid)
-        return Actor(int(state["user_id"]), str(state["role"]), str(state["name"]))
+        if "session_id" not in state:
+            raise NotAuthenticated()
+        current = await live.check(state["session_id"])
+        if current is None or current.role != state["role"]:
+            raise NotAuthenticated("Your sign-in has ended; sign in again.", code="session_ended")
+        return Actor(current.user_id, current.role, current.name)
 
-    @guarded
-    async def join_conversation(sid: str, data: Any) -> dict[str, Any]:
-        who = await actor(sid)
+    def on(name: str, handler: Handler, *, costly: bool = False) -> None:
+        """Every client event answers with an ack: the result, or {"error": {...}} in the
+        same shape as HTTP errors. Identity comes from the session, never from a payload;
+        each event spends from the user's budget (a costly read from a second one too)."""
+
+        async def run(sid: str, data: Any = None) -> dict[str, Any]:
+            try:
+                who = await actor(sid)
+                await resources.event_budget.spend(keys.budget("events", who.id))
+                if costly:
+                    await resources.read_budget.spend(keys.budget("reads", who.id))
+                return await handler(who, sid, data)
+            except TeamTalkError as exc:
+                return exc.payload()
+            except ValidationError as exc:
+                return error_payload(
+                    "invalid", "The event is not valid.", field_errors(exc.errors())
+                )
+            except Exception as exc:
+                known = dependency_error(exc)
+                if known is not None:
+                    return known.payload()
+                log.exception("socket handler failed", extra={"sid": sid, "event": name})
+                return error_payload("internal_error", "Something went wrong.")
+
+        sio.on(name, run)
+
+    async def join_conversation(who: Actor, sid: str, data: Any) -> dict[str, Any]:
         wanted = ConversationRef.model_validate(data).conversation_id
         async with resources.sessions() as db:
             conversation = await followed_conversation(db, who, wanted)
@@ -163,15 +193,12 @@ def register(sio: socketio.AsyncServer, resources: Resources, realtime: Realtime
         await sio.enter_room(sid, conversation_room(wanted))
         return {"conversation": out.model_dump(mode="json")}
 
-    @guarded
-    async def leave_conversation(sid: str, data: Any) -> dict[str, Any]:
+    async def leave_conversation(who: Actor, sid: str, data: Any) -> dict[str, Any]:
         wanted = ConversationRef.model_validate(data).conversation_id
         await sio.leave_room(sid, conversation_room(wanted))
         return {"conversation_id": wanted}
 
-    @guarded
-    async def send_message(sid: str, data: Any) -> dict[str, Any]:
-        who = await actor(sid)
+    async def send_message(who: Actor, sid: str, data: Any) -> dict[str, Any]:
         body = SocketMessageIn.model_validate(data)
         async with resources.sessions() as db:
             message = await messages.send(
@@ -185,9 +212,7 @@ def register(sio: socketio.AsyncServer, resources: Resources, realtime: Realtime
             )
         return {"message": message.model_dump(mode="json")}
 
-    @guarded
-    async def mark_read(sid: str, data: Any) -> dict[str, Any]:
-        who = await actor(sid)
+    async def mark_read(who: Actor, sid: str, data: Any) -> dict[str, Any]:
         body = SocketReadIn.model_validate(data)
         async with resources.sessions() as db:
             last = await messages.mark_read(db, realtime, who, body.conversation_id, body.seq)
@@ -195,9 +220,7 @@ def register(sio: socketio.AsyncServer, resources: Resources, realtime: Realtime
 
     typed_at: dict[tuple[str, int], float] = {}
 
-    @guarded
-    async def typing(sid: str, data: Any) -> dict[str, Any]:
-        who = await actor(sid)
+    async def typing(who: Actor, sid: str, data: Any) -> dict[str, Any]:
         wanted = ConversationRef.model_validate(data).conversation_id
         now = time.monotonic()
         if now - typed_at.get((sid, wanted), -TYPING_EVERY) >= TYPING_EVERY:
@@ -206,9 +229,7 @@ def register(sio: socketio.AsyncServer, resources: Resources, realtime: Realtime
                 await messages.typing(db, realtime, who, wanted, sid)
         return {"conversation_id": wanted}
 
-    @guarded
-    async def sync(sid: str, data: Any) -> dict[str, Any]:
-        who = await actor(sid)
+    async def sync(who: Actor, sid: str, data: Any) -> dict[str, Any]:
         since = SyncIn.model_validate(data).since
         async with resources.sessions() as db:
             found, missed, truncated = await messages.catch_up(
@@ -217,27 +238,21 @@ def register(sio: socketio.AsyncServer, resources: Resources, realtime: Realtime
         answer = SyncOut(conversations=found, messages=missed, truncated=truncated)
         return answer.model_dump(mode="json")
 
-    @guarded
-    async def set_status(sid: str, data: Any) -> dict[str, Any]:
-        user_id, role = await identity(sid)
-        if role != Role.TEAMLEADER:
+    async def set_status(who: Actor, sid: str, data: Any) -> dict[str, Any]:
+        if who.role != Role.TEAMLEADER:
             raise Forbidden("Only team leaders have a status.", code="not_a_teamleader")
         wanted = StatusIn.model_validate(data).status
-        await presence.check_rate(resources, user_id)
+        await presence.check_rate(resources, who.id)
         async with resources.sessions() as db:
-            status = await presence.set_status(db, resources, realtime, user_id, wanted)
+            status = await presence.set_status(db, resources, realtime, who.id, wanted)
         return {"status": status.value}
-
-    async def unknown(event: str, sid: str, data: Any = None) -> dict[str, Any]:
-        return NotFound(f"No such event: {event[:50]}.", code="unknown_event").payload()
 
     sio.on("connect", connect)
     sio.on("disconnect", disconnect)
-    sio.on("set_status", set_status)
-    sio.on("join_conversation", join_conversation)
-    sio.on("leave_conversation", leave_conversation)
-    sio.on("send_message", send_message)
-    sio.on("mark_read", mark_read)
-    sio.on("typing", typing)
-    sio.on("sync", sync)
-    sio.on("*", unknown)
+    on("set_status", set_status)
+    on("join_conversation", join_conversation)
+    on("leave_conversation", leave_conversation)
+    on("send_message", send_message)
+    on("mark_read", mark_read)
+    on("typing", typing)
+    on("sync", sync, costly=True)
