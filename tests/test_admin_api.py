@@ -24,6 +24,7 @@ ADMIN_ROUTES = [
     ("GET", "/api/users/1", None),
     ("PATCH", "/api/users/1", {"display_name": "Y"}),
     ("POST", "/api/users/1/deactivate", None),
+    ("POST", "/api/users/1/unlock", None),
     ("POST", "/api/topics", {"name": "Billing"}),
     ("PATCH", "/api/topics/1", {"name": "Money"}),
     ("POST", "/api/topics/1/archive", None),

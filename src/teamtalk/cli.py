@@ -10,6 +10,7 @@ from typing import Annotated, TypeVar
 
 import typer
 import uvicorn
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from teamtalk import db
@@ -20,9 +21,10 @@ from teamtalk.models import Presence, Role, User
 from teamtalk.realtime import Realtime
 from teamtalk.resources import Resources
 from teamtalk.routing import rebuild
+from teamtalk.routing.keys import Keys
 from teamtalk.routing.worker import Worker
 from teamtalk.schemas import check_email
-from teamtalk.services import demo, users
+from teamtalk.services import demo, login_throttle, users
 from teamtalk.settings import Settings
 
 T = TypeVar("T")
@@ -294,6 +296,31 @@ def users_set_role(
 
     with_db(Settings(), work)
     typer.echo(f"{email} is now {role.value}.")
+
+
+@users_app.command("unlock")
+def users_unlock(email: Annotated[str, typer.Argument(help="The user's email.")]) -> None:
+    """End the sign-in backoff strangers' wrong passwords put on an account."""
+    settings = Settings()
+    redis_url = settings.redis_url
+    if redis_url is None:
+        typer.echo(
+            "Error: needs REDIS_URL; on the embedded default an admin unlocks the account "
+            "through the API (POST /api/users/ID/unlock).",
+            err=True,
+        )
+        raise typer.Exit(2)
+
+    async def work(s: AsyncSession) -> None:
+        user = await users.get_user_by_email(s, email)
+        redis = Redis.from_url(redis_url)
+        try:
+            await login_throttle.clear_account(redis, Keys(settings.redis_prefix), user.email)
+        finally:
+            await redis.aclose()
+
+    with_db(settings, work)
+    typer.echo(f"{email} may sign in again from anywhere.")
 
 
 @users_app.command("deactivate")

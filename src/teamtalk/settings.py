@@ -50,6 +50,14 @@ class Settings(BaseSettings):
     login_throttle_seconds: int = Field(
         default=15 * 60, ge=1, validation_alias="TEAMTALK_LOGIN_THROTTLE_SECONDS"
     )
+    # An account's failures are kept this long after the latest, so its backoff holds.
+    login_account_memory_seconds: int = Field(
+        default=24 * 3600, ge=1, validation_alias="TEAMTALK_LOGIN_ACCOUNT_MEMORY_SECONDS"
+    )
+    login_backoff_max_seconds: int = Field(
+        default=15 * 60, ge=1, validation_alias="TEAMTALK_LOGIN_BACKOFF_MAX_SECONDS"
+    )
+    login_device_days: int = Field(default=90, ge=1, validation_alias="TEAMTALK_LOGIN_DEVICE_DAYS")
 
     # Routing.
     worker_batch: int = Field(default=5, ge=1, le=1000, validation_alias="TEAMTALK_WORKER_BATCH")

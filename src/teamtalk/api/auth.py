@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 
 from teamtalk.api.deps import DB, RT, CurrentUser, Res
 from teamtalk.schemas import LoginIn, UserEnvelope, UserOut
-from teamtalk.services import auth
+from teamtalk.services import auth, login_throttle
 
 router = APIRouter(tags=["auth"])
 
@@ -29,15 +29,28 @@ async def login(
         address=client_address(request),
         user_agent=request.headers.get("user-agent"),
         previous_token=request.cookies.get(auth.COOKIE_NAME),
+        devices=request.cookies.get(login_throttle.DEVICE_COOKIE),
     )
+    secure = request.url.scheme == "https"
     response.set_cookie(
         auth.COOKIE_NAME,
         signin.token,
         max_age=res.settings.session_max_hours * 3600,
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=secure,
         path="/",
+    )
+    # Outlives sign-outs on purpose: it only says this browser signed in here before.
+    # Sent to the login route alone.
+    response.set_cookie(
+        login_throttle.DEVICE_COOKIE,
+        signin.device,
+        max_age=res.settings.login_device_days * 86400,
+        httponly=True,
+        samesite="strict",
+        secure=secure,
+        path=request.url.path,
     )
     return UserEnvelope(user=UserOut.of(signin.user))
 

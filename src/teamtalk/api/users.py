@@ -19,7 +19,7 @@ from teamtalk.schemas import (
     UserOut,
     UserUpdate,
 )
-from teamtalk.services import users
+from teamtalk.services import login_throttle, users
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -85,4 +85,12 @@ async def deactivate_user(
     if user.id == admin.id:
         raise Conflict("You cannot deactivate your own account.", code="own_account")
     user = await users.deactivate_user(db, res, realtime, user)
+    return UserEnvelope(user=UserOut.of(user))
+
+
+@router.post("/{user_id}/unlock", response_model=UserEnvelope)
+async def unlock_user(user_id: PathId, admin: Admin, db: DB, res: Res) -> UserEnvelope:
+    """End the sign-in backoff strangers' wrong passwords put on this account."""
+    user = await users.get_user(db, user_id)
+    await login_throttle.clear_account(res.redis, res.keys, user.email)
     return UserEnvelope(user=UserOut.of(user))

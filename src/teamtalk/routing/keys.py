@@ -142,6 +142,15 @@ class Keys:
     def login_failures_address(self, address: str) -> str:
         return self._k(f"login:failures:address:{address}")
 
+    def login_gate_account(self, email: str) -> str:
+        """Held for an account's backoff after each attempt past its free failures."""
+        digest = hashlib.sha256(email.encode()).hexdigest()[:32]
+        return self._k(f"login:gate:account:{digest}")
+
+    def login_failures_device(self, nonce: str) -> str:
+        """Failures by a browser with a device cookie (its nonce) for one account."""
+        return self._k(f"login:failures:device:{nonce}")
+
     def messages_sent(self, user_id: int) -> str:
         """When a user's message allowance is next full (ms), for rate limiting."""
         return self._k(f"ratelimit:messages:{user_id}")

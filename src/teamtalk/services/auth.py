@@ -16,9 +16,10 @@ from redis.asyncio import Redis
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from teamtalk.errors import NotAuthenticated, TooManyRequests
+from teamtalk.errors import NotAuthenticated
 from teamtalk.models import Session, User, utcnow
 from teamtalk.routing.keys import Keys
+from teamtalk.services import login_throttle
 from teamtalk.settings import Settings
 
 COOKIE_NAME = "teamtalk_session"
@@ -67,6 +68,7 @@ class SignIn:
     user: User
     session: Session
     token: str
+    device: str  # the browser's device cookie, now vouching for this account too
 
 
 async def login(
@@ -80,25 +82,21 @@ async def login(
     address: str,
     user_agent: str | None,
     previous_token: str | None,
+    devices: str | None,
 ) -> SignIn:
     email = normalize_email(email)
-    account_key = keys.login_failures_account(email)
-    address_key = keys.login_failures_address(address)
-    await _check_throttle(redis, account_key, settings.login_max_failures_per_account)
-    await _check_throttle(redis, address_key, settings.login_max_failures_per_address)
+    # Counted before the password is checked, for an unknown email just the same.
+    attempt = await login_throttle.begin(
+        redis, keys, settings, email=email, address=address, devices=devices
+    )
 
     user = await db.scalar(select(User).where(User.email == email))
     ok = await verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.is_active:
-        async with redis.pipeline(transaction=True) as pipe:
-            for key in (account_key, address_key):
-                pipe.incr(key)
-                pipe.expire(key, settings.login_throttle_seconds, nx=True)
-            await pipe.execute()
         # One answer for unknown email, wrong password and deactivated account.
         raise NotAuthenticated("Wrong email or password.", code="invalid_credentials")
 
-    await redis.delete(account_key)
+    await login_throttle.succeeded(redis, keys, settings, attempt)
     secret = settings.resolved_secret_key()
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = await hash_password(password)
@@ -120,18 +118,8 @@ async def login(
     )
     db.add(session)
     await db.commit()
-    return SignIn(user=user, session=session, token=token)
-
-
-async def _check_throttle(redis: Redis, key: str, limit: int) -> None:
-    failures = await redis.get(key)
-    if failures is not None and int(failures) >= limit:
-        ttl = await redis.ttl(key)
-        raise TooManyRequests(
-            "Too many failed sign-in attempts. Try again later.",
-            code="too_many_attempts",
-            retry_after=max(int(ttl), 1),
-        )
+    device = login_throttle.device_cookie(settings, email, devices)
+    return SignIn(user=user, session=session, token=token, device=device)
 
 
 async def authenticate(
