@@ -110,6 +110,8 @@ class Backend:
             "data_dir": self.data_dir,
             "secret_key": "test-secret",
             "log_format": "text",
+            # httpx's ASGI transport sends Host: testserver; a served name like any other.
+            "allowed_hosts": ["testserver"],
         }
         values.update(overrides)
         return Settings.model_validate(values)

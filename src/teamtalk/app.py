@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from teamtalk import db, sockets
 from teamtalk.api import auth, conversations, health, history, monitoring, topics, users
 from teamtalk.errors import TeamTalkError, error_payload, field_errors
-from teamtalk.guards import BodyLimit, OriginGuard
+from teamtalk.guards import BodyLimit, BodyTimeout, HostGuard, OriginGuard, allowed_hosts
 from teamtalk.realtime import SERVER_TTL, Realtime
 from teamtalk.resources import Resources
 from teamtalk.routing.worker import Worker
@@ -81,7 +81,10 @@ def create_app(settings: Settings) -> Any:
     _add_web(api)
 
     guarded = BodyLimit(OriginGuard(api, settings.allowed_origins))
-    asgi = socketio.ASGIApp(sio, other_asgi_app=guarded, socketio_path="socket.io")
+    sio_app = socketio.ASGIApp(sio, other_asgi_app=guarded, socketio_path="socket.io")
+    # Host and body deadline outside Socket.IO: its handshake and polling POSTs need them too.
+    hosts = allowed_hosts(settings.allowed_origins, settings.allowed_hosts)
+    asgi: Any = HostGuard(BodyTimeout(sio_app, settings.body_timeout_seconds), hosts)
     asgi.api = api  # for tests and tools that need the FastAPI app behind the wrapper
     return asgi
 

@@ -9,11 +9,10 @@ from contextlib import contextmanager
 from typing import Annotated, TypeVar
 
 import typer
-import uvicorn
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from teamtalk import db
+from teamtalk import datadir, db, serving
 from teamtalk.embedded import EmbeddedValkey
 from teamtalk.errors import Conflict, TeamTalkError
 from teamtalk.logs import setup_logging
@@ -98,6 +97,8 @@ def serve(
         }
     )
     setup_logging(settings)
+    if settings.embedded_database or settings.embedded_redis or not settings.secret_key:
+        datadir.secure_data_dir(settings.data_dir)
     with redis_for(settings) as settings:
         logins = with_db(settings, lambda s: _prepare(s, settings, demo_data=not no_demo))
         url = f"http://{settings.host}:{settings.port}"
@@ -111,28 +112,14 @@ def serve(
             import os
 
             os.environ["REDIS_URL"] = settings.redis_url or ""
-            uvicorn.run(
-                "teamtalk.app:app_from_env",
-                factory=True,
-                host=settings.host,
-                port=settings.port,
-                reload=True,
-                log_config=None,
-                ws_per_message_deflate=False,
+            config = serving.server_config(
+                "teamtalk.app:app_from_env", settings, factory=True, reload=True
             )
         else:
             from teamtalk.app import create_app
 
-            uvicorn.run(
-                create_app(settings),
-                host=settings.host,
-                port=settings.port,
-                log_config=None,
-                proxy_headers=True,
-                # Chat events are small JSON: compressing each one saves little and costs
-                # about 42 KiB of memory per connection (bench/messaging.py).
-                ws_per_message_deflate=False,
-            )
+            config = serving.server_config(create_app(settings), settings)
+        serving.run(config)
 
 
 async def _prepare(

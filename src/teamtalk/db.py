@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from teamtalk import datadir
+
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 BACKSTOP_PAGES = 20_000
@@ -32,7 +34,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if parsed.get_backend_name() != "sqlite":
         return create_async_engine(url, pool_pre_ping=True, **kwargs)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        path = Path(parsed.database)
+        datadir.make_dirs(path.parent)
+        datadir.private_database(path)
         # One connection per process: every transaction takes SQLite's write lock up front
         # (below), so more connections would only queue in SQLite's busy handler, which
         # sleeps in steps of up to 100 ms; waiting for the pool is an asyncio wait, in

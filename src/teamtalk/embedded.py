@@ -21,6 +21,8 @@ from urllib.parse import quote
 
 import redis
 
+from teamtalk import datadir
+
 # sockaddr_un.sun_path is 104-108 bytes depending on the OS; keep a margin.
 MAX_SOCKET_PATH = 100
 START_TIMEOUT = 10.0
@@ -123,7 +125,9 @@ class EmbeddedValkey:
         if self._proc is not None:
             return self.url
         binary = find_server_binary()
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Private: the password, the AOF (every routing key) and the socket live here.
+        datadir.make_dirs(self.dir)
+        datadir.tighten_tree(self.dir)
         self._kill_leftover()
         password = self._password()
         lines = [
@@ -155,10 +159,12 @@ class EmbeddedValkey:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             preexec_fn=_child_setup(),
+            # Valkey creates its AOF, RDB and log with the umask it inherits.
+            umask=0o077,
             # Own session: a terminal Ctrl-C reaches only us, and we stop Valkey cleanly.
             start_new_session=True,
         )
-        self.pidfile.write_text(f"{self._proc.pid}\n")
+        _write_private(self.pidfile, f"{self._proc.pid}\n")
         atexit.register(self.stop)
         self._url = url
         try:

@@ -1,7 +1,11 @@
-"""ASGI guards in front of the API: cross-site request refusal and body size limits."""
+"""ASGI guards: Host check, body deadline, cross-site request refusal and body size limits."""
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
+import re
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,6 +18,10 @@ from teamtalk.services.auth import COOKIE_NAME
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_BODY_BYTES = 256 * 1024
+BODY_TIMEOUT_SECONDS = 15.0
+LOOPBACK_NAMES = frozenset({"localhost"})
+# A name or an IP literal, then an optional port: nothing else belongs in a Host header.
+HOST_HEADER = re.compile(r"(?P<name>[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?")
 
 
 def own_origin(scheme: str, host: str | None) -> str | None:
@@ -112,3 +120,130 @@ class BodyLimit:
 async def _error_response(exc: TeamTalkError, scope: Scope, receive: Receive, send: Send) -> None:
     response: Any = JSONResponse(exc.payload(), exc.status, headers=exc.headers)
     await response(scope, receive, send)
+
+
+def host_name(host: str) -> str | None:
+    """The name part of a Host header (lower case, IPv6 without brackets), None if malformed."""
+    match = HOST_HEADER.fullmatch(host.strip().lower())
+    if match is None:
+        return None
+    return match["name"].strip("[]")
+
+
+def allowed_hosts(origins: Iterable[str], hosts: Iterable[str]) -> frozenset[str]:
+    """Names besides loopback and IP addresses: the configured ones, and those of the
+    origins allowed to call us."""
+    names = {h.lower() for h in hosts}
+    names.update(n for o in origins if (n := urlsplit(o).hostname))
+    return frozenset(names)
+
+
+def host_allowed(host: str | None, allowed: frozenset[str]) -> bool:
+    if host is None:
+        return True  # not a browser (they always send one), and no own origin to fake
+    name = host_name(host)
+    if name is None:
+        return False
+    if name in LOOPBACK_NAMES or name in allowed:
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+class HostGuard:
+    """Refuses requests and WebSockets for a Host that is not ours.
+
+    The own origin the Origin checks accept (here and in sockets.py) comes from the Host
+    header. A page on a name the attacker controls, re-pointed by DNS to this server (DNS
+    rebinding), would send its own name as both, so it would pass as same-site. Only names
+    are at risk: an IP address in the Host means the browser connected to that address.
+    """
+
+    def __init__(self, app: ASGIApp, allowed: frozenset[str]) -> None:
+        self.app = app
+        self.allowed = allowed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            host = Headers(scope=scope).get("host")
+            if not host_allowed(host, self.allowed):
+                message = f"This server does not answer for host {host!r}."
+                response = JSONResponse(error_payload("host_not_allowed", message[:200]), 400)
+                if scope["type"] == "websocket":
+                    await _deny_websocket(response, scope, receive, send)
+                else:
+                    await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+async def _deny_websocket(
+    response: JSONResponse, scope: Scope, receive: Receive, send: Send
+) -> None:
+    if "websocket.http.response" in scope.get("extensions", {}):
+        await response(scope, receive, send)  # Starlette sends it as a denial response
+    else:
+        await send({"type": "websocket.close", "code": 1008})
+
+
+class BodyTimeout:
+    """408 for a request body that does not arrive in time, stalled or trickled.
+
+    The deadline covers the whole body from the app's first read of it; once the body is in,
+    later reads (waiting for the client to go away) are not limited. Outside Socket.IO, so
+    its polling POSTs are held to it too.
+    """
+
+    def __init__(self, app: ASGIApp, seconds: float = BODY_TIMEOUT_SECONDS) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        loop = asyncio.get_running_loop()
+        deadline: float | None = None
+        body_done = False
+        timed_out = False
+        started = False
+
+        async def send_unless_timed_out(message: Message) -> None:
+            nonlocal started
+            if timed_out:
+                return  # we answered 408 already; the app's own answer to the cut-off is dropped
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        async def receive_in_time() -> Message:
+            nonlocal deadline, body_done, timed_out
+            if body_done:
+                return await receive()
+            if timed_out:
+                return {"type": "http.disconnect"}
+            if deadline is None:
+                deadline = loop.time() + self.seconds
+            try:
+                message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0.0))
+            except TimeoutError:
+                if not started:
+                    await _error_response(RequestTimeout(), scope, receive, send)
+                timed_out = True
+                return {"type": "http.disconnect"}
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                body_done = True
+            return message
+
+        await self.app(scope, receive_in_time, send_unless_timed_out)
+
+
+class RequestTimeout(TeamTalkError):
+    # Connection: close, as the rest of the body may still come and is not a request.
+    status, code, message = 408, "request_timeout", "The request body did not arrive in time."
+
+    def __init__(self) -> None:
+        super().__init__(headers={"Connection": "close"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from pathlib import Path
 from typing import Annotated, Literal
@@ -29,6 +30,25 @@ class Settings(BaseSettings):
     # Comma-separated; the server's own origin is always allowed.
     allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias="TEAMTALK_ALLOWED_ORIGINS"
+    )
+
+    # Transport and hosting (`teamtalk serve`). Host names the server is reached at besides
+    # loopback names, IP addresses and the hosts of the allowed origins (comma-separated).
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias="TEAMTALK_ALLOWED_HOSTS"
+    )
+    # Reverse proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed; empty believes none.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias="TEAMTALK_TRUSTED_PROXIES"
+    )
+    # A connection's request line and headers must be in within this many seconds; a
+    # request body within this many seconds of the server's first read of it.
+    header_timeout_seconds: float = Field(
+        default=10.0, gt=0, validation_alias="TEAMTALK_HEADER_TIMEOUT_SECONDS"
+    )
+    body_timeout_seconds: float = Field(
+        default=15.0, gt=0, validation_alias="TEAMTALK_BODY_TIMEOUT_SECONDS"
     )
 
     # Accounts.
@@ -104,6 +124,23 @@ class Settings(BaseSettings):
             return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
         return value
 
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [h.strip().lower() for h in value.split(",") if h.strip()]
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [p.strip() for p in value.split(",") if p.strip()]
+        if isinstance(value, list):
+            # Checked here: uvicorn quietly treats what it cannot parse as a literal name.
+            return [str(ipaddress.ip_network(p, strict=False)) for p in value]
+        return value
+
     @property
     def embedded_database(self) -> bool:
         return self.database_url is None
@@ -125,7 +162,7 @@ class Settings(BaseSettings):
         path = self.data_dir / "secret_key"
         if path.exists():
             return path.read_text().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         key = secrets.token_urlsafe(48)
         path.touch(mode=0o600)
         path.write_text(key)

@@ -1,0 +1,117 @@
+"""How `teamtalk serve` runs uvicorn: header deadline, trusted proxies, WebSocket options."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from typing import Any
+
+import uvicorn
+from uvicorn.config import STARTUP_FAILURE
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.supervisors import ChangeReload
+
+from teamtalk.settings import Settings
+
+log = logging.getLogger(__name__)
+HEADER_TIMEOUT_SECONDS = 10.0
+
+
+class ServeConfig(uvicorn.Config):
+    """uvicorn's config plus the header deadline, which uvicorn does not have. A config
+    rather than a class attribute, so it reaches the `--reload` child (sent by pickle)."""
+
+    def __init__(self, app: Any, *, header_timeout: float, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self.header_timeout = header_timeout
+
+
+class HeaderDeadline:
+    """Closes the connection unless the request headers are complete in time."""
+
+    def __init__(self, transport: asyncio.Transport, seconds: float) -> None:
+        self.transport = transport
+        self.seconds = seconds
+        self.timer: asyncio.TimerHandle | None = None
+
+    def arm(self) -> None:
+        # Armed once per request, never pushed back: a trickle of bytes does not extend it.
+        if self.timer is None and not self.transport.is_closing():
+            self.timer = asyncio.get_running_loop().call_later(self.seconds, self._expire)
+
+    def disarm(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def _expire(self) -> None:
+        self.timer = None
+        if not self.transport.is_closing():
+            peer = self.transport.get_extra_info("peername")
+            log.info("closed a connection from %s: no complete request headers in time", peer)
+            self.transport.close()
+
+
+class HeaderTimeoutProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a deadline for the request line and headers.
+
+    uvicorn's only timer is the keep-alive one, started after a response: a connection that
+    sends nothing, or trickles its headers, would otherwise stay open for ever. The deadline
+    starts at connect and at the first byte of each later request; it ends once the headers
+    are in, so bodies (see guards.BodyTimeout) and upgraded WebSockets are not cut by it.
+    """
+
+    deadline: HeaderDeadline
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        seconds = getattr(self.config, "header_timeout", HEADER_TIMEOUT_SECONDS)
+        self.deadline = HeaderDeadline(transport, seconds)
+        self.deadline.arm()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.deadline.arm()
+
+    def on_headers_complete(self) -> None:
+        self.deadline.disarm()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.deadline.disarm()
+        super().connection_lost(exc)
+
+
+def server_config(app: Any, settings: Settings, **overrides: Any) -> ServeConfig:
+    """The uvicorn config of `teamtalk serve` (tests run the same one)."""
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "http": HeaderTimeoutProtocol,
+        # X-Forwarded-For/-Proto only from the proxies named; uvicorn would otherwise
+        # believe any loopback client, and the login throttle keys on the address.
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": list(settings.trusted_proxies),
+        # Chat events are small JSON: compressing each one saves little and costs
+        # about 42 KiB of memory per connection (bench/messaging.py).
+        "ws_per_message_deflate": False,
+        "header_timeout": settings.header_timeout_seconds,
+    }
+    options.update(overrides)
+    return ServeConfig(app, **options)
+
+
+def run(config: ServeConfig) -> None:
+    """What uvicorn.run does, for a config of ours (uvicorn.run builds its own)."""
+    server = uvicorn.Server(config)
+    # uvicorn raises a caught Ctrl-C again once it has shut down; that is a clean stop.
+    with contextlib.suppress(KeyboardInterrupt):
+        if config.should_reload:
+            ChangeReload(config, target=server.run, sockets=[config.bind_socket()]).run()
+        else:
+            server.run()
+    if not server.started and not config.should_reload:
+        sys.exit(STARTUP_FAILURE)
