@@ -244,18 +244,42 @@ class LiveServer:
     server: uvicorn.Server
 
 
-@pytest.fixture
-async def live(harness: Harness) -> AsyncIterator[LiveServer]:
+@asynccontextmanager
+async def serving(harness: Harness) -> AsyncIterator[LiveServer]:
     """The harness app served by uvicorn on a loopback port, in this event loop."""
-    # A socket bound and listening before uvicorn starts: clients can connect at once.
-    sock = socket.socket()
+    # A socket bound and listening before uvicorn starts: clients can connect at once. The
+    # protocol named, or asyncio leaves Nagle on for its connections (as uvicorn's own
+    # sockets do not): every response would wait out the client's delayed ACK, ~40 ms.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     config = uvicorn.Config(harness.asgi, log_config=None, lifespan="off")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     harness.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    yield LiveServer(harness, harness.base_url, server)
-    server.should_exit = True
-    await task
-    sock.close()
+    try:
+        yield LiveServer(harness, harness.base_url, server)
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+@pytest.fixture
+async def live(harness: Harness) -> AsyncIterator[LiveServer]:
+    async with serving(harness) as server:
+        yield server
+
+
+@asynccontextmanager
+async def sweeping(harness: Harness) -> AsyncIterator[None]:
+    """The server's sweep of open sockets' sessions (the lifespan runs it in `teamtalk
+    serve`; the test servers run without a lifespan)."""
+    api = harness.fastapi
+    stop = asyncio.Event()
+    task = asyncio.create_task(api.state.live.run(stop, api.state.sio.disconnect))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import event
 
 from teamtalk.models import Role, Status, User
 from teamtalk.services import listing
 from teamtalk.services.listing import Filters
-from tests.conftest import Harness
+from tests.conftest import Backend, Harness, harness_with
 from tests.history_factories import Made, at, make_conversation, make_topic, mark_read
 
 Params = list[tuple[str, str | int | float | bool | None]]
@@ -27,6 +28,13 @@ STATUSES = [
     Status.QUEUED,
     Status.CANCELLED,
 ]
+
+
+@pytest.fixture
+async def harness(backend: Backend) -> AsyncIterator[Harness]:
+    # These tests read whole lists page by page; the reads budget has tests of its own.
+    async with harness_with(backend, reads_burst=100_000) as h:
+        yield h
 
 
 @dataclass

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import delete, event, update
 
 from teamtalk.models import Conversation, Message, Role, Status, User
 from teamtalk.services import search as search_service
 from teamtalk.services.listing import Filters
 from teamtalk.services.search import END, START, snippet_parts, words
-from tests.conftest import Harness
+from tests.conftest import Backend, Harness, harness_with
 from tests.history_factories import Made, at, make_conversation, make_topic
+
+
+@pytest.fixture
+async def harness(backend: Backend) -> AsyncIterator[Harness]:
+    # These tests read whole lists page by page; the reads budget has tests of its own.
+    async with harness_with(backend, reads_burst=100_000) as h:
+        yield h
 
 
 @dataclass

@@ -19,11 +19,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from teamtalk import db, sockets
 from teamtalk.api import auth, conversations, health, history, monitoring, topics, users
-from teamtalk.errors import TeamTalkError, error_payload, field_errors
+from teamtalk.errors import (
+    DEPENDENCY_FAILURES,
+    TeamTalkError,
+    dependency_error,
+    error_payload,
+    field_errors,
+)
 from teamtalk.guards import BodyLimit, BodyTimeout, HostGuard, OriginGuard, allowed_hosts
 from teamtalk.realtime import SERVER_TTL, Realtime
 from teamtalk.resources import Resources
 from teamtalk.routing.worker import Worker
+from teamtalk.services.live_sessions import LiveSessions
 from teamtalk.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -42,13 +49,17 @@ def create_app(settings: Settings) -> Any:
     resources = Resources.open(settings)
     sio = sockets.create_server(resources)
     realtime = Realtime(sio.manager, resources.redis, resources.keys)
-    sockets.register(sio, resources, realtime)
+    live = LiveSessions(resources)
+    sockets.register(sio, resources, realtime, live)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
         await realtime.heartbeat()
-        tasks = [asyncio.create_task(_heartbeats(realtime, stop))]
+        tasks = [
+            asyncio.create_task(_heartbeats(realtime, stop)),
+            asyncio.create_task(live.run(stop, sio.disconnect)),
+        ]
         database_file = db.sqlite_file(settings.sqlalchemy_url)
         if database_file is not None:
             tasks.append(asyncio.create_task(db.checkpoints(database_file, stop)))
@@ -74,6 +85,7 @@ def create_app(settings: Settings) -> Any:
     api.state.resources = resources
     api.state.realtime = realtime
     api.state.sio = sio
+    api.state.live = live
     _add_error_handlers(api)
     for router in API_ROUTERS:
         api.include_router(router, prefix="/api")
@@ -123,6 +135,14 @@ def _add_error_handlers(api: FastAPI) -> None:
         codes = {404: "not_found", 405: "method_not_allowed"}
         code = codes.get(exc.status_code, f"http_{exc.status_code}")
         return JSONResponse(error_payload(code, str(exc.detail)), exc.status_code)
+
+    async def dependency_failed(_: Request, exc: Exception) -> JSONResponse:
+        known = dependency_error(exc)
+        assert known is not None
+        return JSONResponse(known.payload(), known.status, headers=known.headers)
+
+    for failure in DEPENDENCY_FAILURES:
+        api.add_exception_handler(failure, dependency_failed)
 
     @api.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -72,9 +72,13 @@ class Unavailable(TeamTalkError):
         self.headers = {"Retry-After": str(retry_after)}
 
 
+# Failures that are not bugs: every database connection of this process in use (a burst
+# must not become a 500).
+DEPENDENCY_FAILURES: tuple[type[Exception], ...] = (sqlalchemy.exc.TimeoutError,)
+
+
 def dependency_error(exc: Exception) -> TeamTalkError | None:
-    """The answer for a failure that is not a bug: every database connection of this
-    process busy (one client's burst must not become a 500)."""
+    """The answer for one of DEPENDENCY_FAILURES, else None."""
     if isinstance(exc, sqlalchemy.exc.TimeoutError):
         return Unavailable("The server is busy; try again in a moment.", code="busy")
     return None

@@ -105,6 +105,20 @@ class Settings(BaseSettings):
     messages_per_minute: int = Field(
         default=120, ge=1, validation_alias="TEAMTALK_MESSAGES_PER_MINUTE"
     )
+    # Budgets per user, across every process: any socket event, and the reads that cost the
+    # database most (sync, history, message pages, search), which may come in a short burst.
+    socket_events_per_minute: int = Field(
+        default=600, ge=1, validation_alias="TEAMTALK_SOCKET_EVENTS_PER_MINUTE"
+    )
+    reads_per_minute: int = Field(default=120, ge=1, validation_alias="TEAMTALK_READS_PER_MINUTE")
+    reads_burst: int = Field(default=20, ge=1, validation_alias="TEAMTALK_READS_BURST")
+    max_sockets_per_user: int = Field(
+        default=20, ge=1, validation_alias="TEAMTALK_MAX_SOCKETS_PER_USER"
+    )
+    # Database connections per process (PostgreSQL; SQLite uses one) and how long a request
+    # waits for one before it is answered 503 `busy`.
+    db_pool_size: int = Field(default=10, ge=1, validation_alias="TEAMTALK_DB_POOL_SIZE")
+    db_pool_timeout: float = Field(default=10.0, gt=0, validation_alias="TEAMTALK_DB_POOL_TIMEOUT")
     # A solved conversation the agent writes in within this many minutes is reopened;
     # after it, the conversation is closed.
     reopen_minutes: float = Field(default=30.0, ge=0, validation_alias="TEAMTALK_REOPEN_MINUTES")

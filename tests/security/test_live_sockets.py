@@ -78,13 +78,15 @@ async def test_logout_after_a_fake_disconnect_stops_the_socket(swept: LiveServer
     agent = await harness.user()
     created = await request(harness, agent)
     conversation_id = created["conversation"]["id"]
-    async with harness.signed_in(agent) as client:
-        async with connected(swept, client.cookies[COOKIE_NAME]) as probe:
-            await probe.call("disconnect", {})
-            before = await message_count(harness, conversation_id)
-            assert (await client.post("/api/auth/logout")).status_code == 204
-            await asyncio.wait_for(probe.disconnected.wait(), SWEPT)
-            await refused_or_gone(probe, conversation_id)
+    async with (
+        harness.signed_in(agent) as client,
+        connected(swept, client.cookies[COOKIE_NAME]) as probe,
+    ):
+        await probe.call("disconnect", {})
+        before = await message_count(harness, conversation_id)
+        assert (await client.post("/api/auth/logout")).status_code == 204
+        await asyncio.wait_for(probe.disconnected.wait(), SWEPT)
+        await refused_or_gone(probe, conversation_id)
     assert await message_count(harness, conversation_id) == before
 
 
@@ -152,20 +154,22 @@ async def test_an_expired_session_closes_its_socket(swept: LiveServer) -> None:
     harness = swept.harness
     agent = await harness.user()
     conversation_id = (await request(harness, agent))["conversation"]["id"]
-    async with harness.signed_in(agent) as client:
-        async with connected(swept, client.cookies[COOKIE_NAME]) as probe:
-            assert "message" in await probe.say(conversation_id, "still here")
-            idle = timedelta(minutes=harness.settings.session_idle_minutes + 1)
-            async with harness.resources.sessions() as db:
-                stale = utcnow() - idle
-                await db.execute(
-                    update(Session).where(Session.user_id == agent.id).values(last_seen_at=stale)
-                )
-                await db.commit()
-            await asyncio.wait_for(probe.disconnected.wait(), SWEPT)
-            before = await message_count(harness, conversation_id)
-            await refused_or_gone(probe, conversation_id)
-            assert (await client.get("/api/me")).status_code == 401
+    async with (
+        harness.signed_in(agent) as client,
+        connected(swept, client.cookies[COOKIE_NAME]) as probe,
+    ):
+        assert "message" in await probe.say(conversation_id, "still here")
+        idle = timedelta(minutes=harness.settings.session_idle_minutes + 1)
+        async with harness.resources.sessions() as db:
+            stale = utcnow() - idle
+            await db.execute(
+                update(Session).where(Session.user_id == agent.id).values(last_seen_at=stale)
+            )
+            await db.commit()
+        await asyncio.wait_for(probe.disconnected.wait(), SWEPT)
+        before = await message_count(harness, conversation_id)
+        await refused_or_gone(probe, conversation_id)
+        assert (await client.get("/api/me")).status_code == 401
     assert await message_count(harness, conversation_id) == before
 
 
@@ -174,30 +178,30 @@ async def test_socket_events_keep_the_session_in_use(swept: LiveServer) -> None:
     harness = swept.harness
     agent = await harness.user()
     conversation_id = (await request(harness, agent))["conversation"]["id"]
-    async with harness.signed_in(agent) as client:
-        async with connected(swept, client.cookies[COOKIE_NAME]) as probe:
-            earlier = utcnow() - timedelta(minutes=5)
-            async with harness.resources.sessions() as db:
-                await db.execute(
-                    update(Session).where(Session.user_id == agent.id).values(last_seen_at=earlier)
-                )
-                await db.commit()
-            assert "message" in await probe.say(conversation_id, "typing away")
+    async with (
+        harness.signed_in(agent) as client,
+        connected(swept, client.cookies[COOKIE_NAME]) as probe,
+    ):
+        earlier = utcnow() - timedelta(minutes=5)
+        async with harness.resources.sessions() as db:
+            await db.execute(
+                update(Session).where(Session.user_id == agent.id).values(last_seen_at=earlier)
+            )
+            await db.commit()
+        assert "message" in await probe.say(conversation_id, "typing away")
 
-            async def touched() -> None:
-                while True:
-                    async with harness.resources.sessions() as db:
-                        seen = await db.scalar(
-                            select(func.max(Session.last_seen_at)).where(
-                                Session.user_id == agent.id
-                            )
-                        )
-                    if seen is not None and seen > earlier + timedelta(minutes=4):
-                        return
-                    await asyncio.sleep(0.1)
+        async def touched() -> None:
+            while True:
+                async with harness.resources.sessions() as db:
+                    seen = await db.scalar(
+                        select(func.max(Session.last_seen_at)).where(Session.user_id == agent.id)
+                    )
+                if seen is not None and seen > earlier + timedelta(minutes=4):
+                    return
+                await asyncio.sleep(0.1)
 
-            await asyncio.wait_for(touched(), SWEPT)
-            assert probe.client.connected
+        await asyncio.wait_for(touched(), SWEPT)
+        assert probe.client.connected
 
 
 async def test_malformed_events_are_answered(

@@ -57,5 +57,16 @@ def require_role(*roles: Role) -> Callable[..., Awaitable[User]]:
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+
+
+async def costly_reader(request: Request, user: CurrentUser) -> User:
+    """The signed-in user, for the reads that cost the database most (history lists,
+    message pages, search): each spends from the user's reads budget, shared with `sync`."""
+    res = get_resources(request)
+    await res.read_budget.spend(res.keys.budget("reads", user.id))
+    return user
+
+
+CostlyReader = Annotated[User, Depends(costly_reader)]
 require_admin = require_role(Role.ADMIN)
 Admin = Annotated[User, Depends(require_admin)]

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from teamtalk.api.deps import DB, CurrentUser
+from teamtalk.api.deps import DB, CostlyReader
 from teamtalk.api.params import PathId, QueryId, QuerySeq
 from teamtalk.errors import Invalid
 from teamtalk.models import Status
@@ -54,7 +54,7 @@ ListFilters = Annotated[Filters, Depends(filters)]
 
 @router.get("/conversations", response_model=ConversationPage)
 async def list_conversations(
-    user: CurrentUser,
+    user: CostlyReader,
     db: DB,
     where: ListFilters,
     sort: Sort = "activity",
@@ -68,7 +68,7 @@ async def list_conversations(
 @router.get("/conversations/{conversation_id}/messages", response_model=MessagePage)
 async def messages(
     conversation_id: PathId,
-    user: CurrentUser,
+    user: CostlyReader,
     db: DB,
     before: QuerySeq | None = None,
     after: QuerySeq | None = None,
@@ -83,7 +83,7 @@ async def messages(
 
 @router.get("/search", response_model=SearchPage)
 async def search_messages(
-    user: CurrentUser,
+    user: CostlyReader,
     db: DB,
     where: ListFilters,
     q: Annotated[str, Query(min_length=1, max_length=1000, pattern=r"\S")],

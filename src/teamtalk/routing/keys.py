@@ -154,3 +154,7 @@ class Keys:
     def messages_sent(self, user_id: int) -> str:
         """When a user's message allowance is next full (ms), for rate limiting."""
         return self._k(f"ratelimit:messages:{user_id}")
+
+    def budget(self, name: str, user_id: int) -> str:
+        """When a user's allowance of one kind (socket events, reads) is next full (ms)."""
+        return self._k(f"ratelimit:{name}:{user_id}")

@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -122,6 +122,11 @@ async def login(
     return SignIn(user=user, session=session, token=token, device=device)
 
 
+def session_deadline(settings: Settings, last_seen_at: datetime, expires_at: datetime) -> datetime:
+    """When a session ends unless it is used again: its idle limit or its maximum age."""
+    return min(last_seen_at + timedelta(minutes=settings.session_idle_minutes), expires_at)
+
+
 async def authenticate(
     db: AsyncSession, settings: Settings, token: str | None
 ) -> tuple[User, Session] | None:
@@ -139,8 +144,9 @@ async def authenticate(
         return None
     session, user = row
     now = utcnow()
-    idle_limit = session.last_seen_at + timedelta(minutes=settings.session_idle_minutes)
-    if not user.is_active or now >= session.expires_at or now >= idle_limit:
+    if not user.is_active or now >= session_deadline(
+        settings, session.last_seen_at, session.expires_at
+    ):
         await db.delete(session)
         await db.commit()
         return None

@@ -81,11 +81,15 @@ async def update_user(
         )
     if display_name is not None:
         user.display_name = display_name.strip()
+    role_changed = role is not None and role.value != user.role
     if role is not None:
         user.role = role.value
     if capacity is not None:
         user.capacity = capacity
     await db.commit()
+    if role_changed and realtime is not None:
+        # Open sockets were admitted to rooms under the old role: they start afresh.
+        await realtime.disconnect_user(user.id)
     if res is not None and capacity is not None:
         await presence.capacity_changed(res, user)
     return user
