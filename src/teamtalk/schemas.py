@@ -6,12 +6,37 @@ from datetime import datetime
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from teamtalk.models import Conversation, Message, Role, Topic, User
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-TopicName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+
+def storable(value: str) -> str:
+    """Text a database column can hold: PostgreSQL text has no NUL character, and a lone
+    surrogate (JSON can escape one) is not UTF-8. Refused on both databases alike."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+    return value
+
+
+Storable = AfterValidator(storable)
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), Storable
+]
+TopicName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80), Storable
+]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
 Capacity = Annotated[int, Field(ge=1, le=50)]
 
@@ -28,7 +53,7 @@ class Strict(BaseModel):
 
 
 def check_email(value: str) -> str:
-    value = value.strip()
+    value = storable(value.strip())
     local, _, domain = value.rpartition("@")
     if not local or "." not in domain or " " in value or len(value) > 254:
         raise ValueError("not a valid email address")
@@ -36,7 +61,7 @@ def check_email(value: str) -> str:
 
 
 class LoginIn(Strict):
-    email: Annotated[str, StringConstraints(min_length=1, max_length=254)]
+    email: Annotated[str, StringConstraints(min_length=1, max_length=254), Storable]
     password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
 
@@ -198,7 +223,7 @@ class ConversationCreate(Strict):
     message: MessageBody
     topic_id: Id | None = None
     ticket_link: (
-        Annotated[str, StringConstraints(strip_whitespace=True, max_length=2048)] | None
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=2048), Storable] | None
     ) = None
 
     @field_validator("ticket_link")
@@ -232,7 +257,7 @@ class ConversationDetail(BaseModel):
     last_read_seq: int = 0
 
 
-ClientId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+ClientId = Annotated[str, StringConstraints(min_length=1, max_length=64), Storable]
 # Cleaned and checked again by services.messages (empty after trimming, control characters).
 RawBody = Annotated[str, StringConstraints(max_length=5000)]
 
@@ -268,7 +293,9 @@ class ConversationRef(Strict):
 
 class TransferIn(Strict):
     leader_id: Id | None
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    reason: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), Storable] | None
+    ) = None
 
 
 class TransferTarget(BaseModel):

@@ -15,10 +15,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import pytest
 
 from teamtalk.models import Role, Status, User
 from tests.clients import connected, sign_in
-from tests.conftest import PASSWORD, LiveServer
+from tests.conftest import PASSWORD, Backend, LiveServer, harness_with, serving
 from tests.history_factories import make_conversation, make_topic
 
 TOO_BIG = 2**63  # one past the largest BIGINT
@@ -34,6 +35,15 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("patch", "/api/topics/{topic_id}"): {"name": "Renamed"},
     ("patch", "/api/users/{user_id}"): {},
 }
+
+
+@pytest.fixture
+async def live(backend: Backend) -> AsyncIterator[LiveServer]:
+    """A live server without the per-user read budgets: they would answer 429 before the
+    bounds are checked."""
+    unlimited = {"reads_per_minute": 10**6, "reads_burst": 10**6}
+    async with harness_with(backend, **unlimited) as harness, serving(harness) as server:
+        yield server
 
 
 class Connection:
@@ -149,13 +159,13 @@ async def test_ids_and_seqs_in_bodies_are_bounded(live: LiveServer) -> None:
         # Numbers JSON can write but no column holds: huge, fractional, infinite.
         json_type = {"content-type": "application/json"}
         for weird in ("1e300", "1.5", "Infinity", "-Infinity", "NaN"):
-            raw = '{"message": "Help", "topic_id": %s}' % weird
+            raw = f'{{"message": "Help", "topic_id": {weird}}}'
             response = await as_agent.client.post(
                 "/api/conversations", content=raw, headers=json_type
             )
             assert invalid_fields(response) == ["topic_id"], weird
         # Python's JSON parser itself refuses integers past 4,300 digits: a client error too.
-        raw = '{"message": "Help", "topic_id": %s}' % ("9" * 5000)
+        raw = f'{{"message": "Help", "topic_id": {"9" * 5000}}}'
         response = await as_agent.client.post("/api/conversations", content=raw, headers=json_type)
         assert response.status_code in (400, 422), response.text
         # In range, the same requests reach the handlers.
@@ -219,7 +229,8 @@ async def test_dates_at_the_ends_of_the_calendar(live: LiveServer) -> None:
         client = held.client
         every = sorted(c.id for c in chats)
         for name in ("created_from", "created_to"):
-            for value in [*beyond, "10000-01-01T00:00:00Z", "0000-12-31T00:00:00Z"]:
+            # Bare numbers too: pydantic would read them as seconds since 1970.
+            for value in [*beyond, "10000-01-01T00:00:00Z", "0000-12-31T00:00:00Z", "439", "1e3"]:
                 response = await client.get("/api/conversations", params={name: value})
                 assert invalid_fields(response) == [name], value
                 response = await client.get("/api/search", params={name: value, "q": "hi"})
@@ -291,3 +302,78 @@ async def test_socket_payloads_are_bounded(live: LiveServer) -> None:
         # The socket is still there and answers in range.
         ack = await probe.call("mark_read", {"conversation_id": chat.id, "seq": 1})
         assert ack == {"last_read_seq": 1}
+
+
+async def test_text_no_database_column_can_hold_is_refused(live: LiveServer) -> None:
+    """NUL (PostgreSQL text cannot hold it) and lone surrogates (JSON can escape one; it is
+    not UTF-8) in fields that are stored: 422 naming the field, on both databases alike.
+    Messages are cleaned instead, as they always were: control characters are dropped."""
+    harness = live.harness
+    admin = await harness.user(Role.ADMIN)
+    agent = await harness.user(Role.AGENT)
+    leader = await harness.user(Role.TEAMLEADER)
+    chat = await make_conversation(
+        harness, agent, [(agent, "hi")], status=Status.ASSIGNED, leaders=[leader]
+    )
+    user = {"email": "new@x.io", "display_name": "New", "role": "agent", "password": "x" * 8}
+    named = "display_name"
+    async with (
+        connection(live, admin) as as_admin,
+        connection(live, agent) as as_agent,
+        connection(live, leader) as as_leader,
+        connection(live) as anonymous,
+    ):
+        for bad in ("\x00", "\ud800"):
+            cases: list[tuple[Connection, str, str, dict[str, Any], str]] = [
+                (as_admin, "post", "/api/topics", {"name": f"Bill{bad}ing"}, "name"),
+                (as_admin, "patch", "/api/users/1", {named: f"A{bad}"}, named),
+                (as_admin, "post", "/api/users", {**user, "email": f"n{bad}@x.io"}, "email"),
+                (
+                    as_admin,
+                    "post",
+                    "/api/users",
+                    {**user, "display_name": f"N{bad}"},
+                    "display_name",
+                ),
+                (
+                    anonymous,
+                    "post",
+                    "/api/auth/login",
+                    {"email": f"a{bad}@x.io", "password": "whatever"},
+                    "email",
+                ),
+                (
+                    as_agent,
+                    "post",
+                    "/api/conversations",
+                    {"message": "Help", "ticket_link": f"https://t.example/{bad}"},
+                    "ticket_link",
+                ),
+                (
+                    as_agent,
+                    "post",
+                    f"/api/conversations/{chat.id}/messages",
+                    {"client_id": f"c{bad}", "body": "hello"},
+                    "client_id",
+                ),
+                (
+                    as_leader,
+                    "post",
+                    f"/api/conversations/{chat.id}/transfer",
+                    {"leader_id": None, "reason": f"r{bad}"},
+                    "reason",
+                ),
+            ]
+            for who, method, path, body, name in cases:
+                # json.dumps escapes a lone surrogate (httpx's own encoder would refuse it).
+                raw = json.dumps(body)
+                headers = {"content-type": "application/json"}
+                response = await who.client.request(method, path, content=raw, headers=headers)
+                assert invalid_fields(response) == [name], (path, body)
+        created = await as_agent.client.post("/api/conversations", json={"message": "Hel\x00p"})
+        assert created.status_code == 201, created.text
+        conversation_id = created.json()["conversation"]["id"]
+        page = await as_agent.client.get(f"/api/conversations/{conversation_id}/messages")
+        assert [m["body"] for m in page.json()["messages"]] == ["Help"]
+        for who in (as_admin, as_agent, as_leader, anonymous):
+            assert who.reused, who.ports

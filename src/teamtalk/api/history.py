@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from teamtalk.api.deps import DB, CostlyReader
-from teamtalk.api.params import PathId, QueryId, QuerySeq
+from teamtalk.api.params import IsoTime, PathId, QueryId, QuerySeq
 from teamtalk.errors import Invalid
 from teamtalk.models import Status
 from teamtalk.schemas import MAX_ID, ConversationPage, MessagePage, SearchPage
@@ -36,8 +36,8 @@ def filters(
     leader_id: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="any leader who ever held it")
     ] = None,
-    created_from: Annotated[datetime | None, Query(description="inclusive")] = None,
-    created_to: Annotated[datetime | None, Query(description="exclusive")] = None,
+    created_from: Annotated[IsoTime | None, Query(description="inclusive")] = None,
+    created_to: Annotated[IsoTime | None, Query(description="exclusive")] = None,
 ) -> Filters:
     return Filters(
         statuses=tuple(status or ()),

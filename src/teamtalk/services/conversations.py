@@ -22,7 +22,7 @@ from teamtalk.models import (
 from teamtalk.realtime import Realtime
 from teamtalk.routing.engine import Router
 from teamtalk.schemas import ConversationOut, Names
-from teamtalk.services.history import add_message, record
+from teamtalk.services.history import add_message, clean_body, record
 
 
 async def check_topic(db: AsyncSession, topic_id: int | None) -> None:
@@ -46,6 +46,7 @@ async def create_conversation(
 ) -> tuple[Conversation, int | None]:
     """Stored as queued with its first message, then queued in Redis; returns the queue
     position."""
+    text = clean_body(message)
     await check_topic(db, topic_id)
     now = utcnow()
     conversation = Conversation(
@@ -60,7 +61,7 @@ async def create_conversation(
     )
     db.add(conversation)
     await db.flush()
-    await add_message(db, conversation, message, now, sender_id=agent.id)
+    await add_message(db, conversation, text, now, sender_id=agent.id)
     await record(db, conversation, "created", now, text=None, actor_id=agent.id)
     await db.commit()
     # After the commit: a crash right here leaves it queued in the database only, and the

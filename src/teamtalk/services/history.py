@@ -2,13 +2,34 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from teamtalk.errors import Invalid
 from teamtalk.models import Conversation, ConversationEvent, Message, MessageKind
+
+MAX_BODY = 5000
+# Control characters other than tab and newline have no place in a chat message (and the
+# search snippets use two of them as markers); NUL is one PostgreSQL text cannot hold.
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean_body(body: str) -> str:
+    """What people write, as stored: every message, the first one of a request included."""
+    text = CONTROL.sub("", body.replace("\r\n", "\n").replace("\r", "\n")).strip()
+    if not text:
+        raise Invalid("A message cannot be empty.", code="empty_message")
+    if len(text) > MAX_BODY:
+        raise Invalid(
+            f"A message can be at most {MAX_BODY} characters.",
+            code="message_too_long",
+            details={"max_length": MAX_BODY},
+        )
+    return text
 
 
 async def next_seq(db: AsyncSession, conversation: Conversation) -> int:

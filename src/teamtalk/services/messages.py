@@ -4,7 +4,6 @@ reconnect. Shared by the Socket.IO handlers and the HTTP API."""
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Sequence
 
 from sqlalchemy import select
@@ -12,10 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from teamtalk.errors import (
-    Invalid,
-    TooManyRequests,
-)
+from teamtalk.errors import TooManyRequests
 from teamtalk.events import NewMessage, Read, Typing
 from teamtalk.models import (
     Conversation,
@@ -27,7 +23,7 @@ from teamtalk.realtime import Realtime, user_room
 from teamtalk.resources import Resources
 from teamtalk.schemas import ConversationOut, MessageOut, Names
 from teamtalk.services.conversations import Actor, followed_conversation, follows
-from teamtalk.services.history import add_message
+from teamtalk.services.history import add_message, clean_body
 from teamtalk.services.lifecycle import (
     after_requeue,
     refuse_if_expired,
@@ -37,24 +33,7 @@ from teamtalk.services.lifecycle import (
 from teamtalk.services.store import Facts, Reply, check_can_write, store, stored_before
 from teamtalk.services.views import conversations_out, messages_out
 
-MAX_BODY = 5000
 SYNC_LIMIT = 500  # messages per conversation in one catch-up answer
-# Control characters other than tab and newline have no place in a chat message (and the
-# search snippets use two of them as markers).
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
-def clean_body(body: str) -> str:
-    text = CONTROL.sub("", body.replace("\r\n", "\n").replace("\r", "\n")).strip()
-    if not text:
-        raise Invalid("A message cannot be empty.", code="empty_message")
-    if len(text) > MAX_BODY:
-        raise Invalid(
-            f"A message can be at most {MAX_BODY} characters.",
-            code="message_too_long",
-            details={"max_length": MAX_BODY},
-        )
-    return text
 
 
 async def check_rate(res: Resources, user_id: int) -> None:
