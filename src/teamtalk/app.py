@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from teamtalk import db, sockets
 from teamtalk.api import auth, conversations, health, history, monitoring, topics, users
+from teamtalk.apidocs import add_api_docs
 from teamtalk.errors import (
     DEPENDENCY_FAILURES,
     TeamTalkError,
@@ -27,6 +28,7 @@ from teamtalk.errors import (
     field_errors,
 )
 from teamtalk.guards import BodyLimit, BodyTimeout, HostGuard, OriginGuard, allowed_hosts
+from teamtalk.headers import SecurityHeaders
 from teamtalk.realtime import SERVER_TTL, Realtime
 from teamtalk.resources import Resources
 from teamtalk.routing.worker import Worker
@@ -78,7 +80,7 @@ def create_app(settings: Settings) -> Any:
         title="Team Talk",
         version="0.1.0",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url=None,  # apidocs.py serves /api/docs without a CDN
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )
@@ -90,13 +92,16 @@ def create_app(settings: Settings) -> Any:
     for router in API_ROUTERS:
         api.include_router(router, prefix="/api")
     api.include_router(health.router)
+    add_api_docs(api)
     _add_web(api)
 
     guarded = BodyLimit(OriginGuard(api, settings.allowed_origins))
     sio_app = socketio.ASGIApp(sio, other_asgi_app=guarded, socketio_path="socket.io")
     # Host and body deadline outside Socket.IO: its handshake and polling POSTs need them too.
     hosts = allowed_hosts(settings.allowed_origins, settings.allowed_hosts)
-    asgi: Any = HostGuard(BodyTimeout(sio_app, settings.body_timeout_seconds), hosts)
+    checked = HostGuard(BodyTimeout(sio_app, settings.body_timeout_seconds), hosts)
+    # Outermost, so that Socket.IO's polling answers get the headers too.
+    asgi: Any = SecurityHeaders(checked)
     asgi.api = api  # for tests and tools that need the FastAPI app behind the wrapper
     return asgi
 
