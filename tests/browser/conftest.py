@@ -13,7 +13,15 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, WebSocket, async_playwright, expect
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    WebSocket,
+    async_playwright,
+    expect,
+)
 
 from teamtalk.models import User
 from tests.conftest import PASSWORD, LiveServer
@@ -27,6 +35,13 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 TIMEOUT_MS = 5_000
+# Every page reports Content-Security-Policy violations to the test: the DOM event, and
+# Chromium's console line (which also covers refusals no page script sees, like framing).
+REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__cspViolation(`${e.effectiveDirective} refused ${e.blockedURI || "inline"}`);
+});
+"""
 
 expect.set_options(timeout=TIMEOUT_MS)
 
@@ -100,12 +115,36 @@ class Browsing:
     live: LiveServer
     browser: Browser
     contexts: list[BrowserContext] = field(default_factory=list)
+    violations: list[tuple[str, str]] = field(default_factory=list)  # (source, text)
+    _reported: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def page(self) -> Page:
         context = await self.browser.new_context(base_url=self.live.url)
         context.set_default_timeout(TIMEOUT_MS)
         self.contexts.append(context)
+        await context.expose_function("__cspViolation", lambda text: self._violation("page", text))
+        await context.add_init_script(REPORT_VIOLATIONS)
+        context.on("console", self._console)
         return await context.new_page()
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            self._violation("console", message.text)
+
+    def _violation(self, source: str, text: str) -> None:
+        self.violations.append((source, text))
+        self._reported.set()
+
+    async def expect_violation(self, directive: str, *, in_page: bool = True) -> None:
+        """For a test that causes a violation on purpose: waits for Chromium's report of it
+        and the page's event (none for framing: no script of the page sees that), then drops
+        the reports naming `directive`; any other still fails the test."""
+        wanted = {"console", "page"} if in_page else {"console"}
+        async with asyncio.timeout(TIMEOUT_MS / 1000):
+            while not wanted <= {source for source, text in self.violations if directive in text}:
+                self._reported.clear()
+                await self._reported.wait()
+        self.violations[:] = [(s, t) for s, t in self.violations if directive not in t]
 
     async def sign_in(self, user: User, password: str = PASSWORD) -> Page:
         """A new context signed in as `user` through the login form, on their home page."""
@@ -126,3 +165,5 @@ async def browsing(live: LiveServer, browser: Browser) -> AsyncIterator[Browsing
     yield session
     # Before the live server stops, so that no socket is left open against it.
     await session.close()
+    # Every browser test also proves that the app runs under its CSP.
+    assert session.violations == [], session.violations
