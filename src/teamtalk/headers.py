@@ -30,8 +30,8 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
 }
-# Only on HTTPS requests (behind a local proxy uvicorn takes X-Forwarded-Proto), so a
-# plain-HTTP development server never tells a browser to insist on HTTPS for its host.
+# Only on HTTPS requests (behind a proxy, the scheme comes from X-Forwarded-Proto when the
+# proxy is in TEAMTALK_TRUSTED_PROXIES), so a plain-HTTP server never asks for HTTPS.
 STRICT_TRANSPORT_SECURITY = "max-age=31536000"
 RawHeaders = list[tuple[bytes, bytes]]
 
