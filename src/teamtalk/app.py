@@ -45,6 +45,7 @@ API_ROUTERS = (
     monitoring.router,
 )  # mounted under /api
 WEB_DIR = Path(__file__).parent / "web"
+UNPARSED_BODY = "There was an error parsing the body"  # fastapi.routing's detail
 
 
 def create_app(settings: Settings) -> Any:
@@ -137,6 +138,13 @@ def _add_error_handlers(api: FastAPI) -> None:
 
     @api.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == UNPARSED_BODY:
+            # FastAPI's answer to a body that is not UTF-8 or holds an integer Python will
+            # not parse (over 4,300 digits): malformed JSON, as any other.
+            detail = [{"field": "body", "message": "not valid JSON", "type": "json_invalid"}]
+            return JSONResponse(
+                error_payload("invalid", "The body is not valid JSON.", detail), 422
+            )
         codes = {404: "not_found", 405: "method_not_allowed"}
         code = codes.get(exc.status_code, f"http_{exc.status_code}")
         return JSONResponse(error_payload(code, str(exc.detail)), exc.status_code)

@@ -8,7 +8,6 @@ browser (python-socketio, "Emitting from external processes").
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -20,6 +19,7 @@ from teamtalk.resources import redis_pool
 from teamtalk.routing.keys import Keys
 
 SERVER_TTL = 30  # seconds; servers refresh it every third of that
+LISTENER_CANCELS = 50
 
 # (event, payload, room or rooms): a socket in several of the rooms gets it once.
 Emission = tuple[str, dict[str, Any], str | list[str]]
@@ -177,10 +177,15 @@ async def close_manager(manager: Any) -> None:
     """Stop a Redis manager's listener and close its connections (python-socketio leaves
     both open at shutdown)."""
     listener = getattr(manager, "thread", None)
-    if isinstance(listener, asyncio.Task) and not listener.done():
-        listener.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await listener
+    if isinstance(listener, asyncio.Task):
+        # A listener still connecting swallows one cancellation and retries: ask again.
+        for _ in range(LISTENER_CANCELS):
+            if listener.done():
+                break
+            listener.cancel()
+            await asyncio.wait({listener}, timeout=0.1)
+        if listener.done() and not listener.cancelled():
+            listener.exception()  # retrieved, so not reported as never retrieved
     if manager.pubsub is not None:
         await manager.pubsub.aclose()
     if manager.redis is not None:

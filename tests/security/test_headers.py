@@ -116,8 +116,12 @@ async def test_web_ui_and_assets(harness: Harness) -> None:
 
 
 async def test_socketio_polling(harness: Harness) -> None:
-    """Engine.IO's own HTTP answers (the browser tests see its handshakes succeed)."""
+    """Engine.IO's own HTTP answers: a handshake, and its refusals."""
     async with harness.client() as client:
+        handshake = {"EIO": "4", "transport": "polling"}
+        opened = await client.get("/socket.io/", params=handshake)
+        assert opened.status_code == 200, opened.text
+        assert_secure(opened)
         for params in ({"sid": "no-such-session"}, {"EIO": "3"}):
             query = {"EIO": "4", "transport": "polling", **params}
             refused = await client.get("/socket.io/", params=query)
