@@ -131,6 +131,7 @@ async def flood_client() -> None:
     ack_times: list[float] = []
     ok_times: list[float] = []  # the acks that did the work
     all_acked = asyncio.Event()
+    closed = asyncio.Event()  # the server disconnected the socket
 
     async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
         ws = await http.ws_connect(
@@ -157,6 +158,9 @@ async def flood_client() -> None:
                 data: str = msg.data
                 if data == "2":
                     await ws.send_str("3")
+                elif data.startswith("41"):  # the server ended the namespace: cut off
+                    closed.set()
+                    break
                 elif data.startswith("43"):
                     ack_times.append(time.monotonic())
                     answer = json.loads(data[data.index("[") :])[0]
@@ -183,7 +187,7 @@ async def flood_client() -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(all_acked.wait(), spec["ack_timeout"])
         done = time.monotonic()
-        closed_early = ws.closed
+        closed_early = ws.closed or closed.is_set()
         await ws.close()
         reading.cancel()
 

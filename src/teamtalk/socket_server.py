@@ -4,12 +4,16 @@ python-socketio dispatches a client event by its name, reserved names included: 
 that emits an event called "disconnect" would run the disconnect handler while its socket
 stays open. Here only the product's own events pass, with one payload each, and anything
 else is answered with an error ack. One socket's events run a few at a time: a flood waits
-in a short line and past it is refused, instead of starting a task for every packet.
+in a short line and past it is refused, instead of starting a task for every packet; a
+client that keeps sending after being refused is cut off.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
+from collections.abc import Coroutine
 from typing import Any
 
 import socketio
@@ -20,6 +24,13 @@ from teamtalk.errors import Invalid, NotFound, TooManyRequests
 RESERVED = frozenset({"connect", "connect_error", "disconnect", "*"})
 RUNNING_PER_SOCKET = 4
 WAITING_PER_SOCKET = 32
+# A client refused this often for going too fast (a full line, a spent budget) is flooding,
+# not busy: each refusal still costs the server a packet read and an answer, so its socket
+# is closed.
+FLOOD_REFUSALS = 100
+FLOOD_WINDOW = 5.0  # seconds
+
+log = logging.getLogger(__name__)
 
 _tasks: set[asyncio.Task[None]] = set()  # held until done: the loop keeps only weak refs
 
@@ -30,6 +41,17 @@ class Line:
     def __init__(self) -> None:
         self.running = asyncio.Semaphore(RUNNING_PER_SOCKET)
         self.pending = 0
+        self.closing = False
+        self._refused = 0
+        self._window = time.monotonic()
+
+    def flooding(self) -> bool:
+        """Counts one refusal; True once they pass FLOOD_REFUSALS within FLOOD_WINDOW."""
+        now = time.monotonic()
+        if now - self._window > FLOOD_WINDOW:
+            self._refused, self._window = 0, now
+        self._refused += 1
+        return self._refused > FLOOD_REFUSALS
 
 
 class Server(socketio.AsyncServer):  # type: ignore[misc]
@@ -53,14 +75,39 @@ class Server(socketio.AsyncServer):  # type: ignore[misc]
             await self._answer(eio_sid, namespace, id, refusal)
             return
         line = self.lines.setdefault(sid, Line())
+        if line.closing:
+            return
         if line.pending >= RUNNING_PER_SOCKET + WAITING_PER_SOCKET:
+            if self.refused(sid, namespace):
+                return
             busy = TooManyRequests(
                 "Too many events at once; wait for the answers.", code="rate_limited", retry_after=1
             )
             await self._answer(eio_sid, namespace, id, busy.payload())
             return
         line.pending += 1
-        task = asyncio.ensure_future(self._run(line, sid, eio_sid, data, namespace, id))
+        self._spawn(self._run(line, sid, eio_sid, data, namespace, id))
+
+    def refused(self, sid: str, namespace: str = "/") -> bool:
+        """Counts a refusal for going too fast (a full line, a spent budget); past
+        FLOOD_REFUSALS within FLOOD_WINDOW the socket is cut off, and True returned."""
+        line = self.lines.get(sid)
+        eio_sid = self.manager.eio_sid_from_sid(sid, namespace)
+        if line is None or eio_sid is None or line.closing or not line.flooding():
+            return line is not None and line.closing
+        line.closing = True
+        log.warning("socket cut off: it kept sending after being refused", extra={"sid": sid})
+        self._spawn(self._cut_off(sid, eio_sid, namespace))
+        return True
+
+    async def _cut_off(self, sid: str, eio_sid: str, namespace: str) -> None:
+        """Disconnect, and close the connection itself: the frames it has already sent are
+        dropped unread instead of being decoded one by one."""
+        await self.disconnect(sid, namespace=namespace)
+        await self.eio.disconnect(eio_sid)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
         _tasks.add(task)
         task.add_done_callback(_tasks.discard)
 

@@ -150,7 +150,10 @@ def register(sio: Server, resources: Resources, realtime: Realtime, live: LiveSe
     async def actor(sid: str) -> Actor:
         """Who sends this event, from the session as it is now: a session that has ended,
         or a user whose role has changed, sends nothing more (the sweep ends the socket)."""
-        state = await sio.get_session(sid)
+        try:
+            state = await sio.get_session(sid)
+        except KeyError:  # disconnected while the event waited its turn
+            raise NotAuthenticated() from None
         if "session_id" not in state:
             raise NotAuthenticated()
         current = await live.check(state["session_id"])
@@ -171,6 +174,8 @@ def register(sio: Server, resources: Resources, realtime: Realtime, live: LiveSe
                     await resources.read_budget.spend(keys.budget("reads", who.id))
                 return await handler(who, sid, data)
             except TeamTalkError as exc:
+                if exc.code == "rate_limited":
+                    sio.refused(sid)  # a client that does not slow down is cut off
                 return exc.payload()
             except ValidationError as exc:
                 return error_payload(

@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import socketio
 
 from teamtalk.models import Role
 from teamtalk.routing.worker import Worker
 from teamtalk.services.auth import COOKIE_NAME
+from teamtalk.socket_server import FLOOD_REFUSALS
 from tests.clients import connected, go, request, sign_in
 from tests.conftest import LiveServer
 
@@ -102,7 +104,8 @@ async def test_a_sync_flood_starves_no_one(live: LiveServer, worker: Worker) -> 
             )
             waits.append(time.perf_counter() - started)
         result, timings = await flood, await latencies
-    assert result["missing"] == 0, result
+    # Answered, or cut off: a client that keeps sending into a full line is disconnected.
+    assert result["missing"] == 0 or result["closed"], result
     assert set(result["answers"]) <= {"ok", "rate_limited"}, result
     # The reads budget lets a burst through, then about 2 a second.
     assert result["answers"]["ok"] <= harness.settings.reads_burst + 2 * result["seconds"] + 5
@@ -118,7 +121,39 @@ async def test_a_typing_flood_is_answered_quickly(live: LiveServer) -> None:
     result = await run_flood(
         live, await sign_in(harness, flooder), "typing", {"conversation_id": own}, 20_000
     )
-    assert result["missing"] == 0, result
+    assert result["missing"] == 0 or result["closed"], result
     assert set(result["answers"]) <= {"ok", "rate_limited"}, result
-    # Every event answered, the refused ones without a database or Redis trip each.
+    # Answered or cut off within seconds, the refused ones without a database or Redis trip.
     assert result["seconds"] < 30, result
+
+
+async def test_refusals_a_client_heeds_keep_it_connected(live: LiveServer) -> None:
+    """Over budget, one event at a time: refused with a time to wait, and still connected."""
+    harness = live.harness
+    agent = await harness.user()
+    own = (await request(harness, agent))["conversation"]["id"]
+    async with connected(live, await sign_in(harness, agent)) as probe:
+        payload = {"since": [{"conversation_id": own, "seq": 0}]}
+        answers = [await probe.call("sync", payload) for _ in range(harness.settings.reads_burst)]
+        assert all("error" not in a for a in answers)
+        for _ in range(FLOOD_REFUSALS // 2):
+            refused = await probe.call("sync", payload)
+            assert refused["error"]["code"] == "rate_limited"
+        assert probe.client.connected and not probe.disconnected.is_set()
+
+
+async def test_a_client_that_ignores_its_refusals_is_cut_off(live: LiveServer) -> None:
+    harness = live.harness
+    agent = await harness.user()
+    own = (await request(harness, agent))["conversation"]["id"]
+    async with connected(live, await sign_in(harness, agent)) as probe:
+        payload = {"conversation_id": own}
+        limit = harness.settings.socket_events_per_minute
+        for _ in range(limit + FLOOD_REFUSALS + 5):
+            if not probe.client.connected:
+                break
+            try:
+                await probe.client.emit("typing", payload)
+            except socketio.exceptions.BadNamespaceError:
+                break
+        await asyncio.wait_for(probe.disconnected.wait(), 5)
