@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import re
 from collections.abc import Iterable
@@ -194,7 +195,8 @@ class BodyTimeout:
 
     The deadline covers the whole body from the app's first read of it; once the body is in,
     later reads (waiting for the client to go away) are not limited. Outside Socket.IO, so
-    its polling POSTs are held to it too.
+    its polling POSTs are held to it too. The app's read fails rather than seeing the end of
+    the body: Engine.IO would otherwise take the part that came for a whole payload.
     """
 
     def __init__(self, app: ASGIApp, seconds: float = BODY_TIMEOUT_SECONDS) -> None:
@@ -224,7 +226,7 @@ class BodyTimeout:
             if body_done:
                 return await receive()
             if timed_out:
-                return {"type": "http.disconnect"}
+                raise BodyTimedOut
             if deadline is None:
                 deadline = loop.time() + self.seconds
             try:
@@ -233,12 +235,17 @@ class BodyTimeout:
                 if not started:
                     await _error_response(RequestTimeout(), scope, receive, send)
                 timed_out = True
-                return {"type": "http.disconnect"}
+                raise BodyTimedOut from None
             if message["type"] != "http.request" or not message.get("more_body", False):
                 body_done = True
             return message
 
-        await self.app(scope, receive_in_time, send_unless_timed_out)
+        with contextlib.suppress(BodyTimedOut):  # answered 408 above
+            await self.app(scope, receive_in_time, send_unless_timed_out)
+
+
+class BodyTimedOut(Exception):
+    """Raised to the app reading a body that missed its deadline (after the 408)."""
 
 
 class RequestTimeout(TeamTalkError):

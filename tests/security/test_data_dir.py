@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -72,42 +73,46 @@ EXPECTED = [
 ]
 
 
-def stop(proc: subprocess.Popen[str]) -> str:
-    proc.send_signal(signal.SIGINT)
-    output = proc.communicate(timeout=30)[0]
-    assert proc.returncode == 0, output
-    return output
+@contextmanager
+def serving(data_dir: Path, port: int, cwd: Path) -> Iterator[list[str]]:
+    """A running `teamtalk serve`; the list gets its output once it has stopped."""
+    output: list[str] = []
+    proc = start(data_dir, port, cwd)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", proc)
+        yield output
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        output.append(proc.communicate(timeout=30)[0])
+    assert proc.returncode == 0, output[0]
 
 
 def test_serve_keeps_the_data_dir_private(base: Path) -> None:
     data_dir = base / "data"  # made by teamtalk serve
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
     admin = next(x for x in demo_logins() if x.role == "admin")
 
-    proc = start(data_dir, port, base)
-    wait_ready(url, proc)
-    assert login(url, admin.email, DEMO_PASSWORD).status_code == 200  # secret, WAL writes
-    for name in EXPECTED:
-        assert (data_dir / name).exists(), name
-    assert list((data_dir / "valkey" / "appendonlydir").iterdir())
-    assert open_to_others(data_dir) == {}
-    assert mode(data_dir) == 0o700 and mode(data_dir / "teamtalk.db") == 0o600
-    stop(proc)
+    with serving(data_dir, port, base):
+        response = login(f"http://127.0.0.1:{port}", admin.email, DEMO_PASSWORD)
+        assert response.status_code == 200  # makes the secret, writes to the WAL
+        for name in EXPECTED:
+            assert (data_dir / name).exists(), name
+        assert list((data_dir / "valkey" / "appendonlydir").iterdir())
+        assert open_to_others(data_dir) == {}
+        assert mode(data_dir) == 0o700 and mode(data_dir / "teamtalk.db") == 0o600
 
     # As an older version, a copy or an unzip would have left it.
     for path in [data_dir, *data_dir.rglob("*")]:
         if not path.is_symlink() and not path.is_socket():
             path.chmod(0o755 if path.is_dir() else 0o644)
-    proc = start(data_dir, port, base)
-    wait_ready(url, proc)
-    assert open_to_others(data_dir) == {}
-    output = stop(proc)
+    with serving(data_dir, port, base) as output:
+        assert open_to_others(data_dir) == {}
     for name in ("teamtalk.db", "secret_key", "password", "appendonlydir"):
         assert any(
             "WARNING" in line and name in line and "tightened" in line
-            for line in output.splitlines()
-        ), (name, output)
+            for line in output[0].splitlines()
+        ), (name, output[0])
     assert open_to_others(data_dir) == {}
 
 

@@ -44,6 +44,16 @@ async def served(backend: Backend, **overrides: Any) -> AsyncIterator[tuple[Harn
             sock.close()
 
 
+@asynccontextmanager
+async def opened(port: int) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+    # Closed even when a test fails: uvicorn's shutdown waits for a request in progress.
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        yield reader, writer
+    finally:
+        writer.close()
+
+
 async def until_closed(reader: asyncio.StreamReader, within: float = 5.0) -> bytes:
     """Everything the server sends until it closes the connection."""
     received = b""
@@ -72,30 +82,27 @@ async def test_connections_without_complete_headers_are_closed(backend: Backend)
 
         async def silent() -> float:
             started = loop.time()
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            assert await until_closed(reader) == b""
-            writer.close()
+            async with opened(port) as (reader, _):
+                assert await until_closed(reader) == b""
             return loop.time() - started
 
         async def trickled() -> tuple[float, int]:
             started = loop.time()
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
             headers = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"X-Pad: a\r\n" * 50
-            sending = asyncio.create_task(trickle(writer, headers, 0.05))
-            assert await until_closed(reader) == b""
-            elapsed = loop.time() - started
-            writer.close()
+            async with opened(port) as (reader, writer):
+                sending = asyncio.create_task(trickle(writer, headers, 0.05))
+                assert await until_closed(reader) == b""
+                elapsed = loop.time() - started
             return elapsed, await sending
 
         async def second_request() -> float:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-            assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
-            await reader.readexactly(len(b'{"status":"ok"}'))
-            started = loop.time()
-            writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.")  # and nothing more
-            assert await until_closed(reader) == b""
-            writer.close()
+            async with opened(port) as (reader, writer):
+                writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
+                await reader.readexactly(len(b'{"status":"ok"}'))
+                started = loop.time()
+                writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.")  # and nothing more
+                assert await until_closed(reader) == b""
             return loop.time() - started
 
         async def websocket() -> str:
@@ -132,30 +139,32 @@ async def test_a_body_that_does_not_arrive_in_time_is_answered_408(
         path, kind = "/api/auth/login", "application/json"
         if shape == "socket.io":
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-                opened = await client.get("/socket.io/", params={"EIO": 4, "transport": "polling"})
-            sid = json.loads(opened.text[1:])["sid"]
+                handshake = await client.get(
+                    "/socket.io/", params={"EIO": 4, "transport": "polling"}
+                )
+            sid = json.loads(handshake.text[1:])["sid"]
             path, kind = f"/socket.io/?EIO=4&transport=polling&sid={sid}", "text/plain"
         framing = "Transfer-Encoding: chunked" if shape == "chunked" else "Content-Length: 200"
         head = (
             f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
             f"Content-Type: {kind}\r\n{framing}\r\n\r\n"
         ).encode()
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
         loop = asyncio.get_running_loop()
-        started = loop.time()
-        writer.write(head)
-        if shape == "chunked":
-            writer.write(b'9\r\n{"email":\r\n')
-        elif shape == "trickled":
-            # A byte every 50 ms, never 1 s apart, would take 10 s.
-            sending = asyncio.create_task(trickle(writer, b"x" * 200, 0.05))
-        else:
-            writer.write(b'{"email":')
-        raw = await until_closed(reader)
-        elapsed = loop.time() - started
-        writer.close()
-        if shape == "trickled":
-            sending.cancel()
+        async with opened(port) as (reader, writer):
+            started = loop.time()
+            writer.write(head)
+            sending = None
+            if shape == "chunked":
+                writer.write(b'9\r\n{"email":\r\n')
+            elif shape == "trickled":
+                # A byte every 50 ms, never 1 s apart, would take 10 s.
+                sending = asyncio.create_task(trickle(writer, b"x" * 200, 0.05))
+            else:
+                writer.write(b'{"email":')
+            raw = await until_closed(reader)
+            elapsed = loop.time() - started
+            if sending is not None:
+                sending.cancel()
     status, headers, body = http_answer(raw)
     assert status == 408
     assert body["error"]["code"] == "request_timeout"
@@ -163,11 +172,8 @@ async def test_a_body_that_does_not_arrive_in_time_is_answered_408(
     assert TIMEOUT * 0.9 <= elapsed < TIMEOUT + 1.5
 
 
-@pytest.mark.parametrize("trusted", [[], ["127.0.0.1"], ["127.0.0.0/8"]])
-async def test_forwarded_headers_count_only_from_trusted_proxies(
-    backend: Backend, trusted: list[str]
-) -> None:
-    limit = 3
+async def through(backend: Backend, trusted: list[str], limit: int) -> dict[str, Any]:
+    """What a client on this machine gets, sending X-Forwarded-For and -Proto."""
     overrides = {"trusted_proxies": trusted, "login_max_failures_per_address": limit}
     async with (
         served(backend, **overrides) as (harness, port),
@@ -179,9 +185,10 @@ async def test_forwarded_headers_count_only_from_trusted_proxies(
             json={"email": user.email, "password": PASSWORD},
             headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"},
         )
+        assert signed_in.status_code == 200
         async with harness.resources.sessions() as db:
             ip = await db.scalar(select(Session.ip).where(Session.user_id == user.id))
-        # A guesser on this machine, rotating X-Forwarded-For on every try.
+        # A guesser rotating X-Forwarded-For on every try.
         client.cookies.clear()
         statuses = []
         for i in range(limit + 2):
@@ -192,17 +199,20 @@ async def test_forwarded_headers_count_only_from_trusted_proxies(
             )
             statuses.append(response.status_code)
     cookie = next(c for c in signed_in.headers.get_list("set-cookie") if COOKIE_NAME in c)
-    if trusted:
-        assert statuses == [401] * (limit + 2)  # each try from another client, as the proxy says
-        assert signed_in.status_code == 200
-        assert ip == "203.0.113.9"
-        assert "secure" in cookie.lower()
-    else:
-        assert statuses[:limit] == [401] * limit
-        assert statuses[-1] == 429  # one address, whatever the header says
-        assert signed_in.status_code == 200
-        assert ip == "127.0.0.1"
-        assert "secure" not in cookie.lower()
+    return {"ip": ip, "secure": "secure" in cookie.lower(), "statuses": statuses}
+
+
+async def test_forwarded_headers_count_only_from_trusted_proxies(backend: Backend) -> None:
+    limit = 3
+    # No proxy configured: the connection's own address, however the header rotates.
+    untrusted = await through(backend, [], limit)
+    assert untrusted["ip"] == "127.0.0.1" and not untrusted["secure"]
+    assert untrusted["statuses"][:limit] == [401] * limit
+    assert untrusted["statuses"][-1] == 429
+    # From a configured proxy: each try from the client the proxy names.
+    for trusted in (["127.0.0.1"], ["127.0.0.0/8"]):
+        proxied = await through(backend, trusted, limit)
+        assert proxied == {"ip": "203.0.113.9", "secure": True, "statuses": [401] * (limit + 2)}
 
 
 def test_trusted_proxies_must_be_addresses() -> None:
