@@ -58,14 +58,38 @@ class Budget:
         until = self._blocked.get(key)
         if until is not None:
             if now < until:
-                raise self._refusal(math.ceil(until - now))
+                raise refusal(self.what, math.ceil(until - now))
             del self._blocked[key]
         wait = await self.limit.wait_seconds(key)
         if wait:
             self._blocked[key] = now + wait
-            raise self._refusal(wait)
+            raise refusal(self.what, wait)
 
-    def _refusal(self, wait: int) -> TooManyRequests:
-        return TooManyRequests(
-            f"Too many {self.what}; wait a moment.", code="rate_limited", retry_after=max(wait, 1)
-        )
+
+def refusal(what: str, wait: int) -> TooManyRequests:
+    return TooManyRequests(
+        f"Too many {what}; wait a moment.", code="rate_limited", retry_after=max(wait, 1)
+    )
+
+
+class LocalBudget:
+    """The same allowance kept in this process's memory: for the budget every socket event
+    spends from, where a Redis round trip per event would cost more than most events do.
+    A user's sockets are capped, so across processes it is at most a few times as much."""
+
+    PRUNE_AT = 10_000  # keys kept before the lapsed ones are dropped
+
+    def __init__(self, per_minute: int, what: str, burst: int | None = None) -> None:
+        self.step = 60 / per_minute
+        self.window = self.step * (burst if burst is not None else per_minute)
+        self.what = what
+        self._due: dict[str, float] = {}  # key -> monotonic time the allowance is next full
+
+    async def spend(self, key: str) -> None:
+        now = time.monotonic()
+        after = max(self._due.get(key, now), now) + self.step
+        if after - now > self.window:
+            raise refusal(self.what, math.ceil(after - now - self.window))
+        if len(self._due) >= self.PRUNE_AT:
+            self._due = {k: due for k, due in self._due.items() if due > now}
+        self._due[key] = after

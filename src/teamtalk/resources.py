@@ -10,7 +10,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from teamtalk import db
-from teamtalk.ratelimit import Budget, RateLimit
+from teamtalk.ratelimit import Budget, LocalBudget, RateLimit
 from teamtalk.routing.engine import Router
 from teamtalk.routing.keys import Keys
 from teamtalk.settings import Settings
@@ -37,7 +37,7 @@ class Resources:
     keys: Keys
     router: Router
     message_limit: RateLimit
-    event_budget: Budget  # every socket event of a user
+    event_budget: LocalBudget  # every socket event of a user, in this process
     read_budget: Budget  # the reads that cost the database most
 
     @classmethod
@@ -62,7 +62,7 @@ class Resources:
             keys=keys,
             router=Router(redis, keys, max_attempts=settings.max_assign_attempts),
             message_limit=RateLimit(redis, settings.messages_per_minute),
-            event_budget=Budget(RateLimit(redis, settings.socket_events_per_minute), "events"),
+            event_budget=LocalBudget(settings.socket_events_per_minute, "events"),
             read_budget=Budget(
                 RateLimit(redis, settings.reads_per_minute, burst=settings.reads_burst),
                 "requests for history",

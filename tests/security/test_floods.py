@@ -28,6 +28,7 @@ from tests.conftest import LiveServer
 
 ROOT = Path(__file__).resolve().parents[2]
 VICTIM_P99_MS = 250.0  # bench/flood.py: well under 50 ms on a quiet machine
+VICTIM_SECONDS = 3.0
 ASSIGNED_WITHIN = 5.0
 
 
@@ -51,9 +52,11 @@ async def run_flood(live: LiveServer, token: str, event: str, payload: Any, coun
 
 
 async def victim_latencies(client: httpx.AsyncClient, until: asyncio.Task[Any]) -> list[float]:
-    """Another user's GET /api/me, one after another, while the flood lasts."""
+    """Another user's GET /api/me, one after another, while the flood lasts and for a
+    while after (what was queued behind it is felt then)."""
     timings: list[float] = []
-    while not until.done() or len(timings) < 20:
+    ends = time.perf_counter() + VICTIM_SECONDS
+    while not until.done() or time.perf_counter() < ends:
         started = time.perf_counter()
         response = await client.get("/api/me")
         timings.append((time.perf_counter() - started) * 1000)
@@ -108,7 +111,9 @@ async def test_a_sync_flood_starves_no_one(live: LiveServer, worker: Worker) -> 
     assert result["missing"] == 0 or result["closed"], result
     assert set(result["answers"]) <= {"ok", "rate_limited"}, result
     # The reads budget lets a burst through, then about 2 a second.
-    assert result["answers"]["ok"] <= harness.settings.reads_burst + 2 * result["seconds"] + 5
+    assert (
+        result["answers"].get("ok", 0) <= harness.settings.reads_burst + 2 * result["seconds"] + 5
+    )
     assert p99(timings) < VICTIM_P99_MS, sorted(timings)[-10:]
     assert worker.stats.errors == 0
     assert max(waits) < ASSIGNED_WITHIN
