@@ -24,9 +24,10 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import socketio
-import uvicorn
 
 from teamtalk.logs import JsonFormatter
+from teamtalk.serving import run, server_config
+from teamtalk.settings import Settings
 
 
 def create_app(redis_url: str, channel: str) -> Any:
@@ -94,15 +95,9 @@ def main() -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=logging.WARNING, handlers=[handler])
-    # The options `teamtalk serve` runs uvicorn with.
-    uvicorn.run(
-        create_app(args.redis_url, args.channel),
-        host=args.host,
-        port=args.port,
-        log_config=None,
-        proxy_headers=True,
-        ws_per_message_deflate=False,
-    )
+    # The uvicorn config `teamtalk serve` runs with.
+    settings = Settings(host=args.host, port=args.port)
+    run(server_config(create_app(args.redis_url, args.channel), settings))
 
 
 if __name__ == "__main__":
