@@ -218,7 +218,11 @@ async def test_history_search_opens_the_conversation_at_the_hit(
     await filters.get_by_label("Agent").select_option(label="Carol Agent")
     await expect(admin).to_have_url(re.compile(r"agent=\d+"))
     await expect(table.get_by_role("link", name=f"#{conversation_id}")).to_be_visible()
-    await filters.get_by_role("checkbox", name="Solved").check()
+    # The box follows the URL, which React Router updates in a transition: clicked, it is
+    # checked once the page has rendered the new filter (`check()` looks at once).
+    solved = filters.get_by_role("checkbox", name="Solved")
+    await solved.click()
+    await expect(solved).to_be_checked()
     await expect(admin.get_by_text("No conversations match these filters.")).to_be_visible()
     await filters.get_by_role("button", name="Clear filters").click()
     await expect(table.get_by_role("link", name=f"#{conversation_id}")).to_be_visible()
