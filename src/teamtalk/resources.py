@@ -49,7 +49,7 @@ class Resources:
         settings = settings.model_copy(update={"secret_key": settings.resolved_secret_key()})
         pool: dict[str, Any] = {"pool_timeout": settings.db_pool_timeout}
         if make_url(settings.sqlalchemy_url).get_backend_name() != "sqlite":
-            pool["pool_size"] = settings.db_pool_size
+            pool.update(pool_size=settings.db_pool_size, max_overflow=0)  # the size is the cap
         engine = db.create_engine(settings.sqlalchemy_url, **pool)
         redis = Redis.from_pool(redis_pool(redis_url, decode_responses=True))
         keys = Keys(settings.redis_prefix)

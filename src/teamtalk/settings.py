@@ -117,7 +117,7 @@ class Settings(BaseSettings):
     )
     # Database connections per process (PostgreSQL; SQLite uses one) and how long a request
     # waits for one before it is answered 503 `busy`.
-    db_pool_size: int = Field(default=10, ge=1, validation_alias="TEAMTALK_DB_POOL_SIZE")
+    db_pool_size: int = Field(default=15, ge=1, validation_alias="TEAMTALK_DB_POOL_SIZE")
     db_pool_timeout: float = Field(default=10.0, gt=0, validation_alias="TEAMTALK_DB_POOL_TIMEOUT")
     # A solved conversation the agent writes in within this many minutes is reopened;
     # after it, the conversation is closed.
