@@ -351,8 +351,13 @@ class TeamTalk(Deployment):
             self.secret,
             port,
         )
-        # The per-user limit (default 120 a minute) would refuse the bench's agents.
-        return env | {"TEAMTALK_MESSAGES_PER_MINUTE": "100000000"}
+        # The per-user limits (120 messages and 600 events a minute, 20 sockets) would
+        # refuse the bench's agents and its many tabs per user.
+        return env | {
+            "TEAMTALK_MESSAGES_PER_MINUTE": "100000000",
+            "TEAMTALK_SOCKET_EVENTS_PER_MINUTE": "100000000",
+            "TEAMTALK_MAX_SOCKETS_PER_USER": "100000",
+        }
 
     def command(self, port: int) -> tuple[list[str], dict[str, str]]:
         serve = ["serve", "--no-worker", "--no-demo", "--port", str(port)]
