@@ -94,6 +94,22 @@ async def connected(live: LiveServer, token: str | None, **headers: str) -> Asyn
         await probe.client.disconnect()
 
 
+async def refused(live: LiveServer, token: str | None, **headers: str) -> Any:
+    """Connects with this cookie, expecting a refusal; its error payload."""
+    probe = Probe()
+    if token:
+        headers["Cookie"] = f"{COOKIE_NAME}={token}"
+    try:
+        await probe.client.connect(
+            live.url, headers=headers, transports=["websocket"], wait_timeout=5
+        )
+    except socketio.exceptions.ConnectionError:
+        return probe.refusal["data"]["error"]
+    finally:
+        await probe.client.disconnect()
+    raise AssertionError("the connection was accepted")
+
+
 async def go(probe: Probe, status: str) -> Any:
     return await probe.call("set_status", {"status": status})
 

@@ -14,7 +14,7 @@ from teamtalk.models import Role
 from teamtalk.realtime import live_sockets
 from teamtalk.services import presence
 from teamtalk.services.auth import COOKIE_NAME
-from tests.clients import Probe, connected, sign_in
+from tests.clients import Probe, connected, refused, sign_in
 from tests.conftest import LiveServer
 
 
@@ -124,16 +124,7 @@ async def test_a_connect_that_fails_inside_is_refused_not_left_hanging(
         raise RuntimeError("database is locked")
 
     monkeypatch.setattr(presence, "connected", busy)  # after the socket was registered
-    probe = Probe()
-    with pytest.raises(socketio.exceptions.ConnectionError):
-        await probe.client.connect(
-            live.url,
-            headers={"Cookie": f"{COOKIE_NAME}={token}"},
-            transports=["websocket"],
-            wait_timeout=5,
-        )
-    assert probe.refusal["data"]["error"]["code"] == "unavailable"
-    await probe.client.disconnect()
+    assert (await refused(live, token))["code"] == "unavailable"
     res = harness.resources
     assert await live_sockets(res.redis, res.keys, user.id) == {}
 
