@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -31,21 +32,58 @@ def storable(value: str) -> str:
 
 
 Storable = AfterValidator(storable)
+
+
+def at_most(length: int) -> BeforeValidator:
+    """The documented maximum holds for the text as sent: pydantic strips the whitespace
+    first and would let a longer text through."""
+
+    def check(value: object) -> object:
+        if isinstance(value, str) and len(value) > length:
+            raise ValueError(f"must have at most {length} characters")
+        return value
+
+    return BeforeValidator(check)
+
+
+def whole_number(value: object) -> object:
+    """An integer as sent: pydantic would also take true, "12" or 12.0 for one."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("must be a whole number")
+    return value
+
+
+Whole = BeforeValidator(whole_number)
+
+
+# Stored text: within its length as sent and once stripped, and storable.
 Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), Storable
+    str,
+    at_most(100),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    Storable,
 ]
 TopicName = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80), Storable
+    str,
+    at_most(80),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=80),
+    Storable,
+]
+TicketLink = Annotated[
+    str, at_most(2048), StringConstraints(strip_whitespace=True, max_length=2048), Storable
+]
+Reason = Annotated[
+    str, at_most(500), StringConstraints(strip_whitespace=True, max_length=500), Storable
 ]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
-Capacity = Annotated[int, Field(ge=1, le=50)]
+Capacity = Annotated[int, Whole, Field(ge=1, le=50)]
 
 # Every number that reaches the database is bounded by its column, so an out-of-range one
 # is a 422 naming the field instead of an overflow inside the driver.
 MAX_ID = 2**63 - 1  # BIGINT on PostgreSQL, INTEGER on SQLite
 MAX_SEQ = 2**31 - 1  # INTEGER on PostgreSQL
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-Seq = Annotated[int, Field(ge=0, le=MAX_SEQ)]
+Id = Annotated[int, Whole, Field(ge=1, le=MAX_ID)]
+Seq = Annotated[int, Whole, Field(ge=0, le=MAX_SEQ)]
 
 
 class Strict(BaseModel):
@@ -215,16 +253,16 @@ class MessageOut(BaseModel):
 
 
 MessageBody = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)
+    str,
+    at_most(5000),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=5000),
 ]
 
 
 class ConversationCreate(Strict):
     message: MessageBody
     topic_id: Id | None = None
-    ticket_link: (
-        Annotated[str, StringConstraints(strip_whitespace=True, max_length=2048), Storable] | None
-    ) = None
+    ticket_link: TicketLink | None = None
 
     @field_validator("ticket_link")
     @classmethod
@@ -293,9 +331,7 @@ class ConversationRef(Strict):
 
 class TransferIn(Strict):
     leader_id: Id | None
-    reason: (
-        Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), Storable] | None
-    ) = None
+    reason: Reason | None = None
 
 
 class TransferTarget(BaseModel):
