@@ -133,6 +133,8 @@ def fuzz_operation(
         max_examples=EXAMPLES,
         deadline=None,
         database=None,
+        # The test command runs the same cases every time; a larger scale explores afresh.
+        derandomize=SCALE <= 1,
         phases=[Phase.generate, Phase.shrink],
         suppress_health_check=list(HealthCheck),
         print_blob=False,
