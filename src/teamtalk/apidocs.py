@@ -57,9 +57,12 @@ ERRORS: dict[str, tuple[str, str]] = {
 def add_api_docs(api: FastAPI) -> None:
     """Describe errors in /api/openapi.json and serve the docs page; before the SPA route."""
     generate = api.openapi
+    described: list[dict[str, Any]] = []  # FastAPI builds the document once; so do we
 
     def openapi() -> dict[str, Any]:
-        return describe_errors(generate())
+        if not described:
+            described.append(describe_errors(generate()))
+        return described[0]
 
     api.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented hook
     vendor = _swagger_ui_files()
@@ -81,8 +84,7 @@ def add_api_docs(api: FastAPI) -> None:
 
 
 def describe_errors(schema: dict[str, Any]) -> dict[str, Any]:
-    """Our error schema for 4xx/5xx answers in place of FastAPI's `{detail}`. Idempotent:
-    FastAPI caches the document and this runs on each call."""
+    """Our error schema for 4xx/5xx answers in place of FastAPI's `{detail}`."""
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     error_schema = Error.model_json_schema(ref_template=REF)
     components.update(error_schema.pop("$defs"))

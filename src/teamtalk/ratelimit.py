@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
@@ -47,22 +48,23 @@ class Budget:
     """A per-user allowance (a RateLimit) whose refusals are remembered in this process
     until they lapse, so a flood of refused events costs no Redis round trip each."""
 
-    def __init__(self, limit: RateLimit, what: str) -> None:
+    def __init__(self, limit: RateLimit, what: str, key: Callable[[int], str]) -> None:
         self.limit = limit
         self.what = what
-        self._blocked: dict[str, float] = {}  # key -> monotonic time the refusal lapses
+        self.key = key  # a user's Redis key
+        self._blocked: dict[int, float] = {}  # user -> monotonic time the refusal lapses
 
-    async def spend(self, key: str) -> None:
-        """Counts one event, or raises `rate_limited` with the seconds to wait."""
+    async def spend(self, user_id: int) -> None:
+        """Counts one event of the user's, or raises `rate_limited` with the seconds to wait."""
         now = time.monotonic()
-        until = self._blocked.get(key)
+        until = self._blocked.get(user_id)
         if until is not None:
             if now < until:
                 raise refusal(self.what, math.ceil(until - now))
-            del self._blocked[key]
-        wait = await self.limit.wait_seconds(key)
+            del self._blocked[user_id]
+        wait = await self.limit.wait_seconds(self.key(user_id))
         if wait:
-            self._blocked[key] = now + wait
+            self._blocked[user_id] = now + wait
             raise refusal(self.what, wait)
 
 
@@ -77,19 +79,19 @@ class LocalBudget:
     spends from, where a Redis round trip per event would cost more than most events do.
     A user's sockets are capped, so across processes it is at most a few times as much."""
 
-    PRUNE_AT = 10_000  # keys kept before the lapsed ones are dropped
+    PRUNE_AT = 10_000  # users kept before the lapsed ones are dropped
 
     def __init__(self, per_minute: int, what: str, burst: int | None = None) -> None:
         self.step = 60 / per_minute
         self.window = self.step * (burst if burst is not None else per_minute)
         self.what = what
-        self._due: dict[str, float] = {}  # key -> monotonic time the allowance is next full
+        self._due: dict[int, float] = {}  # user -> monotonic time the allowance is next full
 
-    async def spend(self, key: str) -> None:
+    async def spend(self, user_id: int) -> None:
         now = time.monotonic()
-        after = max(self._due.get(key, now), now) + self.step
+        after = max(self._due.get(user_id, now), now) + self.step
         if after - now > self.window:
             raise refusal(self.what, math.ceil(after - now - self.window))
         if len(self._due) >= self.PRUNE_AT:
             self._due = {k: due for k, due in self._due.items() if due > now}
-        self._due[key] = after
+        self._due[user_id] = after

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +67,7 @@ class Resources:
             read_budget=Budget(
                 RateLimit(redis, settings.reads_per_minute, burst=settings.reads_burst),
                 "requests for history",
+                key=functools.partial(keys.budget, "reads"),
             ),
         )
 

@@ -57,7 +57,7 @@ class Line:
 class Server(socketio.AsyncServer):  # type: ignore[misc]
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.lines: dict[str, Line] = {}  # the disconnect handler drops a socket's line
+        self.lines: dict[str, Line] = {}
 
     def client_events(self, namespace: str) -> set[str]:
         return set(self.handlers.get(namespace, {})) - RESERVED
@@ -88,13 +88,22 @@ class Server(socketio.AsyncServer):  # type: ignore[misc]
         line.pending += 1
         self._spawn(self._run(line, sid, eio_sid, data, namespace, id))
 
+    async def _trigger_event(self, event: str, namespace: str, *args: Any) -> Any:
+        if event == "disconnect":  # every way a socket ends comes through here
+            self.lines.pop(args[0], None)
+        return await super()._trigger_event(event, namespace, *args)
+
     def refused(self, sid: str, namespace: str = "/") -> bool:
         """Counts a refusal for going too fast (a full line, a spent budget); past
         FLOOD_REFUSALS within FLOOD_WINDOW the socket is cut off, and True returned."""
         line = self.lines.get(sid)
+        if line is None or line.closing:
+            return line is not None  # already being cut off
+        if not line.flooding():
+            return False
         eio_sid = self.manager.eio_sid_from_sid(sid, namespace)
-        if line is None or eio_sid is None or line.closing or not line.flooding():
-            return line is not None and line.closing
+        if eio_sid is None:  # already gone
+            return False
         line.closing = True
         log.warning("socket cut off: it kept sending after being refused", extra={"sid": sid})
         self._spawn(self._cut_off(sid, eio_sid, namespace))

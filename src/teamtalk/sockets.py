@@ -136,7 +136,6 @@ def register(sio: Server, resources: Resources, realtime: Realtime, live: LiveSe
 
     async def disconnect(sid: str, _reason: Any = None) -> None:
         live.closed(sid)
-        sio.lines.pop(sid, None)
         for key in [k for k in typed_at if k[0] == sid]:
             del typed_at[key]
         try:
@@ -169,9 +168,9 @@ def register(sio: Server, resources: Resources, realtime: Realtime, live: LiveSe
         async def run(sid: str, data: Any = None) -> dict[str, Any]:
             try:
                 who = await actor(sid)
-                await resources.event_budget.spend(keys.budget("events", who.id))
+                await resources.event_budget.spend(who.id)
                 if costly:
-                    await resources.read_budget.spend(keys.budget("reads", who.id))
+                    await resources.read_budget.spend(who.id)
                 return await handler(who, sid, data)
             except TeamTalkError as exc:
                 if exc.code == "rate_limited":

@@ -62,8 +62,7 @@ CurrentUser = Annotated[User, Depends(current_user)]
 async def costly_reader(request: Request, user: CurrentUser) -> User:
     """The signed-in user, for the reads that cost the database most (history lists,
     message pages, search): each spends from the user's reads budget, shared with `sync`."""
-    res = get_resources(request)
-    await res.read_budget.spend(res.keys.budget("reads", user.id))
+    await get_resources(request).read_budget.spend(user.id)
     return user
 
 

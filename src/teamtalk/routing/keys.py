@@ -156,5 +156,5 @@ class Keys:
         return self._k(f"ratelimit:messages:{user_id}")
 
     def budget(self, name: str, user_id: int) -> str:
-        """When a user's allowance of one kind (socket events, reads) is next full (ms)."""
+        """When a user's allowance of one kind (costly reads) is next full (ms)."""
         return self._k(f"ratelimit:{name}:{user_id}")
