@@ -58,9 +58,9 @@ from teamtalk.realtime import Realtime
 from teamtalk.resources import Resources
 from teamtalk.routing.engine import Assignment, Outcome, Router
 from teamtalk.routing.keys import Keys
-from teamtalk.routing.worker import Worker
 from teamtalk.services.auth import COOKIE_NAME, hash_token
 from teamtalk.settings import Settings, normalize_database_url
+from teamtalk.worker import Worker
 
 uvloop: ModuleType | None
 try:

@@ -29,9 +29,9 @@ from teamtalk.embedded import EmbeddedValkey
 from teamtalk.models import Base, Conversation, Presence, Role, Status, User, utcnow
 from teamtalk.realtime import Realtime
 from teamtalk.resources import Resources
-from teamtalk.routing import rebuild
-from teamtalk.routing.worker import Worker
+from teamtalk.services import reconcile
 from teamtalk.settings import Settings, normalize_database_url
+from teamtalk.worker import Worker
 
 TARGET = 2_000  # assignments/s end to end with the database (issue 3)
 
@@ -81,7 +81,7 @@ async def prepare(res: Resources, leaders: int, conversations: int) -> None:
             ],
         )
         await session.commit()
-    await rebuild.rebuild(res)  # routing state from the database: queue and online leaders
+    await reconcile.rebuild(res)  # routing state from the database: queue and online leaders
 
 
 async def one_run(database_url: str, redis_url: str, batch: int, leaders: int, n: int) -> float:

@@ -29,9 +29,9 @@ from teamtalk import db
 from teamtalk.app import create_app
 from teamtalk.embedded import EmbeddedValkey
 from teamtalk.models import Base, Role, User
-from teamtalk.routing.worker import Worker
 from teamtalk.services.users import create_user
 from teamtalk.settings import Settings, normalize_database_url
+from teamtalk.worker import Worker
 
 PASSWORD = "correct horse battery"
 

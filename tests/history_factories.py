@@ -15,7 +15,7 @@ from teamtalk.models import (
     Topic,
     User,
 )
-from teamtalk.services.history import add_message
+from teamtalk.services.message_store import add_message
 from tests.conftest import Harness
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)

@@ -21,9 +21,9 @@ from teamtalk.models import (
     User,
     utcnow,
 )
-from teamtalk.routing.worker import Worker
 from teamtalk.services import lifecycle
 from teamtalk.services.topics import create_topic
+from teamtalk.worker import Worker
 from tests.clients import Probe, connected, go, request, sign_in
 from tests.conftest import NO_POLLING, Backend, Harness, LiveServer, harness_with
 

@@ -9,9 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from teamtalk.models import Conversation, ConversationEvent, Presence, Role, User
-from teamtalk.routing import rebuild
-from teamtalk.routing.worker import Worker
-from teamtalk.services import presence
+from teamtalk.services import presence, reconcile
+from teamtalk.worker import Worker
 from tests.clients import connected, go, request, sign_in
 from tests.conftest import NO_POLLING, Backend, Harness, LiveServer, harness_with
 
@@ -329,4 +328,4 @@ async def test_drift_is_mended_only_when_it_lasts(harness: Harness) -> None:
     await worker.repair_drift()  # seen again: mended, at the head in creation order
     assert (await res.router.snapshot()).queue == [stranded, queued]
     assert await worker.burst() == 2
-    assert not await rebuild.drift(res)
+    assert not await reconcile.drift(res)

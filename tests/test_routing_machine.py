@@ -40,16 +40,16 @@ from teamtalk.errors import TeamTalkError
 from teamtalk.models import Conversation, Presence, Role, Status, User
 from teamtalk.realtime import Realtime
 from teamtalk.resources import Resources
-from teamtalk.routing import rebuild
 from teamtalk.routing.engine import Assignment, Snapshot
-from teamtalk.routing.rebuild import Drift
-from teamtalk.routing.worker import Worker
-from teamtalk.services import messages, presence
+from teamtalk.services import messages, presence, reconcile
+from teamtalk.services.access import Actor
 from teamtalk.services.assignment import commit_assignments
-from teamtalk.services.conversations import Actor, create_conversation
+from teamtalk.services.conversations import create_conversation
 from teamtalk.services.lifecycle import submit_as, transfer, withdraw
+from teamtalk.services.reconcile import Drift
 from teamtalk.services.topics import create_topic
 from teamtalk.services.users import create_user, update_user
+from teamtalk.worker import Worker
 from tests.conftest import PASSWORD, Backend
 
 T = TypeVar("T")
@@ -198,7 +198,7 @@ async def observe(res: Resources, leaders: Sequence[int]) -> Observed:
         conversations=conversations,
         presence={uid: state for uid, (state, _) in people.items()},
         capacity={uid: capacity for uid, (_, capacity) in people.items()},
-        drift=await rebuild.drift(res),
+        drift=await reconcile.drift(res),
     )
 
 
@@ -395,7 +395,7 @@ class RoutingMachine(RuleBasedStateMachine):
         async with self.res.sessions() as db:
             agent = await db.get_one(User, agent_id)
             conversation, _ = await create_conversation(
-                db, self.res.router, None, agent, message="help", topic_id=None, ticket_link=None
+                db, self.res, None, Actor.of(agent), message="help", topic_id=None, ticket_link=None
             )
             return conversation.id
 
@@ -594,12 +594,12 @@ class RoutingMachine(RuleBasedStateMachine):
     @rule()
     def operator_rebuilds_routing(self) -> None:
         """`teamtalk routing rebuild` on a running system: it must change nothing."""
-        assert self.run(rebuild.rebuild(self.res)), "the rebuild lock was taken"
+        assert self.run(reconcile.rebuild(self.res)), "the rebuild lock was taken"
 
     @rule()
     def redis_loses_everything(self) -> None:
         self.run(delete_prefix(self.res))
-        assert self.run(rebuild.ensure(self.res)), "ensure did not rebuild an empty Redis"
+        assert self.run(reconcile.ensure(self.res)), "ensure did not rebuild an empty Redis"
         self.dead_worker = False  # their records went with the rest
 
     # One observation per step, every invariant checked against it.

@@ -16,9 +16,10 @@ from sqlalchemy import func, select
 from teamtalk.embedded import EmbeddedValkey
 from teamtalk.models import Conversation, ConversationEvent, Presence, Role, Status, User
 from teamtalk.resources import Resources
-from teamtalk.routing.worker import FAULT_ENV, Worker
 from teamtalk.services import presence, users
+from teamtalk.services.access import Actor
 from teamtalk.services.conversations import create_conversation
+from teamtalk.worker import FAULT_ENV, Worker
 from tests.conftest import Backend
 
 
@@ -52,7 +53,7 @@ async def add_requests(res: Resources, agent: User, count: int) -> list[int]:
     for i in range(count):
         async with res.sessions() as db:
             conversation, _ = await create_conversation(
-                db, res.router, None, agent, message=f"help {i}", topic_id=None, ticket_link=None
+                db, res, None, Actor.of(agent), message=f"help {i}", topic_id=None, ticket_link=None
             )
             ids.append(conversation.id)
     return ids

@@ -27,13 +27,13 @@ from teamtalk.errors import (
     error_payload,
     field_errors,
 )
-from teamtalk.guards import BodyLimit, BodyTimeout, HostGuard, OriginGuard, allowed_hosts
 from teamtalk.headers import SecurityHeaders
+from teamtalk.middleware import BodyLimit, BodyTimeout, HostGuard, OriginGuard, allowed_hosts
 from teamtalk.realtime import SERVER_TTL, Realtime
 from teamtalk.resources import Resources
-from teamtalk.routing.worker import Worker
 from teamtalk.services.live_sessions import LiveSessions
 from teamtalk.settings import Settings
+from teamtalk.worker import Worker
 
 log = logging.getLogger(__name__)
 API_ROUTERS = (

@@ -19,12 +19,11 @@ from teamtalk.logs import setup_logging
 from teamtalk.models import Presence, Role, User
 from teamtalk.realtime import Realtime
 from teamtalk.resources import Resources
-from teamtalk.routing import rebuild
 from teamtalk.routing.keys import Keys
-from teamtalk.routing.worker import Worker
 from teamtalk.schemas import check_email
-from teamtalk.services import demo, login_throttle, users
+from teamtalk.services import demo, login_throttle, reconcile, users
 from teamtalk.settings import Settings
+from teamtalk.worker import Worker
 
 T = TypeVar("T")
 
@@ -182,7 +181,7 @@ def routing_rebuild() -> None:
     async def run() -> bool:
         res = Resources.open(settings)
         try:
-            return await rebuild.rebuild(res)
+            return await reconcile.rebuild(res)
         finally:
             await res.close()
 

@@ -15,7 +15,7 @@ from typing import Any
 import socketio
 from redis.asyncio import Redis
 
-from teamtalk.resources import redis_pool
+from teamtalk.redis_pool import redis_pool
 from teamtalk.routing.keys import Keys
 
 SERVER_TTL = 30  # seconds; servers refresh it every third of that

@@ -6,26 +6,16 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from teamtalk import db
 from teamtalk.ratelimit import Budget, LocalBudget, RateLimit
+from teamtalk.redis_pool import redis_pool
 from teamtalk.routing.engine import Router
 from teamtalk.routing.keys import Keys
 from teamtalk.settings import Settings
-
-# Connections per process. Past it, a command waits for a free one (up to the timeout)
-# instead of failing, as redis-py's default pool would under a burst.
-REDIS_CONNECTIONS = 200
-REDIS_WAIT_SECONDS = 10
-
-
-def redis_pool(url: str, **options: Any) -> BlockingConnectionPool:
-    return BlockingConnectionPool.from_url(
-        url, max_connections=REDIS_CONNECTIONS, timeout=REDIS_WAIT_SECONDS, **options
-    )
 
 
 @dataclass

@@ -60,7 +60,7 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
     uvicorn's only timer is the keep-alive one, started after a response: a connection that
     sends nothing, or trickles its headers, would otherwise stay open for ever. The deadline
     starts at connect and at the first byte of each later request; it ends once the headers
-    are in, so bodies (see guards.BodyTimeout) and upgraded WebSockets are not cut by it.
+    are in, so bodies (see middleware.BodyTimeout) and upgraded WebSockets are not cut by it.
     """
 
     deadline: HeaderDeadline

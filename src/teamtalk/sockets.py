@@ -25,15 +25,15 @@ from teamtalk.errors import (
     error_payload,
     field_errors,
 )
-from teamtalk.guards import origin_allowed, own_origin
+from teamtalk.middleware import origin_allowed, own_origin
 from teamtalk.models import Presence, Role
 from teamtalk.realtime import Realtime, RedisManager, conversation_room, live_sockets, user_room
 from teamtalk.resources import Resources
 from teamtalk.schemas import ConversationRef, SocketMessageIn, SocketReadIn, SyncIn, SyncOut
 from teamtalk.services import auth, messages, presence
-from teamtalk.services.conversations import Actor, followed_conversation
+from teamtalk.services.access import Actor, followed_conversation
 from teamtalk.services.live_sessions import LiveSessions
-from teamtalk.services.views import conversation_out
+from teamtalk.services.presenters import conversation_out
 from teamtalk.socket_server import Server
 
 log = logging.getLogger(__name__)

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 from playwright.async_api import expect
 
-from teamtalk.routing.worker import Worker
 from teamtalk.services import lifecycle
+from teamtalk.worker import Worker
 from tests.browser.conftest import Browsing, at
 from tests.browser.test_chat_flow import chat, routed, solve
 from tests.browser.test_routing_flow import CONVERSATION, topic

@@ -8,7 +8,7 @@ import httpx
 from playwright.async_api import Dialog, Locator, Page, expect
 
 from teamtalk.models import Role, User
-from teamtalk.routing.worker import Worker
+from teamtalk.worker import Worker
 from tests.browser.conftest import Browsing, at, heading
 from tests.browser.test_routing_flow import (
     CONVERSATION,

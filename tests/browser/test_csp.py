@@ -14,7 +14,7 @@ from playwright.async_api import Request, expect
 
 from teamtalk.headers import CONTENT_SECURITY_POLICY
 from teamtalk.models import Role
-from teamtalk.routing.worker import Worker
+from teamtalk.worker import Worker
 from tests.browser.conftest import Browsing, heading
 from tests.browser.test_chat_flow import message, routed, write
 from tests.conftest import Harness

@@ -9,8 +9,8 @@ import pytest
 from playwright.async_api import Locator, Page, expect
 
 from teamtalk.models import Role
-from teamtalk.routing.worker import Worker
 from teamtalk.services.topics import create_topic
+from teamtalk.worker import Worker
 from tests.browser.conftest import Browsing, at, heading
 from tests.conftest import Backend, Harness, harness_with
 

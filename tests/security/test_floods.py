@@ -20,9 +20,9 @@ import httpx
 import socketio
 
 from teamtalk.models import Role
-from teamtalk.routing.worker import Worker
 from teamtalk.services.auth import COOKIE_NAME
 from teamtalk.socket_server import FLOOD_REFUSALS
+from teamtalk.worker import Worker
 from tests.clients import connected, go, request, sign_in
 from tests.conftest import LiveServer
 

@@ -24,8 +24,16 @@ from teamtalk.schemas import (
     TransferTarget,
     TransferTargets,
 )
-from teamtalk.services import conversations, lifecycle, listing, messages, presence, views
-from teamtalk.services.conversations import Actor
+from teamtalk.services import (
+    access,
+    conversations,
+    lifecycle,
+    listing,
+    messages,
+    presence,
+    presenters,
+)
+from teamtalk.services.access import Actor
 
 router = APIRouter(prefix="/conversations", tags=["conversations"])
 Agent = Annotated[User, Depends(require_role(Role.AGENT))]
@@ -38,16 +46,14 @@ async def create(
 ) -> ConversationCreated:
     conversation, position = await conversations.create_conversation(
         db,
-        res.router,
+        res,
         realtime,
-        agent,
+        Actor.of(agent),
         message=body.message,
         topic_id=body.topic_id,
         ticket_link=body.ticket_link,
     )
-    return ConversationCreated(
-        conversation=await views.conversation_out(db, conversation), queue_position=position
-    )
+    return ConversationCreated(conversation=conversation, queue_position=position)
 
 
 @router.get("/basket", response_model=ConversationPage)
@@ -60,13 +66,13 @@ async def basket(leader: Leader, db: DB) -> ConversationPage:
 
 @router.get("/{conversation_id}", response_model=ConversationDetail)
 async def get(conversation_id: PathId, user: CurrentUser, db: DB, res: Res) -> ConversationDetail:
-    conversation = await conversations.visible_conversation(db, user, conversation_id)
+    conversation = await access.visible_conversation(db, user, conversation_id)
     position = None
     if conversation.status == Status.QUEUED:
         position = await res.router.queue_position(conversation.id)
     read = await db.get(ConversationRead, (conversation.id, user.id))
     return ConversationDetail(
-        conversation=await views.conversation_out(db, conversation),
+        conversation=await presenters.conversation_out(db, conversation),
         queue_position=position,
         last_read_seq=read.last_read_seq if read else 0,
     )
@@ -110,7 +116,7 @@ async def submit_as(
         status=Status(body.status),
         topic_id=body.topic_id,
     )
-    return ConversationEnvelope(conversation=await views.conversation_out(db, conversation))
+    return ConversationEnvelope(conversation=conversation)
 
 
 @router.post("/{conversation_id}/transfer", response_model=ConversationEnvelope)
@@ -127,7 +133,7 @@ async def transfer(
         to_leader_id=body.leader_id,
         reason=body.reason,
     )
-    return ConversationEnvelope(conversation=await views.conversation_out(db, conversation))
+    return ConversationEnvelope(conversation=conversation)
 
 
 @router.get("/{conversation_id}/transfer-targets", response_model=TransferTargets)
@@ -135,9 +141,9 @@ async def transfer_targets(
     conversation_id: PathId, leader: Leader, db: DB, res: Res
 ) -> TransferTargets:
     """Online leaders with a free slot, most free first."""
-    await conversations.followed_conversation(db, leader, conversation_id)
+    await access.followed_conversation(db, leader, conversation_id)
     available = [(i, free) for i, free in await res.router.available_leaders() if i != leader.id]
-    names = await views.names_for(db, [i for i, _ in available])
+    names = await presenters.names_for(db, [i for i, _ in available])
     return TransferTargets(
         leaders=[
             TransferTarget(id=i, display_name=names.users[i], free_slots=free)
@@ -152,7 +158,7 @@ async def withdraw(
     conversation_id: PathId, agent: Agent, db: DB, res: Res, realtime: RT
 ) -> ConversationEnvelope:
     conversation = await lifecycle.withdraw(db, res, realtime, Actor.of(agent), conversation_id)
-    return ConversationEnvelope(conversation=await views.conversation_out(db, conversation))
+    return ConversationEnvelope(conversation=conversation)
 
 
 @router.post("/{conversation_id}/reopen", response_model=ConversationEnvelope)
@@ -160,4 +166,4 @@ async def reopen(
     conversation_id: PathId, agent: Agent, db: DB, res: Res, realtime: RT
 ) -> ConversationEnvelope:
     conversation = await lifecycle.reopen(db, res, realtime, Actor.of(agent), conversation_id)
-    return ConversationEnvelope(conversation=await views.conversation_out(db, conversation))
+    return ConversationEnvelope(conversation=conversation)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import case, insert, select, update
@@ -29,25 +28,20 @@ from teamtalk.models import (
     utcnow,
 )
 from teamtalk.routing.engine import Assignment, Outcome
+from teamtalk.services.announce import Change
 
 
 class LeaseExpired(Exception):
     """The batch took so long that its in-flight records may already be swept."""
 
 
-@dataclass
-class Committed:
-    assignment: Assignment
-    conversation: Conversation
-    message: Message | None = None  # the "Assigned to ..." system message
-
-
 async def commit_assignments(
     db: AsyncSession, assignments: Sequence[Assignment], *, deadline: float
-) -> tuple[list[Committed], dict[Assignment, Outcome]]:
+) -> tuple[list[Change], dict[Assignment, Outcome]]:
     """One transaction for the batch. Each conversation is assigned only if it is still
     queued and its leader is still online in the database (the leader rows are locked, so a
-    concurrent "go offline" waits for us or we see it)."""
+    concurrent "go offline" waits for us or we see it). Each change carries the "Assigned
+    to ..." system message, for `announce`."""
     outcomes: dict[Assignment, Outcome] = {}
     leader_ids = sorted({a.leader_id for a in assignments})
     leaders = {
@@ -69,7 +63,7 @@ async def commit_assignments(
             wanted[a.conversation_id] = a
         else:
             outcomes[a] = Outcome.REQUEUE
-    committed: list[Committed] = []
+    changes: list[Change] = []
     if wanted:
         now = utcnow()
         changed = await db.scalars(
@@ -87,31 +81,33 @@ async def commit_assignments(
             .returning(Conversation)
             .execution_options(populate_existing=True)
         )
-        committed = [Committed(wanted[c.id], c) for c in changed]
-        await _record(db, committed, leaders, now)
-        for done in committed:
-            outcomes[done.assignment] = Outcome.COMMITTED
+        assigned = [(c, wanted[c.id]) for c in changed]
+        said = await _record(db, assigned, leaders, now)
+        for c, a in assigned:
+            changes.append(Change(c, [said[c.id]], assigned_to=a.leader_id))
+            outcomes[a] = Outcome.COMMITTED
         missed = [a for cid, a in wanted.items() if a not in outcomes]
         outcomes.update(await _already_held(db, missed))
     if time.monotonic() > deadline:
         await db.rollback()
         raise LeaseExpired()
     await db.commit()
-    return committed, outcomes
+    return changes, outcomes
 
 
 async def _record(
-    db: AsyncSession, committed: list[Committed], leaders: dict[int, User], now: datetime
-) -> None:
-    if not committed:
-        return
+    db: AsyncSession,
+    assigned: list[tuple[Conversation, Assignment]],
+    leaders: dict[int, User],
+    now: datetime,
+) -> dict[int, Message]:
+    """The participants, events and "Assigned to ..." system messages; returns each
+    conversation's message."""
+    if not assigned:
+        return {}
     participants = [
-        {
-            "conversation_id": d.conversation.id,
-            "user_id": d.assignment.leader_id,
-            "first_assigned_at": now,
-        }
-        for d in committed
+        {"conversation_id": c.id, "user_id": a.leader_id, "first_assigned_at": now}
+        for c, a in assigned
     ]
     dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
     await db.execute(dialect.insert(ConversationParticipant).on_conflict_do_nothing(), participants)
@@ -119,30 +115,28 @@ async def _record(
         insert(ConversationEvent),
         [
             {
-                "conversation_id": d.conversation.id,
+                "conversation_id": c.id,
                 "type": "assigned",
-                "to_leader_id": d.assignment.leader_id,
+                "to_leader_id": a.leader_id,
                 "created_at": now,
             }
-            for d in committed
+            for c, a in assigned
         ],
     )
     stored = await db.scalars(
         insert(Message).returning(Message),
         [
             {
-                "conversation_id": d.conversation.id,
-                "seq": d.conversation.last_seq,
+                "conversation_id": c.id,
+                "seq": c.last_seq,
                 "kind": MessageKind.SYSTEM,
                 "created_at": now,
-                "body": f"Assigned to {leaders[d.assignment.leader_id].display_name}.",
+                "body": f"Assigned to {leaders[a.leader_id].display_name}.",
             }
-            for d in committed
+            for c, a in assigned
         ],
     )
-    by_conversation = {m.conversation_id: m for m in stored}
-    for d in committed:
-        d.message = by_conversation.get(d.conversation.id)
+    return {m.conversation_id: m for m in stored}
 
 
 async def _already_held(db: AsyncSession, missed: list[Assignment]) -> dict[Assignment, Outcome]:

@@ -8,90 +8,29 @@ fails); clients hear about it last, with `announce`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from teamtalk.errors import Conflict, Forbidden, NotFound
-from teamtalk.events import (
-    AssignConversation,
-    NewMessage,
-    RemoveFromBasket,
-    UpdateConversation,
-)
 from teamtalk.models import (
     Conversation,
     ConversationParticipant,
-    Message,
     Presence,
     Role,
     Status,
     User,
     utcnow,
 )
-from teamtalk.realtime import Emission, Realtime, conversation_room, user_room
+from teamtalk.realtime import Realtime
 from teamtalk.resources import Resources
-from teamtalk.schemas import ConversationOut, MessageOut
-from teamtalk.services.conversations import (
-    Actor,
-    Followed,
-    can_read,
-    check_topic,
-    get_conversation,
-)
-from teamtalk.services.history import record
-from teamtalk.services.views import names_for
-
-CLOSED_MESSAGE = "This conversation is closed. Open a new request to get help again."
-
-
-@dataclass
-class Change:
-    """What one transition did, for `announce` after the commit."""
-
-    conversation: Conversation
-    messages: list[Message] = field(default_factory=list)
-    removed_from: int | None = None  # the leader whose basket lost it
-    assigned_to: int | None = None  # the leader whose basket gained it (transfer)
-    also_tell: set[int] = field(default_factory=set)  # e.g. the previous leader
-
-    def add(self, message: Message | None) -> None:
-        if message is not None:
-            self.messages.append(message)
-
-
-def rooms_for(conversation: Followed, *others: int | None) -> list[str]:
-    """Everyone who follows the conversation: its room, its agent and its assignee."""
-    users = {conversation.agent_id, conversation.assignee_id, *others}
-    return [conversation_room(conversation.id)] + [user_room(u) for u in users if u is not None]
-
-
-async def announce(db: AsyncSession, realtime: Realtime | None, changes: Sequence[Change]) -> None:
-    """Tell everyone concerned, in one Redis round trip. After the commit only."""
-    if realtime is None or not changes:
-        return
-    user_ids: set[int | None] = set()
-    for ch in changes:
-        c = ch.conversation
-        user_ids |= {c.agent_id, c.assignee_id, *(m.sender_id for m in ch.messages)}
-    names = await names_for(db, user_ids, [ch.conversation.topic_id for ch in changes])
-    events: list[Emission] = []
-    for ch in changes:
-        c = ch.conversation
-        out = ConversationOut.of(c, names)
-        if ch.removed_from is not None:
-            events.append(RemoveFromBasket(conversation_id=c.id).for_user(ch.removed_from))
-        if ch.assigned_to is not None:
-            events.append(AssignConversation(conversation=out).for_user(ch.assigned_to))
-        rooms = rooms_for(c, ch.removed_from, *ch.also_tell)
-        events.append(UpdateConversation(conversation=out).for_rooms(rooms))
-        for m in ch.messages:
-            message = MessageOut.of(m, names)
-            events.append(NewMessage(conversation_id=c.id, message=message).for_rooms(rooms))
-    await realtime.emit_many(events)
+from teamtalk.schemas import ConversationOut
+from teamtalk.services.access import Actor, can_read, get_conversation
+from teamtalk.services.announce import Change, announce
+from teamtalk.services.audit import record
+from teamtalk.services.conversations import check_topic
+from teamtalk.services.message_store import CLOSED_MESSAGE
 
 
 async def _held_by(db: AsyncSession, actor: Actor, conversation_id: int) -> Conversation:
@@ -122,7 +61,7 @@ async def submit_as(
     *,
     status: Status,
     topic_id: int,
-) -> Conversation:
+) -> ConversationOut:
     """The assignee marks the conversation solved or pending; the slot frees at once."""
     conversation = await _held_by(db, actor, conversation_id)
     await check_topic(db, topic_id)
@@ -146,9 +85,9 @@ async def submit_as(
     )
     await db.commit()
     # Tell the leader before the slot frees, so "removed" arrives before the next assignment.
-    await announce(db, realtime, [change])
+    (out,) = await announce(db, realtime, [change])
     await res.router.release(actor.id, conversation.id)
-    return conversation
+    return out
 
 
 async def transfer(
@@ -160,7 +99,7 @@ async def transfer(
     *,
     to_leader_id: int | None,
     reason: str | None = None,
-) -> Conversation:
+) -> ConversationOut:
     """To another online leader with a free slot, or back to the head of the queue (then
     anyone but this leader is asked first)."""
     conversation = await _held_by(db, actor, conversation_id)
@@ -205,8 +144,8 @@ async def transfer(
     except BaseException:
         await res.router.transfer(taker.id, actor.id, conversation.id, force=True)
         raise
-    await announce(db, realtime, [change])
-    return conversation
+    (out,) = await announce(db, realtime, [change])
+    return out
 
 
 async def _back_to_queue(
@@ -216,16 +155,16 @@ async def _back_to_queue(
     actor: Actor,
     conversation: Conversation,
     reason: str | None,
-) -> Conversation:
+) -> ConversationOut:
     text = f"{actor.display_name} put this conversation back in the queue."
     change = await unassign(
         db, conversation, utcnow(), "transferred", leader_id=actor.id, reason=reason, text=text
     )
     await db.commit()
-    await announce(db, realtime, [change])
+    (out,) = await announce(db, realtime, [change])
     await res.router.release(actor.id, conversation.id)
     await res.router.enqueue([conversation.id], head=True, avoid=actor.id)
-    return conversation
+    return out
 
 
 async def unassign(
@@ -262,7 +201,7 @@ async def unassign(
 
 async def withdraw(
     db: AsyncSession, res: Resources, realtime: Realtime | None, actor: Actor, conversation_id: int
-) -> Conversation:
+) -> ConversationOut:
     """The agent no longer needs help with a request still waiting in the queue."""
     conversation = await _agents_own(db, actor, conversation_id)
     if conversation.status != Status.QUEUED:
@@ -284,13 +223,13 @@ async def withdraw(
     await db.commit()
     # A worker that took it meanwhile finds it cancelled and gives the slot back.
     await res.router.withdraw(conversation.id)
-    await announce(db, realtime, [change])
-    return conversation
+    (out,) = await announce(db, realtime, [change])
+    return out
 
 
 async def reopen(
     db: AsyncSession, res: Resources, realtime: Realtime | None, actor: Actor, conversation_id: int
-) -> Conversation:
+) -> ConversationOut:
     conversation = await _agents_own(db, actor, conversation_id)
     if conversation.status not in (Status.PENDING, Status.SOLVED):
         raise Conflict(
@@ -299,8 +238,7 @@ async def reopen(
     await refuse_if_expired(db, res, realtime, conversation)
     change = await requeue(db, actor, conversation, reason="reopened")
     await db.commit()
-    await after_requeue(db, res, realtime, change)
-    return conversation
+    return await after_requeue(db, res, realtime, change)
 
 
 def window_ended(res: Resources, conversation: Conversation, now: datetime) -> bool:
@@ -356,12 +294,13 @@ async def requeue(
 
 async def after_requeue(
     db: AsyncSession, res: Resources, realtime: Realtime | None, change: Change
-) -> None:
+) -> ConversationOut:
     """After the commit: back to the head of the queue, offered to its previous leader
     first; then everyone hears."""
     previous = next(iter(change.also_tell), None)
     await res.router.enqueue([change.conversation.id], head=True, prefer=previous)
-    await announce(db, realtime, [change])
+    (out,) = await announce(db, realtime, [change])
+    return out
 
 
 async def _close(db: AsyncSession, conversation: Conversation, now: datetime) -> Change:

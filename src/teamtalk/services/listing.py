@@ -35,8 +35,8 @@ from teamtalk.schemas import (
     MessageOut,
     MessagePage,
 )
-from teamtalk.services.conversations import can_read, get_conversation
-from teamtalk.services.views import names_for
+from teamtalk.services.access import can_read, get_conversation
+from teamtalk.services.presenters import names_for
 
 Sort = Literal["activity", "newest", "oldest"]
 

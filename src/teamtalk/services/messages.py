@@ -12,26 +12,29 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from teamtalk.errors import TooManyRequests
-from teamtalk.events import NewMessage, Read, Typing
+from teamtalk.events import Read, Typing
 from teamtalk.models import (
     Conversation,
     ConversationRead,
     Message,
     utcnow,
 )
-from teamtalk.realtime import Realtime, user_room
+from teamtalk.realtime import Realtime
 from teamtalk.resources import Resources
 from teamtalk.schemas import ConversationOut, MessageOut, Names
-from teamtalk.services.conversations import Actor, followed_conversation, follows
-from teamtalk.services.history import add_message, clean_body
-from teamtalk.services.lifecycle import (
-    after_requeue,
-    refuse_if_expired,
-    requeue,
-    rooms_for,
+from teamtalk.services.access import Actor, followed_conversation, follows
+from teamtalk.services.announce import Change, announce, rooms_for
+from teamtalk.services.lifecycle import after_requeue, refuse_if_expired, requeue
+from teamtalk.services.message_store import (
+    Facts,
+    Reply,
+    add_message,
+    check_can_write,
+    clean_body,
+    store,
+    stored_before,
 )
-from teamtalk.services.store import Facts, Reply, check_can_write, store, stored_before
-from teamtalk.services.views import conversations_out, messages_out
+from teamtalk.services.presenters import conversations_out, messages_out
 
 SYNC_LIMIT = 500  # messages per conversation in one catch-up answer
 
@@ -68,9 +71,8 @@ async def send(
         )
     except Reply:
         return await _reply(db, res, realtime, actor, conversation_id, client_id, text)
-    if realtime is not None and facts is not None:
-        event = NewMessage(conversation_id=facts.id, message=out)
-        await event.to_rooms(realtime, rooms_for(facts))
+    if facts is not None:  # stored now, not before
+        await announce(db, realtime, [Change(facts, messages=[out])])
     return out
 
 
@@ -128,9 +130,8 @@ async def mark_read(
     )
     await db.commit()
     last = int(current or 0)
-    if realtime is not None:
-        event = Read(conversation_id=conversation.id, user_id=actor.id, last_read_seq=last)
-        await event.to_rooms(realtime, [*rooms_for(conversation), user_room(actor.id)])
+    read = Read(conversation_id=conversation.id, user_id=actor.id, last_read_seq=last)
+    await announce(db, realtime, [], also=[read.for_rooms(rooms_for(conversation, actor.id))])
     return last
 
 

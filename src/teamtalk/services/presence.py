@@ -17,8 +17,9 @@ from teamtalk.models import Conversation, Presence, Role, Status, User, utcnow
 from teamtalk.realtime import Realtime, live_sockets
 from teamtalk.resources import Resources
 from teamtalk.routing.engine import now_ms
-from teamtalk.services.lifecycle import announce, unassign
-from teamtalk.services.views import conversations_out
+from teamtalk.services.announce import Change, announce
+from teamtalk.services.lifecycle import unassign
+from teamtalk.services.presenters import conversations_out
 
 
 async def basket_of(db: AsyncSession, leader_id: int) -> list[Conversation]:
@@ -56,21 +57,20 @@ async def set_status(
         raise Forbidden("Only team leaders have a status.", code="not_a_teamleader")
     if not leader.is_active and status != Presence.OFFLINE:
         raise Forbidden("This account is deactivated.", code="deactivated")
+    changes: list[Change] = []
     if status == Presence.OFFLINE:
-        await _go_offline(db, res, realtime, leader, reason)
+        changes = await _go_offline(db, res, leader, reason)
     else:
         leader.presence = status
         basket = [c.id for c in await basket_of(db, leader.id)]
         await db.commit()
         await res.router.leader_set(leader.id, status.value, leader.capacity, basket)
-    if realtime is not None:
-        await AckStatus(status=status.value).to_user(realtime, user_id)
+    # Every tab of theirs hears it, after what their basket lost.
+    await announce(db, realtime, changes, also=[AckStatus(status=status.value).for_user(user_id)])
     return status
 
 
-async def _go_offline(
-    db: AsyncSession, res: Resources, realtime: Realtime | None, leader: User, reason: str
-) -> None:
+async def _go_offline(db: AsyncSession, res: Resources, leader: User, reason: str) -> list[Change]:
     """Offline returns the basket to the head of the queue, oldest first, at once."""
     leader.presence = Presence.OFFLINE
     returned = await basket_of(db, leader.id)
@@ -84,7 +84,7 @@ async def _go_offline(
     ]
     await db.commit()
     await res.router.leader_offline(leader.id, [c.id for c in returned])
-    await announce(db, realtime, changes)
+    return changes
 
 
 async def capacity_changed(res: Resources, leader: User) -> None:

@@ -30,7 +30,7 @@ from teamtalk.errors import Invalid
 from teamtalk.models import Conversation, Message, MessageKind, User
 from teamtalk.schemas import ConversationOut, MessageOut, SearchHit, SearchPage, SnippetPart
 from teamtalk.services.listing import Filters, visible
-from teamtalk.services.views import names_for
+from teamtalk.services.presenters import names_for
 
 MAX_WORDS = 32
 # What the database puts around matched words: private-use characters nobody types, so the

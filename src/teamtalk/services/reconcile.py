@@ -1,4 +1,5 @@
-"""Routing state from the database, the source of truth: build it, compare it, restore it."""
+"""Routing state from the database, the source of truth: build it, compare it, restore it,
+and settle what a dead worker left in flight."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from teamtalk.models import Conversation, Presence, Role, Status, User
 from teamtalk.resources import Resources
-from teamtalk.routing.engine import LeaderState, Snapshot
+from teamtalk.routing.engine import LeaderState, Outcome, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -143,3 +144,26 @@ async def ensure(res: Resources) -> bool:
     if await res.redis.exists(res.keys.built):
         return False
     return await rebuild(res)
+
+
+async def settle_stale(res: Resources, *, older_than: float) -> int:
+    """In-flight records left by a worker that died between the script and the commit are
+    settled by what the database says, so nothing is lost or assigned twice."""
+    stale = await res.router.stale_inflight(int(older_than * 1000))
+    if not stale:
+        return 0
+    async with res.sessions() as db:
+        for assignment in stale:
+            conversation = await db.get(Conversation, assignment.conversation_id)
+            if conversation is None or conversation.status != Status.QUEUED:
+                held = (
+                    conversation is not None
+                    and conversation.status == Status.ASSIGNED
+                    and conversation.assignee_id == assignment.leader_id
+                )
+                outcome = Outcome.COMMITTED if held else Outcome.DROP
+            else:
+                outcome = Outcome.REQUEUE
+            await res.router.settle(assignment, outcome)
+    log.warning("settled in-flight assignments of a dead worker", extra={"count": len(stale)})
+    return len(stale)

@@ -17,17 +17,12 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 
-from teamtalk.events import AssignConversation, NewMessage, UpdateConversation
-from teamtalk.models import Conversation, Status
-from teamtalk.realtime import Emission, Realtime
+from teamtalk.realtime import Realtime
 from teamtalk.resources import Resources
-from teamtalk.routing import rebuild
-from teamtalk.routing.engine import Outcome
-from teamtalk.schemas import MessageOut
-from teamtalk.services import lifecycle, presence
-from teamtalk.services.assignment import Committed, commit_assignments
-from teamtalk.services.lifecycle import rooms_for
-from teamtalk.services.views import conversations_out
+from teamtalk.routing.engine import Assignment, Outcome
+from teamtalk.services import lifecycle, presence, reconcile
+from teamtalk.services.announce import announce
+from teamtalk.services.assignment import commit_assignments
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +53,7 @@ class Worker:
         self.stats = Stats(worker_id, interval=self.settings.worker_min_interval)
         self._next_housekeeping = 0.0
         self._attempted = 0
-        self._drift = rebuild.Drift(set(), set(), set())
+        self._drift = reconcile.Drift(set(), set(), set())
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until `stop` is set; the batch in hand is finished first (a drain on SIGTERM)."""
@@ -84,7 +79,7 @@ class Worker:
         await self.res.redis.delete(self.res.keys.worker_stats(self.stats.worker_id))
 
     async def start(self) -> None:
-        await rebuild.ensure(self.res)
+        await reconcile.ensure(self.res)
         # Only records older than the lease: younger ones may belong to a live worker.
         await self.settle_stale(older_than=self.settings.assignment_lease_seconds)
 
@@ -105,13 +100,22 @@ class Worker:
         if os.environ.get(FAULT_ENV) == "after_assign":
             os.kill(os.getpid(), signal.SIGKILL)
         deadline = time.monotonic() + self.settings.assignment_lease_seconds / 2
-        try:
-            async with self.res.sessions() as db:
-                committed, outcomes = await commit_assignments(db, assignments, deadline=deadline)
-        except Exception as exc:  # LeaseExpired, or the database is down
-            self.stats.errors += 1
-            log.error("assignment batch failed; requeued", exc_info=exc)
-            committed, outcomes = [], dict.fromkeys(assignments, Outcome.REQUEUE)
+        async with self.res.sessions() as db:
+            try:
+                changes, outcomes = await commit_assignments(db, assignments, deadline=deadline)
+            except Exception as exc:  # LeaseExpired, or the database is down
+                self.stats.errors += 1
+                log.error("assignment batch failed; requeued", exc_info=exc)
+                changes, outcomes = [], dict.fromkeys(assignments, Outcome.REQUEUE)
+            await self.settle(outcomes)
+            # The leader's basket and the agent's view, for the whole batch at once.
+            await announce(db, self.realtime, changes)
+        self.stats.processed += len(changes)
+        if changes:
+            self.stats.last_processed = time.time()
+        return len(changes)
+
+    async def settle(self, outcomes: dict[Assignment, Outcome]) -> None:
         settled = await self.router.settle_many(outcomes)
         for assignment, result in zip(outcomes, settled, strict=True):
             if result == 2:
@@ -120,35 +124,13 @@ class Worker:
                     "conversation set aside after repeated assignment failures",
                     extra={"conversation_id": assignment.conversation_id},
                 )
-        await self.announce(committed)
-        self.stats.processed += len(committed)
-        if committed:
-            self.stats.last_processed = time.time()
-        return len(committed)
-
-    async def announce(self, committed: list[Committed]) -> None:
-        """The leader's basket and the agent's view, for the whole batch at once."""
-        if self.realtime is None or not committed:
-            return
-        conversations = [done.conversation for done in committed]
-        async with self.res.sessions() as db:
-            outs = await conversations_out(db, conversations)
-        events: list[Emission] = []
-        for done, out in zip(committed, outs, strict=True):
-            rooms = rooms_for(done.conversation)
-            events.append(AssignConversation(conversation=out).for_user(done.assignment.leader_id))
-            events.append(UpdateConversation(conversation=out).for_rooms(rooms))
-            if done.message is not None:
-                message = MessageOut.of(done.message)
-                events.append(NewMessage(conversation_id=out.id, message=message).for_rooms(rooms))
-        await self.realtime.emit_many(events)
 
     async def housekeeping(self, *, force: bool = False) -> None:
         if not force and time.monotonic() < self._next_housekeeping:
             return
         self._next_housekeeping = time.monotonic() + HOUSEKEEPING_SECONDS
         await self.heartbeat()
-        await rebuild.ensure(self.res)  # Redis restarted empty
+        await reconcile.ensure(self.res)  # Redis restarted empty
         await self.settle_stale(older_than=self.settings.assignment_lease_seconds)
         await self.router.unpark(int(self.settings.park_seconds * 1000))
         await presence.sweep_absent(self.res)
@@ -168,34 +150,15 @@ class Worker:
             await pipe.execute()
 
     async def settle_stale(self, *, older_than: float) -> int:
-        """In-flight records left by a worker that died between the script and the commit are
-        settled by what the database says, so nothing is lost or assigned twice."""
-        stale = await self.router.stale_inflight(int(older_than * 1000))
-        if not stale:
-            return 0
-        async with self.res.sessions() as db:
-            for assignment in stale:
-                conversation = await db.get(Conversation, assignment.conversation_id)
-                if conversation is None or conversation.status != Status.QUEUED:
-                    held = (
-                        conversation is not None
-                        and conversation.status == Status.ASSIGNED
-                        and conversation.assignee_id == assignment.leader_id
-                    )
-                    outcome = Outcome.COMMITTED if held else Outcome.DROP
-                else:
-                    outcome = Outcome.REQUEUE
-                await self.router.settle(assignment, outcome)
-        log.warning("settled in-flight assignments of a dead worker", extra={"count": len(stale)})
-        return len(stale)
+        return await reconcile.settle_stale(self.res, older_than=older_than)
 
     async def repair_drift(self) -> None:
         """Mend what disagrees with the database in two checks in a row (in one only, it may
         be a change caught between its commit and its Redis step)."""
-        found = await rebuild.drift(self.res)
+        found = await reconcile.drift(self.res)
         lasting = found & self._drift
         if lasting:
             log.warning("routing state disagrees with the database; mending", extra=asdict(lasting))
-            await rebuild.repair(self.res, lasting)
-            found = await rebuild.drift(self.res)
+            await reconcile.repair(self.res, lasting)
+            found = await reconcile.drift(self.res)
         self._drift = found

@@ -1,4 +1,4 @@
-"""ASGI guards: Host check, body deadline, cross-site request refusal and body size limits."""
+"""ASGI middleware: Host check, body deadline, cross-site request refusal and body size limits."""
 
 from __future__ import annotations
 
