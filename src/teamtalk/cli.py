@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from typing import Annotated, TypeVar
 
 import typer
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from teamtalk import datadir, db, serving
@@ -19,7 +18,6 @@ from teamtalk.logs import setup_logging
 from teamtalk.models import Presence, Role, User
 from teamtalk.realtime import Realtime
 from teamtalk.resources import Resources
-from teamtalk.routing.keys import Keys
 from teamtalk.schemas import check_email
 from teamtalk.services import demo, login_throttle, reconcile, users
 from teamtalk.settings import Settings
@@ -299,11 +297,11 @@ def users_unlock(email: Annotated[str, typer.Argument(help="The user's email.")]
 
     async def work(s: AsyncSession) -> None:
         user = await users.get_user_by_email(s, email)
-        redis = Redis.from_url(redis_url)
+        res = Resources.open(settings)
         try:
-            await login_throttle.clear_account(redis, Keys(settings.redis_prefix), user.email)
+            await login_throttle.clear_account(res, user.email)
         finally:
-            await redis.aclose()
+            await res.close()
 
     with_db(settings, work)
     typer.echo(f"{email} may sign in again from anywhere.")

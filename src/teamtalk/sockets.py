@@ -100,7 +100,7 @@ def register(sio: Server, resources: Resources, realtime: Realtime, live: LiveSe
 
     async def admit(sid: str, environ: dict[str, Any]) -> None:
         async with resources.sessions() as db:
-            found = await auth.authenticate(db, resources.settings, session_token(environ))
+            found = await auth.authenticate(db, resources, session_token(environ))
         if found is None:
             refuse(NotAuthenticated())
         user, session = found

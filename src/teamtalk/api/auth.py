@@ -21,9 +21,7 @@ async def login(
 ) -> UserEnvelope:
     signin = await auth.login(
         db,
-        res.redis,
-        res.keys,
-        res.settings,
+        res,
         email=body.email,
         password=body.password,
         address=client_address(request),
@@ -57,7 +55,7 @@ async def login(
 
 @router.post("/auth/logout", status_code=204)
 async def logout(request: Request, response: Response, db: DB, res: Res, realtime: RT) -> None:
-    ended = await auth.logout(db, res.settings, request.cookies.get(auth.COOKIE_NAME))
+    ended = await auth.logout(db, res, request.cookies.get(auth.COOKIE_NAME))
     response.delete_cookie(auth.COOKIE_NAME, path="/", httponly=True, samesite="lax")
     if ended is not None:  # this browser's sockets go with its session
         await realtime.disconnect_user(ended.user_id, ended.id)

@@ -37,7 +37,7 @@ RT = Annotated[Realtime, Depends(get_realtime)]
 
 async def current_user(request: Request, db: DB) -> User:
     token = request.cookies.get(auth.COOKIE_NAME)
-    found = await auth.authenticate(db, get_resources(request).settings, token)
+    found = await auth.authenticate(db, get_resources(request), token)
     if found is None:
         raise NotAuthenticated()
     user, session = found

@@ -92,5 +92,5 @@ async def deactivate_user(
 async def unlock_user(user_id: PathId, admin: Admin, db: DB, res: Res) -> UserEnvelope:
     """End the sign-in backoff strangers' wrong passwords put on this account."""
     user = await users.get_user(db, user_id)
-    await login_throttle.clear_account(res.redis, res.keys, user.email)
+    await login_throttle.clear_account(res, user.email)
     return UserEnvelope(user=UserOut.of(user))

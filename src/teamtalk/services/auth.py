@@ -12,13 +12,12 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from redis.asyncio import Redis
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from teamtalk.errors import NotAuthenticated
 from teamtalk.models import Session, User, utcnow
-from teamtalk.routing.keys import Keys
+from teamtalk.resources import Resources
 from teamtalk.services import login_throttle
 from teamtalk.settings import Settings
 
@@ -73,9 +72,7 @@ class SignIn:
 
 async def login(
     db: AsyncSession,
-    redis: Redis,
-    keys: Keys,
-    settings: Settings,
+    res: Resources,
     *,
     email: str,
     password: str,
@@ -86,9 +83,7 @@ async def login(
 ) -> SignIn:
     email = normalize_email(email)
     # Counted before the password is checked, for an unknown email just the same.
-    attempt = await login_throttle.begin(
-        redis, keys, settings, email=email, address=address, devices=devices
-    )
+    attempt = await login_throttle.begin(res, email=email, address=address, devices=devices)
 
     user = await db.scalar(select(User).where(User.email == email))
     ok = await verify_password(user.password_hash if user else None, password)
@@ -96,7 +91,8 @@ async def login(
         # One answer for unknown email, wrong password and deactivated account.
         raise NotAuthenticated("Wrong email or password.", code="invalid_credentials")
 
-    await login_throttle.succeeded(redis, keys, settings, attempt)
+    await login_throttle.succeeded(res, attempt)
+    settings = res.settings
     secret = settings.resolved_secret_key()
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = await hash_password(password)
@@ -128,11 +124,12 @@ def session_deadline(settings: Settings, last_seen_at: datetime, expires_at: dat
 
 
 async def authenticate(
-    db: AsyncSession, settings: Settings, token: str | None
+    db: AsyncSession, res: Resources, token: str | None
 ) -> tuple[User, Session] | None:
     """The active user and session behind a cookie token, or None. Ends expired sessions."""
     if not token or len(token) > 128:
         return None
+    settings = res.settings
     row = (
         await db.execute(
             select(Session, User)
@@ -157,11 +154,11 @@ async def authenticate(
     return user, session
 
 
-async def logout(db: AsyncSession, settings: Settings, token: str | None) -> Session | None:
+async def logout(db: AsyncSession, res: Resources, token: str | None) -> Session | None:
     """End the session behind a token; returns it, if there was one."""
     if not token:
         return None
-    token_hash = hash_token(token, settings.resolved_secret_key())
+    token_hash = hash_token(token, res.settings.resolved_secret_key())
     session = await db.scalar(select(Session).where(Session.token_hash == token_hash))
     if session is None:
         return None

@@ -32,7 +32,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from teamtalk.errors import TooManyRequests
-from teamtalk.routing.keys import Keys
+from teamtalk.resources import Resources
 from teamtalk.settings import Settings
 
 DEVICE_COOKIE = "teamtalk_device"
@@ -58,10 +58,9 @@ def backoff_seconds(settings: Settings, failures: int) -> int:
     return min(1 << min(extra - 1, 40), settings.login_backoff_max_seconds)
 
 
-async def begin(
-    redis: Redis, keys: Keys, settings: Settings, *, email: str, address: str, devices: str | None
-) -> Attempt:
+async def begin(res: Resources, *, email: str, address: str, devices: str | None) -> Attempt:
     """Count an attempt to sign in as `email`, or raise `too_many_attempts`."""
+    redis, keys, settings = res.redis, res.keys, res.settings
     nonce = trusted_device(settings, email, devices)
     if nonce is not None:
         device_key = keys.login_failures_device(nonce)
@@ -94,21 +93,23 @@ async def begin(
     return Attempt(email, address_key, None)
 
 
-async def succeeded(redis: Redis, keys: Keys, settings: Settings, attempt: Attempt) -> None:
+async def succeeded(res: Resources, attempt: Attempt) -> None:
     """The password was right: the account's failures are forgotten, from anywhere."""
-    async with redis.pipeline(transaction=False) as pipe:
+    keys = res.keys
+    async with res.redis.pipeline(transaction=False) as pipe:
         pipe.delete(keys.login_failures_account(attempt.email))
         pipe.delete(keys.login_gate_account(attempt.email))
         if attempt.device_key is not None:
             pipe.delete(attempt.device_key)
         if attempt.address_key is not None:
-            _give_back(pipe, attempt.address_key, settings.login_throttle_seconds)
+            _give_back(pipe, attempt.address_key, res.settings.login_throttle_seconds)
         await pipe.execute()
 
 
-async def clear_account(redis: Redis, keys: Keys, email: str) -> None:
+async def clear_account(res: Resources, email: str) -> None:
     """An admin's reset: the account's backoff ends at once."""
-    await redis.delete(keys.login_failures_account(email), keys.login_gate_account(email))
+    keys = res.keys
+    await res.redis.delete(keys.login_failures_account(email), keys.login_gate_account(email))
 
 
 async def _count(redis: Redis, key: str, seconds: int, *, from_last: bool = False) -> int:

@@ -137,6 +137,16 @@ def not_found() -> NotFound:
     return NotFound("No such conversation.", code="conversation_not_found")
 
 
+@dataclass(frozen=True)
+class Send:
+    """One message to store: who writes what, where, under which client id."""
+
+    actor: Actor
+    conversation_id: int
+    client_id: str
+    text: str
+
+
 async def store(
     db: AsyncSession,
     actor: Actor,
@@ -148,23 +158,22 @@ async def store(
 ) -> tuple[MessageOut, Facts | None]:
     """The stored message, and the conversation's facts when it is new (None when the same
     client id had stored it already). Raises the refusal, or Reply."""
+    send = Send(actor, conversation_id, client_id, text)
     if db.get_bind().dialect.name == "sqlite" and not db.in_transaction():
-        return await _store_sqlite(db, actor, conversation_id, client_id, text, now)
-    return await _store_core(db, actor, conversation_id, client_id, text, now)
+        return await _store_sqlite(db, send, now)
+    return await _store_core(db, send, now)
 
 
-def _out(
-    actor: Actor, message_id: int, facts: Facts, seq: int, client_id: str, text: str, now: datetime
-) -> MessageOut:
+def _out(send: Send, message_id: int, facts: Facts, seq: int, now: datetime) -> MessageOut:
     return MessageOut(
         id=message_id,
         conversation_id=facts.id,
         seq=seq,
-        sender_id=actor.id,
-        sender_name=actor.display_name,
+        sender_id=send.actor.id,
+        sender_name=send.actor.display_name,
         kind=MessageKind.USER,
-        body=text,
-        client_id=client_id,
+        body=send.text,
+        client_id=send.client_id,
         created_at=now,
     )
 
@@ -194,53 +203,51 @@ INSERT_MESSAGE = insert(MESSAGES).returning(MESSAGES.c.id)
 MESSAGE_COLUMNS = ("conversation_id", "seq", "sender_id", "kind", "body", "client_id", "created_at")
 
 
-def _message_row(
-    actor: Actor, facts: Facts, seq: int, client_id: str, text: str, at: Any
-) -> dict[str, Any]:
+def _taking(send: Send, now: Any) -> dict[str, Any]:
+    return {"conversation_id": send.conversation_id, "actor_id": send.actor.id, "now": now}
+
+
+def _held(send: Send, facts: Facts) -> dict[str, Any]:
+    return {"conversation_id": facts.id, "user_id": send.actor.id}
+
+
+def _message_row(send: Send, facts: Facts, seq: int, at: Any) -> dict[str, Any]:
     return {
         "conversation_id": facts.id,
         "seq": seq,
-        "sender_id": actor.id,
+        "sender_id": send.actor.id,
         "kind": MessageKind.USER.value,
-        "body": text,
-        "client_id": client_id,
+        "body": send.text,
+        "client_id": send.client_id,
         "created_at": at,
     }
 
 
 async def _store_core(
-    db: AsyncSession,
-    actor: Actor,
-    conversation_id: int,
-    client_id: str,
-    text: str,
-    now: datetime,
+    db: AsyncSession, send: Send, now: datetime
 ) -> tuple[MessageOut, Facts | None]:
-    taken = {"conversation_id": conversation_id, "actor_id": actor.id, "now": now}
-    row = (await db.execute(TAKE_SEQ, taken)).first()
+    actor = send.actor
+    row = (await db.execute(TAKE_SEQ, _taking(send, now))).first()
     try:
         if row is None:
             raise not_found()
         facts, seq = Facts(*row[:4]), int(row[4])
         part = takes_part(actor, facts)
         if part is None:
-            held = {"conversation_id": facts.id, "user_id": actor.id}
-            part = await db.scalar(HELD_BEFORE, held) is not None
+            part = await db.scalar(HELD_BEFORE, _held(send, facts)) is not None
         if not part:
             raise not_found()
         check_can_write(actor, facts)
-        message_id = await db.scalar(
-            INSERT_MESSAGE, _message_row(actor, facts, seq, client_id, text, now)
-        )
+        message_id = await db.scalar(INSERT_MESSAGE, _message_row(send, facts, seq, now))
     except IntegrityError:
         await db.rollback()
-        return await stored_before(db, actor, conversation_id, client_id), None
+        return await stored_before(db, actor, send.conversation_id, send.client_id), None
     except BaseException:
         await db.rollback()
         raise
     await db.commit()
     assert message_id is not None
-    return _out(actor, message_id, facts, seq, client_id, text, now), facts
+    return _out(send, message_id, facts, seq, now), facts
 
 
 async def stored_before(
@@ -262,12 +269,7 @@ async def stored_before(
 
 
 async def _store_sqlite(
-    db: AsyncSession,
-    actor: Actor,
-    conversation_id: int,
-    client_id: str,
-    text: str,
-    now: datetime,
+    db: AsyncSession, send: Send, now: datetime
 ) -> tuple[MessageOut, Facts | None]:
     engine = db.bind
     assert isinstance(engine, AsyncEngine)
@@ -280,26 +282,19 @@ async def _store_sqlite(
             raw = await connection.get_raw_connection()
             driver: Any = raw.driver_connection  # aiosqlite.Connection
             message_id, seq, facts = await driver._execute(
-                _sqlite_transaction, driver._conn, actor, conversation_id, client_id, text, stamp
+                _sqlite_transaction, driver._conn, send, stamp
             )
     except Duplicate:
-        return await stored_before(db, actor, conversation_id, client_id), None
-    return _out(actor, message_id, facts, seq, client_id, text, now), facts
+        return await stored_before(db, send.actor, send.conversation_id, send.client_id), None
+    return _out(send, message_id, facts, seq, now), facts
 
 
-def _sqlite_transaction(
-    conn: sqlite3.Connection,
-    actor: Actor,
-    conversation_id: int,
-    client_id: str,
-    text: str,
-    stamp: Any,
-) -> tuple[int, int, Facts]:
+def _sqlite_transaction(conn: sqlite3.Connection, send: Send, stamp: Any) -> tuple[int, int, Facts]:
     """In aiosqlite's thread, one whole transaction: the same statements as
     `_store_core`."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        found = _sqlite_statements(conn, actor, conversation_id, client_id, text, stamp)
+        found = _sqlite_statements(conn, send, stamp)
     except BaseException:
         conn.execute("ROLLBACK")
         raise
@@ -329,30 +324,20 @@ SQLITE_HELD_BEFORE = _Compiled(HELD_BEFORE)
 SQLITE_INSERT_MESSAGE = _Compiled(INSERT_MESSAGE, MESSAGE_COLUMNS)
 
 
-def _sqlite_statements(
-    conn: sqlite3.Connection,
-    actor: Actor,
-    conversation_id: int,
-    client_id: str,
-    text: str,
-    stamp: Any,
-) -> tuple[int, int, Facts]:
-    taken = {"conversation_id": conversation_id, "actor_id": actor.id, "now": stamp}
-    row = SQLITE_TAKE_SEQ.run(conn, taken)
+def _sqlite_statements(conn: sqlite3.Connection, send: Send, stamp: Any) -> tuple[int, int, Facts]:
+    actor = send.actor
+    row = SQLITE_TAKE_SEQ.run(conn, _taking(send, stamp))
     if row is None:
         raise not_found()
     facts, seq = Facts(*row[:4]), int(row[4])
     part = takes_part(actor, facts)
     if part is None:
-        part = SQLITE_HELD_BEFORE.run(conn, {"conversation_id": facts.id, "user_id": actor.id})
-        part = part is not None
+        part = SQLITE_HELD_BEFORE.run(conn, _held(send, facts)) is not None
     if not part:
         raise not_found()
     check_can_write(actor, facts)
     try:
-        (message_id,) = SQLITE_INSERT_MESSAGE.run(
-            conn, _message_row(actor, facts, seq, client_id, text, stamp)
-        )
+        (message_id,) = SQLITE_INSERT_MESSAGE.run(conn, _message_row(send, facts, seq, stamp))
     except sqlite3.IntegrityError as exc:
         raise Duplicate() from exc
     return int(message_id), seq, facts
