@@ -68,7 +68,10 @@ try:
 except ImportError:  # optional; comes with uvicorn[standard]
     uvloop = None
 
-DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "routing.json"
+BENCH_DIR = Path(__file__).resolve().parent
+DEFAULT_OUT = BENCH_DIR / "results" / "routing.json"
+# The baseline of part (a): the seed's assignment script, modelled (see its header).
+SEED_ASSIGN = BENCH_DIR / "seed_assign.lua"
 CAPACITY = 4  # the seed's basket size
 BATCHES = (1, 5, 50)
 FEED_CHUNK = 5_000  # conversations added to the queue at a time, outside the measurement
@@ -93,45 +96,6 @@ FULL = Profile(
     (10, 100, 1_000, 10_000), repeats=5, max_assignments=20_000, measure_seconds=0.15, min_calls=3
 )
 QUICK = Profile((10, 1_000), repeats=1, max_assignments=5_000, measure_seconds=0.15, min_calls=3)
-
-
-# The baseline: the seed's assignment as /work/shared/seed/ARCHITECTURE.md describes it
-# (LPOP the queue, HGETALL users:online_teamleaders, take the most free slots, HINCRBY -1,
-# SADD to the basket). The seed pushed new requests with LPUSH, so LPOP served the newest
-# first (LIFO); the bench replicates that. It called the script once per assignment; the
-# loop over ARGV[1] only gives it the same batching as ours, the algorithm is unchanged.
-SEED_ASSIGN_LUA = """
--- seed assign (baseline, modelled on the seed; not part of Team Talk)
--- KEYS[1]  conversations:queue        LIST  LPUSH to add, LPOP to take (LIFO)
--- KEYS[2]  users:online_teamleaders   HASH  leader id -> free slots
--- KEYS[3]  tl:                        prefix of the basket SETs: KEYS[3]..id..":basket"
--- ARGV[1]  the most assignments to make in this call
--- Returns a flat array {conversation id, leader id, ...}.
-local made = {}
-for _ = 1, tonumber(ARGV[1]) do
-  local conv = redis.call('LPOP', KEYS[1])
-  if not conv then
-    break
-  end
-  local leaders = redis.call('HGETALL', KEYS[2])
-  local best, most = nil, 0
-  for i = 1, #leaders, 2 do
-    local free = tonumber(leaders[i + 1])
-    if free > most then  -- strictly greater: the first one found wins a tie
-      best, most = leaders[i], free
-    end
-  end
-  if not best then
-    redis.call('LPUSH', KEYS[1], conv)
-    break
-  end
-  redis.call('HINCRBY', KEYS[2], best, -1)
-  redis.call('SADD', KEYS[3] .. best .. ':basket', conv)
-  made[#made + 1] = conv
-  made[#made + 1] = best
-end
-return made
-"""
 
 
 class Design(Protocol):
@@ -202,7 +166,7 @@ class Seed:
         self.queue = f"{prefix}seed:conversations:queue"
         self.leaders = f"{prefix}seed:users:online_teamleaders"
         self.basket_prefix = f"{prefix}seed:tl:"
-        self.script = redis.register_script(SEED_ASSIGN_LUA)
+        self.script = redis.register_script(SEED_ASSIGN.read_text())
 
     async def add_leaders(self, count: int) -> None:
         await self.redis.hset(self.leaders, mapping={str(i): CAPACITY for i in range(1, count + 1)})
