@@ -27,56 +27,41 @@ import contextlib
 import json
 import math
 import os
-import secrets
-import shutil
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
-from messaging import load_average, rss_bytes
-from redis.asyncio import Redis
-from routing import (
-    Account,
-    CpuMeter,
-    Leaders,
+from harness import (
+    STATS,
     Process,
-    add_users,
-    cookie,
-    delete_prefix,
+    Valkey,
     free_port,
-    fresh_database,
     gather_limited,
-    machine_info,
+    log_lines,
+    log_summary,
+    open_valkey,
     percentiles,
-    stack_env,
-    wait_heartbeat,
+    progress,
+    run_async,
     wait_ready,
+    write_results,
 )
+from machine import CpuMeter, load_average, machine_info, rss_bytes
+from redis.asyncio import Redis
+from stack import Account, Leaders, Stack, cookie, wait_heartbeat
 
-from teamtalk.embedded import EmbeddedValkey
 from teamtalk.routing.keys import Keys
-from teamtalk.settings import normalize_database_url
-
-uvloop: Any
-try:
-    import uvloop
-except ImportError:  # optional; comes with uvicorn[standard]
-    uvloop = None
 
 BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_OUT = BENCH_DIR / "results" / "flood.json"
 THIS_SCRIPT = Path(__file__).resolve()
 PHASES = ("baseline", "sync", "typing")
-STATS = ("p50", "p90", "p99", "max")
 TARGET_P99_MS = 50.0  # the victim's /api/me during the sync flood (issue 8)
 LEAD_SECONDS = 0.5  # victim and requests running before the flood starts
 SETTLE_SECONDS = 1.0  # between phases
@@ -390,7 +375,7 @@ async def open_conversation(url: str, agent: Account, leaders: Leaders) -> int:
 
 async def worker_stats(redis: Redis, keys: Keys) -> dict[str, Any] | None:
     worker_id = await redis.get(keys.worker_heartbeat)
-    raw = await redis.get(keys.worker_stats(worker_id)) if worker_id else None
+    raw = await redis.get(keys.worker_stats(str(worker_id))) if worker_id else None
     if raw is None:
         return None
     stats: dict[str, Any] = json.loads(raw)
@@ -414,27 +399,11 @@ def log_since(path: Path, offset: int) -> tuple[dict[str, Any], int]:
     with path.open("rb") as f:
         f.seek(offset)
         data = f.read()
-    levels: Counter[str] = Counter()
-    messages: Counter[str] = Counter()
-    worker_failures = 0
-    for line in filter(str.strip, data.decode(errors="replace").splitlines()):
-        try:
-            entry = json.loads(line)
-            level, message = str(entry["level"]), str(entry.get("message", ""))
-        except (ValueError, TypeError, KeyError):
-            levels["text"] += 1
-            continue
-        levels[level] += 1
-        cause = str(entry["traceback"]).strip().splitlines()[-1] if entry.get("traceback") else ""
-        messages[f"{level}: {message.strip()[:100]}" + (f" ({cause[:140]})" if cause else "")] += 1
-        worker_failures += any(message.startswith(m) for m in WORKER_FAILURES)
-    summary = {
-        "errors": levels["error"] + levels["critical"],
-        "warnings": levels["warning"],
-        "text_lines": levels["text"],
-        "worker_failures": worker_failures,
-        "top": messages.most_common(5),
-    }
+    lines = log_lines(data.decode(errors="replace"))
+    summary = log_summary(lines, top=5)
+    summary["worker_failures"] = sum(
+        1 for line in lines if line.message.startswith(WORKER_FAILURES)
+    )
     return summary, offset + len(data)
 
 
@@ -458,7 +427,9 @@ def window_stats(samples: Sequence[tuple[float, float, int]], origin: float) -> 
 
 
 @dataclass
-class Stack:
+class Scene:
+    """What every phase of a repeat runs in: the server and the load around it."""
+
     url: str
     run_dir: Path
     server: Process
@@ -472,40 +443,40 @@ class Stack:
     log_offset: int = 0
 
 
-async def run_phase(stack: Stack, phase: str, profile: Profile) -> dict[str, Any]:
+async def run_phase(scene: Scene, phase: str, profile: Profile) -> dict[str, Any]:
     flood: FloodClient | None = None
     if phase != "baseline":
-        agent, conversation_id = stack.flooders[phase]
+        agent, conversation_id = scene.flooders[phase]
         payload: dict[str, Any] = (
             {"since": [{"conversation_id": conversation_id, "seq": 0}]}
             if phase == "sync"
             else {"conversation_id": conversation_id}
         )
         spec = {
-            "url": stack.url.replace("http://", "ws://", 1),
+            "url": scene.url.replace("http://", "ws://", 1),
             "cookie": cookie(agent),
             "event": phase,
             "payload": payload,
             "count": profile.sync_events if phase == "sync" else profile.typing_events,
             "ack_timeout": profile.ack_timeout,
         }
-        flood = await FloodClient.start(spec, stack.run_dir, f"flood-{phase}")
+        flood = await FloodClient.start(spec, scene.run_dir, f"flood-{phase}")
         await asyncio.sleep(SETTLE_SECONDS)  # its connect is behind the server
-    pids = {"server": stack.server.pid, "valkey": stack.valkey_pid, "bench": os.getpid()}
+    pids = {"server": scene.server.pid, "valkey": scene.valkey_pid, "bench": os.getpid()}
     if flood is not None:
         pids["flood_client"] = flood.pid
     cpu = CpuMeter(pids)
-    _, stack.log_offset = log_since(stack.server.log, stack.log_offset)
-    before = {
-        "rss_mib": rss_bytes(stack.server.pid) / 2**20,
-        "worker": await worker_stats(stack.redis, stack.keys),
+    _, scene.log_offset = log_since(scene.server.log, scene.log_offset)
+    before: dict[str, Any] = {
+        "rss_mib": rss_bytes(scene.server.pid) / 2**20,
+        "worker": await worker_stats(scene.redis, scene.keys),
         "load_average": load_average(),
     }
     stop = asyncio.Event()
     cpu.mark()
     started = time.monotonic()
-    victim = asyncio.create_task(stack.victim.run(stop))
-    sender = asyncio.create_task(stack.requests.run(profile.rate, stop))
+    victim = asyncio.create_task(scene.victim.run(stop))
+    sender = asyncio.create_task(scene.requests.run(profile.rate, stop))
     flood_result: dict[str, Any] | None = None
     try:
         if flood is not None:
@@ -526,18 +497,18 @@ async def run_phase(stack: Stack, phase: str, profile: Profile) -> dict[str, Any
     cpu.mark()
     ended_wall = time.time()
     server_cpu = cpu.percent()
-    after_rss = rss_bytes(stack.server.pid) / 2**20
+    after_rss = rss_bytes(scene.server.pid) / 2**20
 
     created = [r for r in made if r.conversation_id is not None]
     deadline = time.monotonic() + ASSIGN_WAIT
-    while any(r.conversation_id not in stack.leaders.arrived for r in created):
+    while any(r.conversation_id not in scene.leaders.arrived for r in created):
         if time.monotonic() > deadline:
             break
         await asyncio.sleep(0.02)
-    arrived = [r for r in created if r.conversation_id in stack.leaders.arrived]
-    assign_ms = [(stack.leaders.arrived[r.conversation_id] - r.sent) * 1000 for r in arrived]  # type: ignore[index]
-    stats = await stats_after(stack.redis, stack.keys, ended_wall)
-    logs, stack.log_offset = log_since(stack.server.log, stack.log_offset)
+    arrived = [r for r in created if r.conversation_id in scene.leaders.arrived]
+    assign_ms = [(scene.leaders.arrived[r.conversation_id] - r.sent) * 1000 for r in arrived]  # type: ignore[index]
+    stats = await stats_after(scene.redis, scene.keys, ended_wall)
+    logs, scene.log_offset = log_since(scene.server.log, scene.log_offset)
     errors_before = (before["worker"] or {}).get("errors", 0)
 
     origin = flood_result["first_sent"] if flood_result is not None else started
@@ -553,7 +524,7 @@ async def run_phase(stack: Stack, phase: str, profile: Profile) -> dict[str, Any
             "missing": len(created) - len(arrived),
             "errors": sum(1 for r in made if r.error),
             "first_error": next((r.error for r in made if r.error), None),
-            "ran_out_of_agents": stack.requests.ran_out,
+            "ran_out_of_agents": scene.requests.ran_out,
             "assign_ms": percentiles(assign_ms),
             # The slowest: POST sent (s after the origin, as for the victim), ms.
             "slowest": sorted(
@@ -593,26 +564,16 @@ async def run_phase(stack: Stack, phase: str, profile: Profile) -> dict[str, Any
     return result
 
 
-async def run_repeat(
-    repeat: int, profile: Profile, redis: Redis, redis_url: str, valkey_pid: int | None, tmp: Path
-) -> dict[str, Any]:
+async def run_repeat(repeat: int, profile: Profile, valkey: Valkey) -> dict[str, Any]:
     started = time.perf_counter()
-    run_dir = Path(tempfile.mkdtemp(prefix=f"flood{repeat}-", dir=tmp))
-    database_url = normalize_database_url(f"sqlite:///{run_dir / 'teamtalk.db'}")
-    prefix = f"ttbench-{uuid.uuid4().hex[:12]}:"
-    secret = secrets.token_urlsafe(32)
+    stack = Stack(valkey.url, valkey.workdir, f"flood{repeat}")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    # The defaults of `teamtalk serve`: the rate limits under test are the shipped ones.
-    env = stack_env(database_url, redis_url, prefix, run_dir / "data", secret, port)
-    await fresh_database(database_url)
     # Agents: the victim, the two flooders, then the ones who open requests.
-    users = SimpleNamespace(leaders=profile.leaders, agents=profile.agents + 3)
-    leader_accounts, agent_accounts = await add_users(database_url, users, secret)  # type: ignore[arg-type]
+    leader_accounts, agent_accounts = await stack.prepare(profile.leaders, profile.agents + 3)
     victim_account, sync_flooder, typing_flooder = agent_accounts[:3]
-    command = [sys.executable, "-m", "teamtalk", "serve", "--no-demo", "--port", str(port)]
-    server = Process("server", command, env, run_dir)
-    keys = Keys(prefix)
+    # The defaults of `teamtalk serve`: the rate limits under test are the shipped ones.
+    server = stack.start("server", ["serve", "--no-demo", "--port", str(port)], stack.env(port))
     leaders = Leaders(url)
     victim = Victim(url, victim_account)
     requests = Requests(url, agent_accounts[3:])
@@ -620,21 +581,30 @@ async def run_repeat(
     try:
         async with aiohttp.ClientSession(url) as http:
             await wait_ready(http, server)
-        await wait_heartbeat(redis, keys, server)
+        await wait_heartbeat(valkey.redis, stack.keys, server)
         await gather_limited((leaders.connect(a) for a in leader_accounts), 10)
         flooders = {
             "sync": (sync_flooder, await open_conversation(url, sync_flooder, leaders)),
             "typing": (typing_flooder, await open_conversation(url, typing_flooder, leaders)),
         }
-        stack = Stack(
-            url, run_dir, server, redis, keys, valkey_pid, leaders, victim, requests, flooders
+        scene = Scene(
+            url,
+            stack.run_dir,
+            server,
+            valkey.redis,
+            stack.keys,
+            valkey.pid,
+            leaders,
+            victim,
+            requests,
+            flooders,
         )
         result["setup_seconds"] = time.perf_counter() - started
         phases = {}
         for phase in PHASES:
             server.check()
             await asyncio.sleep(SETTLE_SECONDS)
-            phases[phase] = await run_phase(stack, phase, profile)
+            phases[phase] = await run_phase(scene, phase, profile)
             progress_phase(repeat, profile.repeats, phases[phase])
         result["phases"] = phases
         server.check()
@@ -643,14 +613,9 @@ async def run_repeat(
         await requests.close()
         await leaders.close()
         await server.stop()
-        await delete_prefix(redis, prefix)
-        shutil.rmtree(run_dir, ignore_errors=True)
+        await stack.remove(valkey.redis)
     result["seconds"] = time.perf_counter() - started
     return result
-
-
-def progress(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
 
 
 def progress_phase(repeat: int, repeats: int, p: dict[str, Any]) -> None:
@@ -834,19 +799,14 @@ def print_summary(results: dict[str, Any]) -> None:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     profile: Profile = args.profile
-    tmp = Path(tempfile.mkdtemp(prefix="ttflood-", dir="/tmp"))
-    valkey = EmbeddedValkey(tmp)
-    redis: Redis | None = None
-    try:
-        redis_url = valkey.start()
-        redis = Redis.from_url(redis_url, decode_responses=True)
+    async with open_valkey("ttflood-") as valkey:
         results: dict[str, Any] = {
-            "machine": await machine_info(redis) | {"load_average": load_average()},
+            "machine": await machine_info(valkey.redis) | {"load_average": load_average()},
             "profile": asdict(profile) | {"quick": bool(args.quick)},
         }
         repeats = []
         for repeat in range(profile.repeats):
-            repeats.append(await run_repeat(repeat, profile, redis, redis_url, valkey.pid, tmp))
+            repeats.append(await run_repeat(repeat, profile, valkey))
         results["repeats"] = repeats
         results["summary"] = summarize(repeats)
         results["method"] = (
@@ -860,11 +820,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         print_summary(results)
         return results
-    finally:
-        if redis is not None:
-            await redis.aclose()
-        valkey.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -877,21 +832,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     # The flood client runs as its own process: this script started with this flag.
     parser.add_argument("--flood-client", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    runner = uvloop.run if uvloop is not None else asyncio.run
     if args.flood_client:
-        runner(flood_client())
+        run_async(flood_client())
         return
     profile = QUICK if args.quick else FULL
     if args.repeats:
         profile = replace(profile, repeats=args.repeats)
     args.profile = profile
     started = time.monotonic()
-    results = runner(run(args))
-    results["machine"]["event_loop"] = "uvloop" if uvloop is not None else "asyncio"
-    results["wall_seconds"] = round(time.monotonic() - started, 1)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nwrote {args.out} in {results['wall_seconds']} s")
+    results = run_async(run(args))
+    write_results(args.out, results, started)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ import contextlib
 import json
 import math
 import os
-import secrets
 import shutil
 import statistics
 import subprocess
@@ -36,54 +35,44 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
-from redis.asyncio import Redis
-from routing import (
-    Account,
-    CpuMeter,
+from harness import (
+    STATS,
     Process,
-    add_users,
-    cookie,
-    cpu_seconds,
-    delete_prefix,
+    Valkey,
     free_port,
-    fresh_database,
-    machine_info,
+    log_lines,
+    log_summary,
+    open_valkey,
     percentiles,
-    stack_env,
+    progress,
+    read_log,
+    run_async,
     wait_ready,
+    write_results,
 )
+from machine import CpuMeter, cpu_seconds, load_average, machine_info, rss_bytes
+from redis.asyncio import Redis
 from sqlalchemy import text
+from stack import CAPACITY, Account, Stack, cookie
 
 from teamtalk import db
-from teamtalk.embedded import EmbeddedValkey
-from teamtalk.settings import normalize_database_url
-
-uvloop: Any
-try:
-    import uvloop
-except ImportError:  # optional; comes with uvicorn[standard]
-    uvloop = None
 
 BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_OUT = BENCH_DIR / "results" / "messaging.json"
 SWARM = BENCH_DIR / "swarm.py"
 ECHO = BENCH_DIR / "echo_server.py"
 KINDS = ("teamtalk", "echo")
-STATS = ("p50", "p90", "p99", "max")
 SWARMS = 4  # client processes
 CONNECTS_IN_FLIGHT = 48  # sockets connecting at once, over all client processes
 # For the memory runs: more at once made Team Talk's connect time out on SQLite's write lock
 # (authenticate takes it) on the shared 2-core machine; see bench/README.md.
 MEMORY_CONNECTS_IN_FLIGHT = 16
-LEADER_CAPACITY = 4  # bench/routing.py's users: every leader holds 4 conversations
 MEMORY_USERS = 200  # agents whose sessions the idle sockets use (many sockets per user)
 MEMORY_WARMUP_SOCKETS = 20  # connected before the "before" reading
 SETTLE_SECONDS = 3.0  # after connecting, before reading RSS
@@ -92,7 +81,6 @@ SATURATED = 0.95  # delivered/s below this share of the offered rate: behind the
 # A rate step stops sending once this many seconds of messages (at least 200) wait for
 # their ack: the server is far behind, and more queued only makes the drain longer.
 MAX_BACKLOG_SECONDS = 1.0
-START_TIMEOUT = 60.0
 ASSIGN_TIMEOUT = 180.0
 
 # Targets (issue 4, item 10; DESIGN.md "Targets" asks p99 <= 15 ms).
@@ -120,7 +108,7 @@ class Profile:
 
     @property
     def leaders(self) -> int:
-        return math.ceil(self.pairs / LEADER_CAPACITY)
+        return math.ceil(self.pairs / CAPACITY)  # every leader holds CAPACITY conversations
 
 
 FULL = Profile(
@@ -275,9 +263,9 @@ class Deployment:
 
     kind: str
 
-    def __init__(self, valkey_url: str, workdir: Path, name: str) -> None:
+    def __init__(self, valkey_url: str, run_dir: Path) -> None:
         self.valkey_url = valkey_url
-        self.run_dir = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=workdir))
+        self.run_dir = run_dir
         self.servers: list[Process] = []
         self.urls: list[str] = []
         self.agents: list[int] = []
@@ -315,7 +303,7 @@ class Deployment:
         logs = {}
         for server in self.servers:
             await server.stop()
-            logs[server.name] = logged(server.log)
+            logs[server.name] = log_summary(log_lines(read_log(server.log)), top=6)
         self.servers, self.urls = [], []
         return logs
 
@@ -328,32 +316,20 @@ class TeamTalk(Deployment):
     kind = "teamtalk"
 
     def __init__(self, valkey_url: str, workdir: Path, name: str) -> None:
-        super().__init__(valkey_url, workdir, name)
-        self.database_url = normalize_database_url(f"sqlite:///{self.run_dir / 'teamtalk.db'}")
-        self.prefix = f"ttbench-{uuid.uuid4().hex[:12]}:"
-        self.secret = secrets.token_urlsafe(32)
+        self.stack = Stack(valkey_url, workdir, name)
+        super().__init__(valkey_url, self.stack.run_dir)
         self.accounts: dict[int, Account] = {}
 
     async def prepare(self, leaders: int, agents: int) -> None:
-        await fresh_database(self.database_url)
-        profile = SimpleNamespace(leaders=leaders, agents=agents)
-        leader_accounts, agent_accounts = await add_users(self.database_url, profile, self.secret)  # type: ignore[arg-type]
+        leader_accounts, agent_accounts = await self.stack.prepare(leaders, agents)
         self.leaders = [a.user_id for a in leader_accounts]
         self.agents = [a.user_id for a in agent_accounts]
         self.accounts = {a.user_id: a for a in [*leader_accounts, *agent_accounts]}
 
     def env(self, port: int) -> dict[str, str]:
-        env = stack_env(
-            self.database_url,
-            self.valkey_url,
-            self.prefix,
-            self.run_dir / "data",
-            self.secret,
-            port,
-        )
         # The per-user limits (120 messages and 600 events a minute, 20 sockets) would
         # refuse the bench's agents and its many tabs per user.
-        return env | {
+        return self.stack.env(port) | {
             "TEAMTALK_MESSAGES_PER_MINUTE": "100000000",
             "TEAMTALK_SOCKET_EVENTS_PER_MINUTE": "100000000",
             "TEAMTALK_MAX_SOCKETS_PER_USER": "100000",
@@ -407,7 +383,7 @@ class TeamTalk(Deployment):
             self.run_dir,
         )
         await asyncio.to_thread(worker.proc.wait, ASSIGN_TIMEOUT)
-        engine = db.create_engine(self.database_url)
+        engine = db.create_engine(self.stack.database_url)
         try:
             async with engine.connect() as conn:
                 rows = (
@@ -427,15 +403,15 @@ class TeamTalk(Deployment):
         return [Pair(int(agent), int(leader), int(cid)) for cid, agent, leader in rows]
 
     async def cleanup(self, redis: Redis) -> None:
-        await super().cleanup(redis)
-        await delete_prefix(redis, self.prefix)
+        await self.stop()
+        await self.stack.remove(redis)
 
 
 class Echo(Deployment):
     kind = "echo"
 
     def __init__(self, valkey_url: str, workdir: Path, name: str) -> None:
-        super().__init__(valkey_url, workdir, name)
+        super().__init__(valkey_url, Path(tempfile.mkdtemp(prefix=f"{name}-", dir=workdir)))
         self.channel = f"ttbench-echo-{uuid.uuid4().hex[:12]}"
 
     async def prepare(self, leaders: int, agents: int) -> None:
@@ -454,30 +430,19 @@ class Echo(Deployment):
 
     async def open_conversations(self, leader_swarm: Swarm) -> list[Pair]:
         """No storage: conversation i joins agent i and a leader, as Team Talk's worker
-        would spread them (each leader holds LEADER_CAPACITY)."""
+        would spread them (each leader holds CAPACITY)."""
         return [
-            Pair(agent, self.leaders[i // LEADER_CAPACITY], 1_000_000 + i)
+            Pair(agent, self.leaders[i // CAPACITY], 1_000_000 + i)
             for i, agent in enumerate(self.agents)
         ]
 
 
-def deployment(kind: str, valkey_url: str, workdir: Path, name: str) -> Deployment:
+def deployment(kind: str, valkey: Valkey, name: str) -> Deployment:
     cls = TeamTalk if kind == "teamtalk" else Echo
-    return cls(valkey_url, workdir, name)
+    return cls(valkey.url, valkey.workdir, name)
 
 
 # ── Measurements ──────────────────────────────────────────────────────────────────────────
-
-
-def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no VmRSS for {pid}")
-
-
-def load_average() -> float | None:
-    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
 
 def cpu_pids(dep: Deployment, swarms: Sequence[Swarm], valkey_pid: int | None) -> dict[str, Any]:
@@ -592,14 +557,13 @@ async def flood(
     swarms: Sequence[Swarm],
     pairs: Sequence[Pair],
     profile: Profile,
-    valkey: Redis,
-    valkey_pid: int | None,
+    valkey: Valkey,
     run_name: str,
 ) -> dict[str, Any]:
     """Closed loop: every agent keeps `flood_window` messages waiting for their ack; count
     the new_message events every socket receives over the measured seconds."""
     senders = [{"tag": f"a{p.agent}", "payload": dep.payload(p)} for p in pairs]
-    cpu = CpuMeter(cpu_pids(dep, swarms, valkey_pid))
+    cpu = CpuMeter(cpu_pids(dep, swarms, valkey.pid))
     await agent_swarm.call(
         "flood_start", senders=senders, window=profile.flood_window, run=run_name
     )
@@ -621,7 +585,7 @@ async def flood(
             by_group[group] = by_group.get(group, 0.0) + rate
             delivered_per_second += rate
     # A Redis client per python-socketio reconnect would show here (see "Cannot publish").
-    clients: dict[str, Any] = await valkey.info("clients")
+    clients: dict[str, Any] = await valkey.redis.info("clients")
     i = list(swarms).index(agent_swarm)
     messages_per_second = (after[i]["acked"] - before[i]["acked"]) / (
         after[i]["time"] - before[i]["time"]
@@ -648,16 +612,13 @@ async def exchange(
     repeat: int,
     profile: Profile,
     swarms: Sequence[Swarm],
-    valkey: Redis,
-    valkey_url: str,
-    valkey_pid: int | None,
-    workdir: Path,
+    valkey: Valkey,
     deflate: bool,
 ) -> dict[str, Any]:
     """Latency at each rate, then fan-out on one process, then on two."""
     started = time.perf_counter()
     agent_swarm, leader_swarm, tab_swarms = swarms[0], swarms[1], swarms[2:]
-    dep = deployment(kind, valkey_url, workdir, f"{kind}-exchange")
+    dep = deployment(kind, valkey, f"{kind}-exchange")
     result: dict[str, Any] = {"kind": kind, "repeat": repeat, "load_average": load_average()}
     try:
         await dep.prepare(profile.leaders, profile.pairs)
@@ -679,7 +640,7 @@ async def exchange(
                 continue
             run_name = f"{kind}-{repeat}-{rate:g}"
             step = await latency_step(
-                dep, agent_swarm, leader_swarm, swarms, pairs, rate, profile, valkey_pid, run_name
+                dep, agent_swarm, leader_swarm, swarms, pairs, rate, profile, valkey.pid, run_name
             )
             steps.append(step)
             e2e = step["e2e_ms"]
@@ -701,9 +662,7 @@ async def exchange(
             dep.socket(u, f"t{u}-{k}", "tab") for u in dep.leaders for k in range(per_leader)
         ]
         await connect_spread(tab_swarms, url, tab_specs, deflate)
-        one = await flood(
-            dep, agent_swarm, swarms, pairs, profile, valkey, valkey_pid, f"{kind}-f1"
-        )
+        one = await flood(dep, agent_swarm, swarms, pairs, profile, valkey, f"{kind}-f1")
         progress_flood(kind, one)
 
         # Two processes: the agents on the first, the leaders and their tabs on the second.
@@ -712,9 +671,7 @@ async def exchange(
         await connect_spread([leader_swarm], url2, leader_specs, deflate)
         await connect_spread(tab_swarms, url2, tab_specs, deflate)
         await connect_spread([agent_swarm], url, agent_specs, deflate)
-        two = await flood(
-            dep, agent_swarm, swarms, pairs, profile, valkey, valkey_pid, f"{kind}-f2"
-        )
+        two = await flood(dep, agent_swarm, swarms, pairs, profile, valkey, f"{kind}-f2")
         progress_flood(kind, two)
         result["fan_out"] = {"one": one, "two": two}
         result["two_over_one"] = (
@@ -727,13 +684,9 @@ async def exchange(
         result["logs"] = await dep.stop()
         report_logs(kind, result["logs"])
     finally:
-        await dep.cleanup(valkey)
+        await dep.cleanup(valkey.redis)
     result["seconds"] = time.perf_counter() - started
     return result
-
-
-def progress(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
 
 
 def progress_flood(kind: str, f: dict[str, Any]) -> None:
@@ -743,38 +696,6 @@ def progress_flood(kind: str, f: dict[str, Any]) -> None:
         f" {f['errors']} errors, machine cpu {f['cpu_percent']['machine'] or 0:.0f}%"
         + (f"\n    first errors: {f['first_errors']}" if f["first_errors"] else "")
     )
-
-
-def logged(path: Path) -> dict[str, Any]:
-    """Warnings and errors in a server's log (JSON lines; anything else counts as an error):
-    how many, and the most frequent, each with the exception behind it (the last line of
-    its traceback, or python-socketio's `redis_exception`)."""
-    try:
-        lines = path.read_text(errors="replace").splitlines()
-    except OSError:
-        lines = []
-    levels: Counter[str] = Counter()
-    messages: Counter[str] = Counter()
-    for line in filter(str.strip, lines):
-        try:
-            entry = json.loads(line)
-            level, message = str(entry["level"]), str(entry.get("message", ""))
-        except (ValueError, TypeError, KeyError):
-            # python-engineio also prints its handler errors as plain tracebacks, next to
-            # the JSON line: counted apart, not as errors of their own.
-            levels["text"] += 1
-            continue
-        levels[level] += 1
-        cause = entry.get("redis_exception") or (
-            str(entry["traceback"]).strip().splitlines()[-1] if entry.get("traceback") else ""
-        )
-        messages[f"{level}: {message.strip()[:100]}" + (f" ({cause[:140]})" if cause else "")] += 1
-    return {
-        "warnings": levels["warning"],
-        "errors": levels["error"] + levels["critical"],
-        "text_lines": levels["text"],
-        "top": messages.most_common(6),
-    }
 
 
 def report_logs(kind: str, logs: dict[str, Any]) -> None:
@@ -792,14 +713,12 @@ async def memory(
     kind: str,
     counts: Sequence[int],
     swarms: Sequence[Swarm],
-    valkey: Redis,
-    valkey_url: str,
-    workdir: Path,
+    valkey: Valkey,
     deflate: bool,
 ) -> dict[str, Any]:
     """A fresh server; RSS with a few sockets, then with each count of idle ones."""
     started = time.perf_counter()
-    dep = deployment(kind, valkey_url, workdir, f"{kind}-memory")
+    dep = deployment(kind, valkey, f"{kind}-memory")
     result: dict[str, Any] = {
         "kind": kind,
         "deflate": deflate,
@@ -820,7 +739,7 @@ async def memory(
         await asyncio.sleep(SETTLE_SECONDS)
         before = {
             "rss": rss_bytes(pid),
-            "valkey": await valkey_used_memory(valkey),
+            "valkey": await valkey_used_memory(valkey.redis),
             "cpu": cpu_seconds(pid) or 0.0,
         }
         connected = MEMORY_WARMUP_SOCKETS
@@ -847,7 +766,7 @@ async def memory(
             idle_cpu = 100 * ((cpu_seconds(pid) or 0.0) - cpu1) / (time.perf_counter() - t1)
             counters = await asyncio.gather(*(s.call("counters") for s in swarms))
             rss = rss_bytes(pid)
-            used = await valkey_used_memory(valkey)
+            used = await valkey_used_memory(valkey.redis)
             failed += done["failed"]
             # Per socket actually open: a failed connect leaves little behind.
             open_now = sum(c["open"] for c in counters) - MEMORY_WARMUP_SOCKETS
@@ -883,7 +802,7 @@ async def memory(
     finally:
         with contextlib.suppress(Exception):
             await close_all(swarms)
-        await dep.cleanup(valkey)
+        await dep.cleanup(valkey.redis)
     result["seconds"] = time.perf_counter() - started
     return result
 
@@ -1182,63 +1101,38 @@ def code_version() -> dict[str, Any]:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     profile: Profile = args.profile
-    workdir = Path(tempfile.mkdtemp(prefix="ttm-", dir="/tmp"))
-    server = EmbeddedValkey(workdir)
-    valkey: Redis | None = None
-    swarms: list[Swarm] = []
-    try:
-        valkey_url = server.start()
-        valkey = Redis.from_url(valkey_url, decode_responses=True)
+    async with open_valkey("ttm-") as valkey:
         results: dict[str, Any] = {
-            "machine": await machine_info(valkey),
+            "machine": await machine_info(valkey.redis),
             "code": code_version(),
             "profile": asdict(profile) | {"deflate": args.deflate, "quick": bool(args.quick)},
             "load_average_start": load_average(),
         }
-        swarms = [await Swarm.start(f"swarm{i + 1}", workdir) for i in range(SWARMS)]
-        if args.part in ("exchange", "all"):
-            results["exchange"] = []
-            for repeat in range(profile.repeats):
-                # Alternate which goes first, so load that comes and goes hits both alike.
-                kinds = args.kinds if repeat % 2 == 0 else tuple(reversed(args.kinds))
-                for kind in kinds:
-                    progress(f"run {repeat + 1}/{profile.repeats} {kind}")
-                    results["exchange"].append(
-                        await exchange(
-                            kind,
-                            repeat,
-                            profile,
-                            swarms,
-                            valkey,
-                            valkey_url,
-                            server.pid,
-                            workdir,
-                            args.deflate,
+        swarms: list[Swarm] = []
+        try:
+            for i in range(SWARMS):
+                swarms.append(await Swarm.start(f"swarm{i + 1}", valkey.workdir))
+            if args.part in ("exchange", "all"):
+                results["exchange"] = []
+                for repeat in range(profile.repeats):
+                    # Alternate which goes first, so load that comes and goes hits both alike.
+                    kinds = args.kinds if repeat % 2 == 0 else tuple(reversed(args.kinds))
+                    for kind in kinds:
+                        progress(f"run {repeat + 1}/{profile.repeats} {kind}")
+                        results["exchange"].append(
+                            await exchange(kind, repeat, profile, swarms, valkey, args.deflate)
                         )
+            if args.part in ("memory", "all"):
+                results["memory"] = []
+                for kind in args.kinds:
+                    results["memory"].append(
+                        await memory(kind, profile.memory_counts, swarms, valkey, args.deflate)
                     )
-        if args.part in ("memory", "all"):
-            results["memory"] = []
-            for kind in args.kinds:
-                results["memory"].append(
-                    await memory(
-                        kind,
-                        profile.memory_counts,
-                        swarms,
-                        valkey,
-                        valkey_url,
-                        workdir,
-                        args.deflate,
-                    )
-                )
+        finally:
+            for swarm in swarms:
+                await swarm.stop()
         results["summary"] = summarize(results, profile)
         return results
-    finally:
-        for swarm in swarms:
-            await swarm.stop()
-        if valkey is not None:
-            await valkey.aclose()
-        server.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -1273,13 +1167,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args.profile = profile
     args.kinds = KINDS if args.server == "both" else (args.server,)
     started = time.monotonic()
-    results = uvloop.run(run(args)) if uvloop is not None else asyncio.run(run(args))
-    results["machine"]["event_loop"] = "uvloop" if uvloop is not None else "asyncio"
-    results["wall_seconds"] = round(time.monotonic() - started, 1)
+    results = run_async(run(args))
     print_summary(results, profile)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nwrote {args.out} in {results['wall_seconds']} s")
+    write_results(args.out, results, started)
 
 
 if __name__ == "__main__":

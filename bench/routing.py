@@ -22,57 +22,55 @@ import json
 import logging
 import math
 import os
-import platform
-import secrets
-import shutil
 import signal
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from collections import Counter
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import ModuleType
 from typing import Any, Protocol
 
 import aiohttp
-import socketio
+from harness import (
+    STATS,
+    Process,
+    Valkey,
+    delete_prefix,
+    free_port,
+    gather_limited,
+    open_valkey,
+    percentiles,
+    run_async,
+    wait_ready,
+    write_results,
+)
+from machine import CpuMeter, load_average, machine_info
 from redis.asyncio import Redis
-from redis.utils import HIREDIS_AVAILABLE
-from sqlalchemy import func, select, text
-from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.engine import make_url
+from stack import (
+    CAPACITY,
+    CONNECT_CONCURRENCY,
+    Account,
+    Leaders,
+    Stack,
+    cookie,
+    database_version,
+    wait_heartbeat,
+)
 
-from teamtalk import db
-from teamtalk.embedded import EmbeddedValkey
 from teamtalk.logs import setup_logging
-from teamtalk.models import Base, Presence, Role, User, utcnow
-from teamtalk.models import Session as AuthSession
 from teamtalk.realtime import Realtime
 from teamtalk.resources import Resources
 from teamtalk.routing.engine import Assignment, Outcome, Router
 from teamtalk.routing.keys import Keys
-from teamtalk.services.auth import COOKIE_NAME, hash_token
-from teamtalk.settings import Settings, normalize_database_url
+from teamtalk.settings import Settings
 from teamtalk.worker import Worker
-
-uvloop: ModuleType | None
-try:
-    import uvloop
-except ImportError:  # optional; comes with uvicorn[standard]
-    uvloop = None
 
 BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_OUT = BENCH_DIR / "results" / "routing.json"
 # The baseline of part (a): the seed's assignment script, modelled (see its header).
 SEED_ASSIGN = BENCH_DIR / "seed_assign.lua"
-CAPACITY = 4  # the seed's basket size
 BATCHES = (1, 5, 50)
 FEED_CHUNK = 5_000  # conversations added to the queue at a time, outside the measurement
 CONCURRENCY = 50  # script calls in flight at once during setup and restore (pool holds 100)
@@ -431,54 +429,6 @@ async def script_level(redis: Redis, prefix: str, owned: bool, profile: Profile)
     }
 
 
-async def delete_prefix(redis: Redis, prefix: str) -> None:
-    batch: list[str] = []
-    async for key in redis.scan_iter(match=f"{prefix}*", count=1000):
-        batch.append(key)
-        if len(batch) >= 1000:
-            await redis.unlink(*batch)
-            batch = []
-    if batch:
-        await redis.unlink(*batch)
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def memory_gib() -> float | None:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return round(int(line.split()[1]) / 2**20, 1)
-    except OSError:
-        pass
-    return None
-
-
-async def machine_info(redis: Redis) -> dict[str, Any]:
-    server: dict[str, Any] = await redis.info("server")
-    name = str(server.get("server_name", "valkey" if "valkey_version" in server else "redis"))
-    return {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "cpu": cpu_model(),
-        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "cpu_count": os.cpu_count(),
-        "memory_gib": memory_gib(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "server": name,
-        "server_version": str(server.get(f"{name}_version", server.get("redis_version"))),
-        "hiredis": HIREDIS_AVAILABLE,  # the C reply parser; without it redis-py parses in Python
-    }
-
-
 def print_script_level(section: dict[str, Any], machine: dict[str, Any], repeats: int) -> None:
     print()
     print(
@@ -526,16 +476,11 @@ def print_script_level(section: dict[str, Any], machine: dict[str, Any], repeats
 # worker run one after the other on fresh state with the same schedule.
 
 WORKERS = ("ours", "baseline")
-STATS = ("p50", "p90", "p99", "max")
 TARGET_P50_MS = 3.0
 TARGET_P99_MS = 15.0
 TARGET_LEADERS = 500  # the targets are stated for 500 leaders online at 100 requests/s
 TARGET_RATE = 100.0
-BENCH_DOMAIN = "bench.invalid"  # every user the bench makes; --database-url refuses others
-START_TIMEOUT = 60.0  # for the server to be ready and the worker's first heartbeat
 DRAIN_TIMEOUT = 180.0  # after the last request, for every assignment to arrive
-STOP_TIMEOUT = 15.0  # for a process to exit on SIGTERM before it is killed
-CONNECT_CONCURRENCY = 25  # leader sockets connecting at once
 SATURATED = 0.95  # assigned/s below this share of the request rate: the stack fell behind
 HTTP_CONNECTIONS = 500  # the agents' keep-alive connections, at most
 
@@ -613,226 +558,6 @@ def worker_command(kind: str) -> list[str]:
     return [sys.executable, str(Path(__file__).resolve()), "--baseline-worker"]
 
 
-def cpu_seconds(pid: int | None) -> float | None:
-    """User + system CPU time of a process so far (Linux /proc; None elsewhere)."""
-    if pid is None:
-        return None
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-class Process:
-    """One process of the stack under test; its log (stderr) and stdout kept in files."""
-
-    def __init__(self, name: str, command: list[str], env: dict[str, str], cwd: Path) -> None:
-        self.name = name
-        self.log = cwd / f"{name}.log"
-        with self.log.open("wb") as err, (cwd / f"{name}.out").open("wb") as out:
-            self.proc = subprocess.Popen(
-                command, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err
-            )
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    def logged(self) -> dict[str, Any]:
-        """Warnings and errors it logged (JSON lines; anything else counts as an error):
-        how many, and the most frequent messages."""
-        try:
-            lines = self.log.read_text(errors="replace").splitlines()
-        except OSError:
-            lines = []
-        counts: Counter[str] = Counter()
-        messages: Counter[str] = Counter()
-        exceptions: Counter[str] = Counter()  # the last line of each traceback
-        for line in filter(str.strip, lines):
-            try:
-                entry = json.loads(line)
-                level, message = str(entry["level"]), str(entry.get("message", ""))
-            except (ValueError, TypeError, KeyError):
-                level, message = "error", line
-                entry = {}
-            counts[level] += 1
-            messages[f"{level}: {message.strip()[:120]}"] += 1
-            if entry.get("traceback"):
-                exceptions[str(entry["traceback"]).strip().splitlines()[-1][:200]] += 1
-        return {
-            "warnings": counts["warning"],
-            "errors": counts["error"] + counts["critical"],
-            "top": messages.most_common(5),
-            "exceptions": exceptions.most_common(3),
-        }
-
-    def check(self) -> None:
-        if self.proc.poll() is not None:
-            raise RuntimeError(
-                f"the {self.name} exited with code {self.proc.returncode}:\n{self.tail()}"
-            )
-
-    async def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        try:
-            await asyncio.to_thread(self.proc.wait, STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            await asyncio.to_thread(self.proc.wait)
-
-
-@dataclass(frozen=True)
-class Account:
-    user_id: int
-    token: str  # the session cookie's value
-
-
-async def fresh_database(url: str) -> None:
-    """Migrated from empty. A --database-url database is emptied first, and only when every
-    user in it is one of the bench's."""
-    engine = db.create_engine(url)
-    try:
-        if make_url(url).get_backend_name() != "sqlite":
-            async with engine.begin() as conn:
-                tables = await conn.run_sync(lambda c: sa_inspect(c).get_table_names())
-                if "users" in tables:
-                    others = await conn.scalar(
-                        select(func.count())
-                        .select_from(User)
-                        .where(User.email.not_like(f"%@{BENCH_DOMAIN}"))
-                    )
-                    if others:
-                        raise RuntimeError(
-                            f"--database-url holds {others} users the bench did not make; "
-                            "it empties the database, so give it one of its own"
-                        )
-                await conn.run_sync(Base.metadata.drop_all)
-                await conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-        await db.upgrade(engine)
-    finally:
-        await engine.dispose()
-
-
-async def database_version(url: str) -> str:
-    engine = db.create_engine(url)
-    try:
-        async with engine.connect() as conn:
-            if conn.dialect.name == "sqlite":
-                version = await conn.scalar(text("SELECT sqlite_version()"))
-            else:
-                version = await conn.scalar(text("SHOW server_version"))
-            return f"{conn.dialect.name} {version}"
-    finally:
-        await engine.dispose()
-
-
-async def add_users(
-    url: str, profile: EndToEndProfile, secret: str
-) -> tuple[list[Account], list[Account]]:
-    """Leaders and agents with a sign-in session each, written straight to the database
-    (argon2 logins would take minutes): the cookie token's hash is the server's."""
-    engine = db.create_engine(url)
-    try:
-        async with db.sessionmaker(engine)() as session:
-            now = utcnow()
-            roles = [Role.TEAMLEADER] * profile.leaders + [Role.AGENT] * profile.agents
-            users = [
-                User(
-                    email=f"{role.value}{i}@{BENCH_DOMAIN}",
-                    display_name=f"Bench {role.value} {i}",
-                    role=role.value,
-                    password_hash="-",  # no password signs in
-                    capacity=CAPACITY,
-                    is_active=True,
-                    presence=Presence.OFFLINE.value,
-                    created_at=now,
-                    updated_at=now,
-                )
-                for i, role in enumerate(roles)
-            ]
-            session.add_all(users)
-            await session.flush()
-            accounts = []
-            for user in users:
-                token = secrets.token_urlsafe(32)
-                session.add(
-                    AuthSession(
-                        token_hash=hash_token(token, secret),
-                        user_id=user.id,
-                        created_at=now,
-                        last_seen_at=now,
-                        expires_at=now + timedelta(days=1),
-                    )
-                )
-                accounts.append(Account(user.id, token))
-            await session.commit()
-    finally:
-        await engine.dispose()
-    return accounts[: profile.leaders], accounts[profile.leaders :]
-
-
-def cookie(account: Account) -> str:
-    return f"{COOKIE_NAME}={account.token}"
-
-
-async def gather_limited(coroutines: Iterable[Coroutine[Any, Any, Any]], limit: int) -> None:
-    gate = asyncio.Semaphore(limit)
-
-    async def one(coroutine: Coroutine[Any, Any, Any]) -> None:
-        async with gate:
-            await coroutine
-
-    await asyncio.gather(*(one(c) for c in coroutines))
-
-
-class Leaders:
-    """The leaders' Socket.IO clients, noting when each assignment arrives."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.clients: list[socketio.AsyncClient] = []
-        self.arrived: dict[int, float] = {}  # conversation id -> time.perf_counter()
-        self.duplicates = 0
-        self.misrouted = 0
-
-    async def connect(self, leader: Account) -> None:
-        client = socketio.AsyncClient(reconnection=False, handle_sigint=False)
-        self.clients.append(client)
-
-        async def on_assign(data: dict[str, Any]) -> None:
-            now = time.perf_counter()
-            conversation = data["conversation"]
-            conversation_id = int(conversation["id"])
-            if conversation_id in self.arrived:
-                self.duplicates += 1
-            else:
-                self.arrived[conversation_id] = now
-            if conversation.get("assignee_id") != leader.user_id:
-                self.misrouted += 1
-
-        client.on("assign_conversation", on_assign)
-        await client.connect(
-            self.url,
-            headers={"Cookie": cookie(leader)},
-            transports=["websocket"],
-            wait_timeout=30,
-        )
-        ack = await client.call("set_status", {"status": "online"}, timeout=30)
-        if ack != {"status": "online"}:
-            raise RuntimeError(f"leader {leader.user_id}: set_status answered {ack}")
-
-    async def close(self) -> None:
-        await gather_limited((c.disconnect() for c in self.clients), CONNECT_CONCURRENCY)
-
-
 @dataclass
 class Request:
     index: int
@@ -841,37 +566,6 @@ class Request:
     answered: float = 0.0  # its response read
     conversation_id: int | None = None
     error: str | None = None
-
-
-def machine_busy_seconds() -> float | None:
-    """CPU time spent on anything, all cores together, since boot (Linux /proc/stat)."""
-    try:
-        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except OSError:
-        return None
-    idle = fields[3] + fields[4]  # idle, iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-class CpuMeter:
-    """CPU use between two points in time, in % of one core (like top): each process of the
-    stack, and the whole machine (which shows load from anything else running)."""
-
-    def __init__(self, pids: dict[str, int | None]) -> None:
-        self.pids = pids
-        self.marks: list[tuple[float, dict[str, float | None]]] = []
-
-    def mark(self) -> None:
-        used = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
-        self.marks.append((time.perf_counter(), used | {"machine": machine_busy_seconds()}))
-
-    def percent(self) -> dict[str, float | None]:
-        (t0, start), (t1, stop) = self.marks[0], self.marks[-1]
-        out: dict[str, float | None] = {}
-        for name in start:
-            a, b = start[name], stop[name]
-            out[name] = None if a is None or b is None else 100 * (b - a) / (t1 - t0)
-        return out
 
 
 async def send_requests(
@@ -918,73 +612,6 @@ async def send_requests(
     return requests
 
 
-def percentiles(values: Sequence[float]) -> dict[str, float]:
-    """p50/p90/p99 by linear interpolation between the closest ranks, max and mean."""
-    s = sorted(values)
-    if not s:
-        return dict.fromkeys((*STATS, "mean"), math.nan)
-
-    def q(p: float) -> float:
-        k = (len(s) - 1) * p
-        lo = math.floor(k)
-        hi = min(lo + 1, len(s) - 1)
-        return s[lo] + (s[hi] - s[lo]) * (k - lo)
-
-    return {"p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "max": s[-1], "mean": statistics.fmean(s)}
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def stack_env(
-    database_url: str, redis_url: str, prefix: str, data_dir: Path, secret: str, port: int
-) -> dict[str, str]:
-    """The environment of the server and the worker; TEAMTALK_* of the caller left out, so
-    both run on the defaults."""
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("TEAMTALK_") and k not in ("DATABASE_URL", "REDIS_URL")
-    }
-    return base | {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "TEAMTALK_REDIS_PREFIX": prefix,
-        "TEAMTALK_DATA_DIR": str(data_dir),
-        "TEAMTALK_SECRET_KEY": secret,
-        "TEAMTALK_LOG_LEVEL": "WARNING",
-        "TEAMTALK_HOST": "127.0.0.1",
-        "TEAMTALK_PORT": str(port),
-    }
-
-
-async def wait_ready(http: aiohttp.ClientSession, server: Process) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while True:
-        server.check()
-        with contextlib.suppress(aiohttp.ClientError):
-            async with http.get("/readyz") as response:
-                if response.status == 200:
-                    return
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the server was not ready in {START_TIMEOUT:g} s:\n{server.tail()}")
-        await asyncio.sleep(0.1)
-
-
-async def wait_heartbeat(redis: Redis, keys: Keys, worker: Process) -> None:
-    """Its first cycle has run: start-up (rebuild, settling) is behind it."""
-    deadline = time.monotonic() + START_TIMEOUT
-    while not await redis.exists(keys.worker_heartbeat):
-        worker.check()
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"no worker heartbeat in {START_TIMEOUT:g} s:\n{worker.tail()}")
-        await asyncio.sleep(0.02)
-
-
 async def wait_delivered(leaders: Leaders, requests: Sequence[Request], worker: Process) -> None:
     expected = {r.conversation_id for r in requests if r.conversation_id is not None}
     deadline = time.monotonic() + DRAIN_TIMEOUT
@@ -993,38 +620,20 @@ async def wait_delivered(leaders: Leaders, requests: Sequence[Request], worker: 
         await asyncio.sleep(0.01)
 
 
-@dataclass
-class Stack:
-    """Where one end-to-end run happens: the shared Valkey and a database to use."""
-
-    redis: Redis
-    redis_url: str
-    valkey_pid: int | None
-    database_url: str  # "" for a fresh SQLite file per run
-    workdir: Path
-
-
 async def end_to_end_run(
-    stack: Stack, kind: str, repeat: int, profile: EndToEndProfile
+    valkey: Valkey, database_url: str, kind: str, repeat: int, profile: EndToEndProfile
 ) -> dict[str, Any]:
     """One worker on fresh state: a new database, a new key prefix, a new server."""
     started = time.perf_counter()
-    load_average = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    run_dir = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=stack.workdir))
-    database_url = normalize_database_url(
-        stack.database_url or f"sqlite:///{run_dir / 'teamtalk.db'}"
-    )
-    prefix = f"ttbench-{uuid.uuid4().hex[:12]}:"
-    secret = secrets.token_urlsafe(32)
+    load = load_average()
+    stack = Stack(valkey.url, valkey.workdir, kind, database_url)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = stack_env(database_url, stack.redis_url, prefix, run_dir / "data", secret, port)
+    env = stack.env(port)
 
-    await fresh_database(database_url)
-    database = await database_version(database_url)
-    leader_accounts, agent_accounts = await add_users(database_url, profile, secret)
-    serve = ["serve", "--no-worker", "--no-demo", "--port", str(port)]
-    server = Process("server", [sys.executable, "-m", "teamtalk", *serve], env, run_dir)
+    leader_accounts, agent_accounts = await stack.prepare(profile.leaders, profile.agents)
+    database = await database_version(stack.database_url)
+    server = stack.start("server", ["serve", "--no-worker", "--no-demo", "--port", str(port)], env)
     worker: Process | None = None
     leaders = Leaders(url)
     # Keep-alive connections, as many as the agents' browsers would open; the Origin header
@@ -1040,14 +649,14 @@ async def end_to_end_run(
         await wait_ready(http, server)
         await gather_limited((leaders.connect(a) for a in leader_accounts), CONNECT_CONCURRENCY)
         # Started last, so the baseline's poll interval starts at 100 ms with the load.
-        worker = Process("worker", worker_command(kind), env, run_dir)
-        await wait_heartbeat(stack.redis, Keys(prefix), worker)
+        worker = Process("worker", worker_command(kind), env, stack.run_dir)
+        await wait_heartbeat(valkey.redis, stack.keys, worker)
         setup_seconds = time.perf_counter() - started
         cpu = CpuMeter(
             {
                 "server": server.pid,
                 "worker": worker.pid,
-                "valkey": stack.valkey_pid,
+                "valkey": valkey.pid,
                 "bench": os.getpid(),
             }
         )
@@ -1060,8 +669,7 @@ async def end_to_end_run(
         await leaders.close()
         await http.close()
         await server.stop()
-        await delete_prefix(stack.redis, prefix)
-        shutil.rmtree(run_dir, ignore_errors=True)
+        await stack.remove(valkey.redis)
 
     measured = requests[profile.warmup_requests :]
     created = [r for r in measured if r.conversation_id is not None]
@@ -1091,7 +699,7 @@ async def end_to_end_run(
         "created_per_second": len(created) / (last_answer - measured[0].sent) if created else 0.0,
         "delivered_per_second": len(arrived) / (last - measured[0].sent) if arrived else 0.0,
         "cpu_percent": cpu.percent(),
-        "load_average": load_average,  # 1-minute, as the run started
+        "load_average": load,  # 1-minute, as the run started
         "logs": logs,
         "setup_seconds": setup_seconds,
         "seconds": time.perf_counter() - started,
@@ -1152,12 +760,12 @@ def summarize_end_to_end(
     }
 
 
-async def end_to_end(stack: Stack, profile: EndToEndProfile) -> dict[str, Any]:
+async def end_to_end(valkey: Valkey, database_url: str, profile: EndToEndProfile) -> dict[str, Any]:
     """Part (b): ours and the baseline, alternating, `repeats` times."""
     runs: list[dict[str, Any]] = []
     for repeat in range(profile.repeats):
         for kind in WORKERS:
-            run = await end_to_end_run(stack, kind, repeat, profile)
+            run = await end_to_end_run(valkey, database_url, kind, repeat, profile)
             runs.append(run)
             e2e = run["e2e_ms"]
             print(
@@ -1265,44 +873,28 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     e2e_profile = args.e2e_profile
     prefix = f"ttbench-{uuid.uuid4().hex[:12]}:"
     owned = not args.redis_url
-    tmpdir = tempfile.mkdtemp(prefix="ttb-", dir="/tmp")
-    server = EmbeddedValkey(Path(tmpdir)) if owned else None
-    redis: Redis | None = None
-    try:
-        url: str = server.start() if server is not None else args.redis_url
-        redis = Redis.from_url(url, decode_responses=True)
-        results: dict[str, Any] = {
-            "machine": await machine_info(redis),
-            "external_server": not owned,
-            "part": args.part,
-        }
+    async with open_valkey("ttb-", args.redis_url) as valkey:
+        try:
+            results: dict[str, Any] = {
+                "machine": await machine_info(valkey.redis),
+                "external_server": not owned,
+                "part": args.part,
+            }
 
-        # Part (a): the assignment script alone.
-        if args.part in ("a", "all"):
-            results["profile"] = asdict(profile) | {"quick": bool(args.quick)}
-            results["script_level"] = await script_level(redis, prefix, owned, profile)
-            print_script_level(results["script_level"], results["machine"], profile.repeats)
+            # Part (a): the assignment script alone.
+            if args.part in ("a", "all"):
+                results["profile"] = asdict(profile) | {"quick": bool(args.quick)}
+                results["script_level"] = await script_level(valkey.redis, prefix, owned, profile)
+                print_script_level(results["script_level"], results["machine"], profile.repeats)
 
-        # Part (b): end to end, through a web server, a worker and a database.
-        if args.part in ("b", "all"):
-            stack = Stack(
-                redis=redis,
-                redis_url=url,
-                valkey_pid=server.pid if server is not None else None,
-                database_url=args.database_url,
-                workdir=Path(tmpdir),
-            )
-            results["end_to_end"] = await end_to_end(stack, e2e_profile)
-            print_end_to_end(results["end_to_end"])
+            # Part (b): end to end, through a web server, a worker and a database.
+            if args.part in ("b", "all"):
+                results["end_to_end"] = await end_to_end(valkey, args.database_url, e2e_profile)
+                print_end_to_end(results["end_to_end"])
 
-        return results
-    finally:
-        if redis is not None:
-            await delete_prefix(redis, prefix)
-            await redis.aclose()
-        if server is not None:
-            server.stop()
-        shutil.rmtree(tmpdir, ignore_errors=True)
+            return results
+        finally:
+            await delete_prefix(valkey.redis, prefix)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -1358,14 +950,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
     args.e2e_profile = e2e_profile
     started = time.monotonic()
-    # uvloop when present, as uvicorn uses it for the server: the 500 sockets of part b are
-    # the bench's own load and should cost it as little as they cost a server.
-    results = uvloop.run(run(args)) if uvloop is not None else asyncio.run(run(args))
-    results["machine"]["event_loop"] = "uvloop" if uvloop is not None else "asyncio"
-    results["wall_seconds"] = round(time.monotonic() - started, 1)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nwrote {args.out} in {results['wall_seconds']} s")
+    # On uvloop when present: the 500 sockets of part b are the bench's own load.
+    results = run_async(run(args))
+    write_results(args.out, results, started)
 
 
 if __name__ == "__main__":
