@@ -140,7 +140,7 @@ QUICK = Profile(
 # ── Client processes ──────────────────────────────────────────────────────────────────────
 
 
-class Swarm:
+class SwarmProcess:
     """One bench/swarm.py process, driven over its stdin and stdout."""
 
     def __init__(self, name: str, proc: asyncio.subprocess.Process, log: Path) -> None:
@@ -152,7 +152,7 @@ class Swarm:
         self.reader = asyncio.create_task(self._read())
 
     @classmethod
-    async def start(cls, name: str, workdir: Path) -> Swarm:
+    async def start(cls, name: str, workdir: Path) -> SwarmProcess:
         log = workdir / f"{name}.log"
         with log.open("wb") as err:
             proc = await asyncio.create_subprocess_exec(
@@ -212,7 +212,7 @@ class Swarm:
 
 
 async def connect_spread(
-    swarms: Sequence[Swarm],
+    swarms: Sequence[SwarmProcess],
     url: str,
     specs: Sequence[dict[str, Any]],
     deflate: bool,
@@ -244,7 +244,7 @@ async def connect_spread(
     }
 
 
-async def close_all(swarms: Sequence[Swarm]) -> None:
+async def close_all(swarms: Sequence[SwarmProcess]) -> None:
     await asyncio.gather(*(s.call("close") for s in swarms))
 
 
@@ -283,7 +283,7 @@ class Deployment:
     def payload(self, pair: Pair) -> dict[str, Any]:
         raise NotImplementedError
 
-    async def open_conversations(self, leader_swarm: Swarm) -> list[Pair]:
+    async def open_conversations(self, leader_swarm: SwarmProcess) -> list[Pair]:
         raise NotImplementedError
 
     async def start_server(self) -> str:
@@ -345,7 +345,7 @@ class TeamTalk(Deployment):
     def payload(self, pair: Pair) -> dict[str, Any]:
         return {"conversation_id": pair.conversation_id}
 
-    async def open_conversations(self, leader_swarm: Swarm) -> list[Pair]:
+    async def open_conversations(self, leader_swarm: SwarmProcess) -> list[Pair]:
         """Leaders go online over their sockets, every agent opens a request over HTTP,
         and `teamtalk worker --burst` assigns them all."""
         tags = [f"l{leader}" for leader in self.leaders]
@@ -428,7 +428,7 @@ class Echo(Deployment):
     def payload(self, pair: Pair) -> dict[str, Any]:
         return {"conversation_id": pair.conversation_id, "to": pair.leader}
 
-    async def open_conversations(self, leader_swarm: Swarm) -> list[Pair]:
+    async def open_conversations(self, leader_swarm: SwarmProcess) -> list[Pair]:
         """No storage: conversation i joins agent i and a leader, as Team Talk's worker
         would spread them (each leader holds CAPACITY)."""
         return [
@@ -445,7 +445,9 @@ def deployment(kind: str, valkey: Valkey, name: str) -> Deployment:
 # ── Measurements ──────────────────────────────────────────────────────────────────────────
 
 
-def cpu_pids(dep: Deployment, swarms: Sequence[Swarm], valkey_pid: int | None) -> dict[str, Any]:
+def cpu_pids(
+    dep: Deployment, swarms: Sequence[SwarmProcess], valkey_pid: int | None
+) -> dict[str, Any]:
     pids: dict[str, int | None] = {s.name: s.pid for s in dep.servers}
     pids |= {s.name: s.pid for s in swarms}
     return pids | {"valkey": valkey_pid, "bench": os.getpid()}
@@ -463,9 +465,9 @@ def cpu_summary(percent: dict[str, float | None], dep: Deployment) -> dict[str, 
 
 async def latency_step(
     dep: Deployment,
-    agent_swarm: Swarm,
-    leader_swarm: Swarm,
-    swarms: Sequence[Swarm],
+    agent_swarm: SwarmProcess,
+    leader_swarm: SwarmProcess,
+    swarms: Sequence[SwarmProcess],
     pairs: Sequence[Pair],
     rate: float,
     profile: Profile,
@@ -553,8 +555,8 @@ async def latency_step(
 
 async def flood(
     dep: Deployment,
-    agent_swarm: Swarm,
-    swarms: Sequence[Swarm],
+    agent_swarm: SwarmProcess,
+    swarms: Sequence[SwarmProcess],
     pairs: Sequence[Pair],
     profile: Profile,
     valkey: Valkey,
@@ -611,7 +613,7 @@ async def exchange(
     kind: str,
     repeat: int,
     profile: Profile,
-    swarms: Sequence[Swarm],
+    swarms: Sequence[SwarmProcess],
     valkey: Valkey,
     deflate: bool,
 ) -> dict[str, Any]:
@@ -712,7 +714,7 @@ async def valkey_used_memory(valkey: Redis) -> int:
 async def memory(
     kind: str,
     counts: Sequence[int],
-    swarms: Sequence[Swarm],
+    swarms: Sequence[SwarmProcess],
     valkey: Valkey,
     deflate: bool,
 ) -> dict[str, Any]:
@@ -1108,10 +1110,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "profile": asdict(profile) | {"deflate": args.deflate, "quick": bool(args.quick)},
             "load_average_start": load_average(),
         }
-        swarms: list[Swarm] = []
+        swarms: list[SwarmProcess] = []
         try:
             for i in range(SWARMS):
-                swarms.append(await Swarm.start(f"swarm{i + 1}", valkey.workdir))
+                swarms.append(await SwarmProcess.start(f"swarm{i + 1}", valkey.workdir))
             if args.part in ("exchange", "all"):
                 results["exchange"] = []
                 for repeat in range(profile.repeats):
