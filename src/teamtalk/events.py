@@ -6,9 +6,10 @@ Payloads carry ids and small facts; clients refetch anything larger.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 
 from teamtalk.realtime import Emission, Realtime, user_room
 from teamtalk.schemas import ConversationOut, MessageOut
@@ -101,3 +102,23 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     Typing,
     Read,
 )
+
+
+def schema_document() -> dict[str, Any]:
+    """One JSON Schema of every event: `properties` names each event and refers to its
+    payload, `$defs` holds the payloads and the objects they share (ConversationOut,
+    MessageOut). The web UI's event types are generated from it, and the tests check what
+    the server emits against it."""
+    _, document = models_json_schema(
+        [(event, "serialization") for event in ALL_EVENTS], ref_template="#/$defs/{model}"
+    )
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "EventPayloads",
+        "description": "The payload of each server -> client Socket.IO event, by event name.",
+        "type": "object",
+        "properties": {event.name: {"$ref": f"#/$defs/{event.__name__}"} for event in ALL_EVENTS},
+        "required": [event.name for event in ALL_EVENTS],
+        "additionalProperties": False,
+        "$defs": document["$defs"],
+    }
