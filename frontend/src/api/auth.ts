@@ -1,18 +1,14 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { createContext, useContext } from "react";
 import { ApiError, api } from "./client";
-import type { Role, User } from "./types";
+import type { Credentials, Role, User, UserEnvelope } from "./types";
 
 export const meKey = ["me"] as const;
-
-interface UserBody {
-  user: User;
-}
 
 /** The signed-in user, or null when signed out. */
 async function fetchMe(): Promise<User | null> {
   try {
-    const { user } = await api.get<UserBody>("/api/me");
+    const { user } = await api.get<UserEnvelope>("/api/me");
     return user;
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) return null;
@@ -24,16 +20,11 @@ export function useMe() {
   return useQuery({ queryKey: meKey, queryFn: fetchMe, staleTime: 5 * 60_000 });
 }
 
-export interface Credentials {
-  email: string;
-  password: string;
-}
-
 export function useLogin() {
   const queryClient = useQueryClient();
   return useMutation({
     mutationFn: async (credentials: Credentials) =>
-      (await api.post<UserBody>("/api/auth/login", credentials)).user,
+      (await api.post<UserEnvelope>("/api/auth/login", credentials)).user,
     onSuccess: (user) => {
       // Nothing cached may outlive a change of user.
       queryClient.removeQueries({ predicate: (query) => query.queryKey[0] !== meKey[0] });

@@ -9,12 +9,15 @@ import {
 import { api } from "./client";
 import type {
   Conversation,
+  ConversationCreated,
   ConversationDetail,
+  ConversationEnvelope,
   ConversationItem,
   ConversationPage,
   ConversationStatus,
   Message,
-  TransferTarget,
+  NewRequest,
+  TransferTargets,
 } from "./types";
 
 // Every copy of a conversation lives in one of these queries. Socket events and
@@ -101,17 +104,11 @@ export function useConversation(id: number, { enabled = true }: { enabled?: bool
   });
 }
 
-export interface NewRequest {
-  message: string;
-  topic_id?: number;
-  ticket_link?: string;
-}
-
 export function useCreateRequest() {
   const queryClient = useQueryClient();
   return useMutation({
     mutationFn: (request: NewRequest) =>
-      api.post<ConversationDetail>("/api/conversations", request),
+      api.post<ConversationCreated>("/api/conversations", request),
     onSuccess: (created) => {
       queryClient.setQueryData(detailKey(created.conversation.id), created);
       applyConversation(queryClient, created.conversation);
@@ -126,7 +123,7 @@ export function useSubmitAs(onSubmitted?: (conversation: Conversation) => void) 
   const queryClient = useQueryClient();
   return useMutation({
     mutationFn: ({ id, status, topicId }: { id: number; status: Outcome; topicId: number }) =>
-      api.post<{ conversation: Conversation }>(`/api/conversations/${id}/submit`, {
+      api.post<ConversationEnvelope>(`/api/conversations/${id}/submit`, {
         status,
         topic_id: topicId,
       }),
@@ -142,7 +139,7 @@ export function useTransferTargets(id: number, { enabled }: { enabled: boolean }
   return useQuery({
     queryKey: transferTargetsKey(id),
     queryFn: async () =>
-      (await api.get<{ leaders: TransferTarget[] }>(`/api/conversations/${id}/transfer-targets`))
+      (await api.get<TransferTargets>(`/api/conversations/${id}/transfer-targets`))
         .leaders,
     enabled,
     staleTime: 0,
@@ -162,7 +159,7 @@ export function useTransfer(onTransferred?: (conversation: Conversation, transfe
   const queryClient = useQueryClient();
   return useMutation({
     mutationFn: ({ id, leaderId, reason }: Transfer) =>
-      api.post<{ conversation: Conversation }>(`/api/conversations/${id}/transfer`, {
+      api.post<ConversationEnvelope>(`/api/conversations/${id}/transfer`, {
         leader_id: leaderId,
         ...(reason ? { reason } : {}),
       }),
@@ -178,7 +175,7 @@ export function useAgentAction(action: "withdraw" | "reopen") {
   const queryClient = useQueryClient();
   return useMutation({
     mutationFn: (id: number) =>
-      api.post<{ conversation: Conversation }>(`/api/conversations/${id}/${action}`),
+      api.post<ConversationEnvelope>(`/api/conversations/${id}/${action}`),
     onSuccess: ({ conversation }) => applyConversation(queryClient, conversation),
   });
 }
@@ -199,7 +196,8 @@ function refetchIfFetching(queryClient: QueryClient, queryKey: readonly unknown[
 
 /** Whether a conversation in this state would be listed under `filter`, as far as the client can tell. */
 function matches(filter: ListFilter, c: Conversation): boolean {
-  if (filter.statuses.length > 0 && !filter.statuses.includes(c.status)) return false;
+  if (filter.statuses.length > 0 && !(filter.statuses as readonly string[]).includes(c.status))
+    return false;
   if (filter.topicId !== undefined && c.topic_id !== filter.topicId) return false;
   if (filter.agentId !== undefined && c.agent_id !== filter.agentId) return false;
   if (filter.leaderId !== undefined && c.assignee_id !== filter.leaderId) return false;

@@ -6,7 +6,7 @@ import { call, type TeamTalkSocket } from "../realtime/socket";
 import { ApiError, api } from "./client";
 import { applyNewMessage } from "./conversations";
 import { addMessages } from "./messages";
-import type { Message } from "./types";
+import type { Message, MessageEnvelope } from "./types";
 
 // Messages written here that the server has not stored yet. This is the
 // browser's own draft state, not server data: once the server acks a message,
@@ -71,7 +71,7 @@ async function deliver(socket: TeamTalkSocket | null, item: Outgoing): Promise<M
   // Over the socket when connected; over HTTP otherwise (the same client_id
   // makes either one safe to repeat).
   if (socket?.connected) return (await call(socket, "send_message", payload, 10_000)).message;
-  const { message } = await api.post<{ message: Message }>(
+  const { message } = await api.post<MessageEnvelope>(
     `/api/conversations/${item.conversationId}/messages`,
     { client_id: item.clientId, body: item.body },
   );

@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api } from "./client";
-import type { Topic } from "./types";
+import type { TopicList } from "./types";
 
 export const topicsKey = ["topics"] as const;
 
@@ -9,7 +9,7 @@ export function useTopics({ includeArchived = false }: { includeArchived?: boole
   const query = includeArchived ? "?include_archived=true" : "";
   return useQuery({
     queryKey: [...topicsKey, { includeArchived }],
-    queryFn: async () => (await api.get<{ topics: Topic[] }>(`/api/topics${query}`)).topics,
+    queryFn: async () => (await api.get<TopicList>(`/api/topics${query}`)).topics,
   });
 }
 

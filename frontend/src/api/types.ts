@@ -1,8 +1,10 @@
-// Shapes of the server's JSON, kept in step with docs/protocol.md.
+// The server's JSON under the names the UI uses. Every shape comes from openapi.gen.ts,
+// which scripts/contract generates from the server's OpenAPI document; only the UI's own
+// words for the server's values are written here.
 
-export type Role = "agent" | "teamleader" | "admin";
+import type * as Api from "./openapi.gen";
 
-export const ROLES: readonly Role[] = ["agent", "teamleader", "admin"];
+export type Role = Api.Role;
 
 export const ROLE_LABELS: Record<Role, string> = {
   agent: "Agent",
@@ -10,39 +12,22 @@ export const ROLE_LABELS: Record<Role, string> = {
   admin: "Admin",
 };
 
-export interface User {
-  id: number;
-  email: string;
-  display_name: string;
-  role: Role;
-  capacity: number;
-  is_active: boolean;
-  created_at: string;
-}
+/** In the order the UI offers them. */
+export const ROLES = Object.keys(ROLE_LABELS) as readonly Role[];
 
-export interface Topic {
-  id: number;
-  name: string;
-  archived: boolean;
-  created_at: string;
-}
+export type User = Api.UserOut;
+export type UserEnvelope = Api.UserEnvelope;
+export type UserList = Api.UserList;
+export type Directory = Api.Directory;
+export type DirectoryEntry = Api.DirectoryEntry;
+export type NewUser = Api.UserCreate;
+export type UserChanges = Api.UserUpdate;
+export type Credentials = Api.LoginIn;
 
-export type ConversationStatus =
-  | "queued"
-  | "assigned"
-  | "pending"
-  | "solved"
-  | "closed"
-  | "cancelled";
+export type Topic = Api.TopicOut;
+export type TopicList = Api.TopicList;
 
-export const CONVERSATION_STATUSES: readonly ConversationStatus[] = [
-  "queued",
-  "assigned",
-  "pending",
-  "solved",
-  "closed",
-  "cancelled",
-];
+export type ConversationStatus = Api.Status;
 
 /** How a conversation's state is named in the UI. */
 export const CONVERSATION_STATUS_LABELS: Record<ConversationStatus, string> = {
@@ -54,85 +39,40 @@ export const CONVERSATION_STATUS_LABELS: Record<ConversationStatus, string> = {
   cancelled: "Withdrawn",
 };
 
-export interface Conversation {
-  id: number;
-  status: ConversationStatus;
-  agent_id: number;
-  agent_name: string | null;
-  assignee_id: number | null;
-  assignee_name: string | null;
-  topic_id: number | null;
-  topic_name: string | null;
-  ticket_link: string | null;
-  created_at: string;
-  queued_at: string | null;
-  assigned_at: string | null;
-  first_response_at: string | null;
-  resolved_at: string | null;
-  closed_at: string | null;
-  updated_at: string;
-  /** The seq of its latest message. */
-  last_seq: number;
+export const CONVERSATION_STATUSES = Object.keys(
+  CONVERSATION_STATUS_LABELS,
+) as readonly ConversationStatus[];
+
+export function isConversationStatus(value: string): value is ConversationStatus {
+  return Object.hasOwn(CONVERSATION_STATUS_LABELS, value);
 }
 
+/** A conversation's state in the UI's words (ConversationOut declares `status` a string). */
+export function statusLabel(status: string): string {
+  return isConversationStatus(status) ? CONVERSATION_STATUS_LABELS[status] : status;
+}
+
+/** `last_seq` is the seq of its latest message. */
+export type Conversation = Api.ConversationOut;
 /** A conversation as lists show it: with its latest message and the reader's unread count. */
-export interface ConversationItem extends Conversation {
-  last_message?: Message | null;
-  unread?: number;
-}
-
+export type ConversationItem = Api.ConversationItem;
 /** A conversation with its place in the queue (1 is next), known only while queued. */
-export interface ConversationDetail {
-  conversation: Conversation;
-  queue_position: number | null;
-  /** The signed-in user's read mark; absent from a freshly created request. */
-  last_read_seq?: number;
-}
+export type ConversationDetail = Api.ConversationDetail;
+/** A new request's answer: like a detail, without the read mark. */
+export type ConversationCreated = Api.ConversationCreated;
+export type ConversationEnvelope = Api.ConversationEnvelope;
+export type ConversationPage = Api.ConversationPage;
+export type NewRequest = Api.ConversationCreate;
 
-export interface ConversationPage {
-  conversations: ConversationItem[];
-  next_cursor: string | null;
-}
+/** `seq` is one more per message within a conversation; 1 is the request's first message. */
+export type Message = Api.MessageOut;
+export type MessageEnvelope = Api.MessageEnvelope;
+export type MessagePage = Api.MessagePage;
+export type ReadOut = Api.ReadOut;
 
-export type MessageKind = "user" | "system";
+export type SnippetPart = Api.SnippetPart;
+export type SearchHit = Api.SearchHit;
+export type SearchPage = Api.SearchPage;
 
-export interface Message {
-  id: number;
-  conversation_id: number;
-  /** One more per message within a conversation; 1 is the request's first message. */
-  seq: number;
-  sender_id: number | null;
-  sender_name: string | null;
-  kind: MessageKind;
-  body: string;
-  client_id: string | null;
-  created_at: string;
-}
-
-export interface MessagePage {
-  messages: Message[];
-  has_more_before: boolean;
-  has_more_after: boolean;
-}
-
-export interface SnippetPart {
-  text: string;
-  match: boolean;
-}
-
-export interface SearchHit {
-  message: Message;
-  conversation: Conversation;
-  snippet: SnippetPart[];
-}
-
-export interface SearchPage {
-  hits: SearchHit[];
-  next_offset: number | null;
-}
-
-export interface TransferTarget {
-  id: number;
-  display_name: string;
-  free_slots: number;
-}
+export type TransferTarget = Api.TransferTarget;
+export type TransferTargets = Api.TransferTargets;

@@ -1,42 +1,24 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api } from "./client";
-import type { Role, User } from "./types";
+import type { Directory, NewUser, UserChanges, UserList } from "./types";
 
 export const usersKey = ["users"] as const;
 
 export function useUsers() {
   return useQuery({
     queryKey: usersKey,
-    queryFn: async () => (await api.get<{ users: User[] }>("/api/users")).users,
+    queryFn: async () => (await api.get<UserList>("/api/users")).users,
   });
-}
-
-export interface DirectoryEntry {
-  id: number;
-  display_name: string;
-  role: Role;
-  is_active: boolean;
 }
 
 /** Names of the team, for leaders and admins (e.g. the history filters). */
 export function useDirectory() {
   return useQuery({
     queryKey: [...usersKey, "directory"],
-    queryFn: async () =>
-      (await api.get<{ users: DirectoryEntry[] }>("/api/users/directory")).users,
+    queryFn: async () => (await api.get<Directory>("/api/users/directory")).users,
     staleTime: 5 * 60_000,
   });
 }
-
-export interface NewUser {
-  email: string;
-  display_name: string;
-  role: Role;
-  password: string;
-  capacity?: number;
-}
-
-export type UserChanges = Partial<Pick<User, "display_name" | "role" | "capacity">>;
 
 function useUsersMutation<V>(send: (variables: V) => Promise<unknown>) {
   const queryClient = useQueryClient();

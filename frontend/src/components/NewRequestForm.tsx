@@ -1,7 +1,8 @@
 import { useState, type FormEvent } from "react";
 import { useLocation, useNavigate } from "react-router";
-import { useCreateRequest, type NewRequest } from "../api/conversations";
+import { useCreateRequest } from "../api/conversations";
 import { useTopics } from "../api/topics";
+import type { NewRequest } from "../api/types";
 import { Field } from "./Field";
 import { FormError, errorFor } from "./FormError";
 

@@ -1,7 +1,7 @@
-import { CONVERSATION_STATUS_LABELS, type ConversationStatus } from "../api/types";
+import { statusLabel } from "../api/types";
 
-export function StatusBadge({ status }: { status: ConversationStatus }) {
+export function StatusBadge({ status }: { status: string }) {
   return (
-    <span className={`status-badge status-${status}`}>{CONVERSATION_STATUS_LABELS[status]}</span>
+    <span className={`status-badge status-${status}`}>{statusLabel(status)}</span>
   );
 }

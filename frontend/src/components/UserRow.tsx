@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
-import { ROLE_LABELS, ROLES, type Role, type User } from "../api/types";
-import { useDeactivateUser, useUpdateUser, type UserChanges } from "../api/users";
+import { ROLE_LABELS, ROLES, type Role, type User, type UserChanges } from "../api/types";
+import { useDeactivateUser, useUpdateUser } from "../api/users";
 import { FormError, errorFor } from "./FormError";
 
 const COLUMNS = 6;

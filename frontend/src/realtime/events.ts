@@ -1,9 +1,34 @@
 // The Socket.IO protocol (docs/protocol.md, "Socket.IO"). Payloads carry ids and
-// small facts; the query cache turns them into state.
+// small facts; the query cache turns them into state. The server -> client payloads come
+// from events.gen.ts, which scripts/contract generates from the server's events.py.
 
-import type { Conversation, Message } from "../api/types";
+import type {
+  Conversation,
+  ConversationEnvelope,
+  Message,
+  MessageEnvelope,
+  ReadOut,
+} from "../api/types";
+import type { ConversationOut, EventPayloads, MessageOut } from "./events.gen";
 
-export type LeaderStatus = "online" | "away" | "offline";
+export type EventName = keyof EventPayloads;
+export type Payload<E extends EventName> = EventPayloads[E];
+
+export type ServerToClientEvents = {
+  [E in EventName]: (payload: Payload<E>) => void;
+};
+
+export type LeaderStatus = Payload<"ack_status">["status"];
+export type TypingEvent = Payload<"typing">;
+export type ReadEvent = Payload<"read">;
+
+// The events carry the HTTP API's objects; tsc stops here if the two documents disagree.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Holds<T extends true> = T;
+export type EventObjectsAreTheApis = [
+  Holds<Same<ConversationOut, Conversation>>,
+  Holds<Same<MessageOut, Message>>,
+];
 
 export interface AckError {
   error: { code: string; message: string; details?: unknown };
@@ -11,17 +36,8 @@ export interface AckError {
 
 export type Ack<T> = (answer: T | AckError) => void;
 
-export interface TypingEvent {
-  conversation_id: number;
-  user_id: number;
-  display_name: string;
-}
-
-export interface ReadEvent {
-  conversation_id: number;
-  user_id: number;
-  last_read_seq: number;
-}
+// Client -> server events are written by hand: the server checks their payloads with
+// models of schemas.py, but no schema names each event with its payload and its ack.
 
 export interface SyncAnswer {
   conversations: Conversation[];
@@ -30,35 +46,18 @@ export interface SyncAnswer {
   truncated: number[];
 }
 
-export interface ServerToClientEvents {
-  assign_conversation: (payload: { conversation: Conversation }) => void;
-  update_conversation: (payload: { conversation: Conversation }) => void;
-  remove_from_basket: (payload: { conversation_id: number }) => void;
-  new_message: (payload: { conversation_id: number; message: Message }) => void;
-  sync_basket: (payload: { conversations: Conversation[] }) => void;
-  ack_status: (payload: { status: LeaderStatus }) => void;
-  typing: (payload: TypingEvent) => void;
-  read: (payload: ReadEvent) => void;
-}
-
 export interface ClientToServerEvents {
   set_status: (payload: { status: LeaderStatus }, ack: Ack<{ status: LeaderStatus }>) => void;
-  join_conversation: (
-    payload: { conversation_id: number },
-    ack: Ack<{ conversation: Conversation }>,
-  ) => void;
+  join_conversation: (payload: { conversation_id: number }, ack: Ack<ConversationEnvelope>) => void;
   leave_conversation: (
     payload: { conversation_id: number },
     ack: Ack<{ conversation_id: number }>,
   ) => void;
   send_message: (
     payload: { conversation_id: number; client_id: string; body: string },
-    ack: Ack<{ message: Message }>,
+    ack: Ack<MessageEnvelope>,
   ) => void;
-  mark_read: (
-    payload: { conversation_id: number; seq: number },
-    ack: Ack<{ last_read_seq: number }>,
-  ) => void;
+  mark_read: (payload: { conversation_id: number; seq: number }, ack: Ack<ReadOut>) => void;
   typing: (payload: { conversation_id: number }, ack: Ack<{ conversation_id: number }>) => void;
   sync: (
     payload: { since: { conversation_id: number; seq: number }[] },

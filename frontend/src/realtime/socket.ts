@@ -4,6 +4,8 @@ import {
   isAckError,
   type AckError,
   type ClientToServerEvents,
+  type EventName,
+  type Payload,
   type ServerToClientEvents,
 } from "./events";
 
@@ -23,8 +25,7 @@ export function createSocket(): TeamTalkSocket {
   });
 }
 
-export type EventName = keyof ServerToClientEvents;
-export type Payload<E extends EventName> = Parameters<ServerToClientEvents[E]>[0];
+export type { EventName, Payload };
 
 interface PlainEmitter {
   on(event: string, listener: (payload: never) => void): void;

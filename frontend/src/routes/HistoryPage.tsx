@@ -6,8 +6,9 @@ import {
   CONVERSATION_STATUSES,
   CONVERSATION_STATUS_LABELS,
   type ConversationStatus,
+  type DirectoryEntry,
 } from "../api/types";
-import { useDirectory, type DirectoryEntry } from "../api/users";
+import { useDirectory } from "../api/users";
 import { DateTime } from "../components/DateTime";
 import { LoadError } from "../components/LoadError";
 import { MessagePreview } from "../components/MessagePreview";
