@@ -3,9 +3,9 @@ import { useCallback, useEffect, useRef, useState, type ReactNode } from "react"
 import { api } from "../api/client";
 import { applyConversation, applyRead, useConversation } from "../api/conversations";
 import { useLoadMore, useMessages } from "../api/messages";
-import { useOutbox, useSend, type Outgoing } from "../api/outbox";
 import type { Conversation } from "../api/types";
 import { useRealtime, useSocketEvent } from "../realtime/context";
+import { useOutbox, useSend, type Outgoing } from "../realtime/outbox";
 import { call } from "../realtime/socket";
 import { Composer } from "./Composer";
 import { LoadError } from "./LoadError";

@@ -1,8 +1,8 @@
 import { useNavigate } from "react-router";
 import { useCurrentUser } from "../api/auth";
 import { useConversation } from "../api/conversations";
-import type { Outgoing } from "../api/outbox";
 import type { Conversation, User } from "../api/types";
+import type { Outgoing } from "../realtime/outbox";
 import { AgentActions, NewRequestButton } from "./AgentActions";
 import { ChatView } from "./ChatView";
 import { ConversationPanel } from "./ConversationPanel";

@@ -1,8 +1,8 @@
 import { memo, useEffect, useLayoutEffect, useRef, type ReactNode } from "react";
 import { errorMessage } from "../api/client";
 import type { MessageWindow } from "../api/messages";
-import type { Outgoing } from "../api/outbox";
 import type { Message } from "../api/types";
+import type { Outgoing } from "../realtime/outbox";
 import { DateTime } from "./DateTime";
 import { MessageText } from "./MessageText";
 

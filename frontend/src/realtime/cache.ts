@@ -8,7 +8,7 @@ import {
   setBasket,
 } from "../api/conversations";
 import { addMessages, catchUp, knownSeqs, messagesKey } from "../api/messages";
-import { settle } from "../api/outbox";
+import { settle } from "./outbox";
 import { call, subscribe, type TeamTalkSocket } from "./socket";
 import { statusKey } from "./status";
 

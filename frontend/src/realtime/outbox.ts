@@ -1,12 +1,12 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { useCallback, useSyncExternalStore } from "react";
-import { useRealtime } from "../realtime/context";
-import { AckRefused } from "../realtime/events";
-import { call, type TeamTalkSocket } from "../realtime/socket";
-import { ApiError, api } from "./client";
-import { applyNewMessage } from "./conversations";
-import { addMessages } from "./messages";
-import type { Message, MessageEnvelope } from "./types";
+import { ApiError, api } from "../api/client";
+import { applyNewMessage } from "../api/conversations";
+import { addMessages } from "../api/messages";
+import type { Message, MessageEnvelope } from "../api/types";
+import { useRealtime } from "./context";
+import { AckRefused } from "./events";
+import { call, type TeamTalkSocket } from "./socket";
 
 // Messages written here that the server has not stored yet. This is the
 // browser's own draft state, not server data: once the server acks a message,
