@@ -139,8 +139,7 @@ export function useTransferTargets(id: number, { enabled }: { enabled: boolean }
   return useQuery({
     queryKey: transferTargetsKey(id),
     queryFn: async () =>
-      (await api.get<TransferTargets>(`/api/conversations/${id}/transfer-targets`))
-        .leaders,
+      (await api.get<TransferTargets>(`/api/conversations/${id}/transfer-targets`)).leaders,
     enabled,
     staleTime: 0,
     gcTime: 0,
@@ -180,8 +179,11 @@ export function useAgentAction(action: "withdraw" | "reopen") {
   });
 }
 
-// Cache patches. Each is idempotent: the same fact may arrive from a mutation
-// result and from one or more socket events, in any order.
+// Cache updates. Lists are the server's to compute: which conversations a filter holds,
+// in what order, with what unread counts. A change refreshes them instead of patching.
+// The basket, the open conversation (its detail) and message windows are patched
+// exactly, for speed. Each update is idempotent: the same fact may arrive from a
+// mutation result and from one or more socket events, in any order.
 
 function byAge(a: Conversation, b: Conversation): number {
   return a.created_at.localeCompare(b.created_at) || a.id - b.id;
@@ -194,43 +196,34 @@ function refetchIfFetching(queryClient: QueryClient, queryKey: readonly unknown[
   }
 }
 
-/** Whether a conversation in this state would be listed under `filter`, as far as the client can tell. */
-function matches(filter: ListFilter, c: Conversation): boolean {
-  if (filter.statuses.length > 0 && !(filter.statuses as readonly string[]).includes(c.status))
-    return false;
-  if (filter.topicId !== undefined && c.topic_id !== filter.topicId) return false;
-  if (filter.agentId !== undefined && c.agent_id !== filter.agentId) return false;
-  if (filter.leaderId !== undefined && c.assignee_id !== filter.leaderId) return false;
-  if (filter.createdFrom && c.created_at < filter.createdFrom) return false;
-  if (filter.createdTo && c.created_at > filter.createdTo) return false;
-  return true;
+// A burst of changes (a mutation's answer and its own events, a busy conversation) costs
+// one refetch of the lists on screen, and at most one a second: each page refetched
+// spends from the user's budget of history reads.
+const LIST_REFRESH_WAIT_MS = 100;
+const LIST_REFRESH_GAP_MS = 1_000;
+const listRefreshes = new WeakMap<QueryClient, { timer: number | null; last: number }>();
+
+function refreshLists(queryClient: QueryClient): void {
+  const state = listRefreshes.get(queryClient) ?? { timer: null, last: -Infinity };
+  listRefreshes.set(queryClient, state);
+  if (state.timer !== null) return;
+  const wait = Math.max(LIST_REFRESH_WAIT_MS, state.last + LIST_REFRESH_GAP_MS - Date.now());
+  state.timer = window.setTimeout(() => {
+    state.timer = null;
+    state.last = Date.now();
+    void queryClient.invalidateQueries({ queryKey: listsKey });
+  }, wait);
 }
 
 type ListData = InfiniteData<ConversationPage>;
 
-function listQueries(queryClient: QueryClient) {
+/** Whether a list in the cache shows this conversation with messages unread. */
+function listedUnread(queryClient: QueryClient, id: number): boolean {
   return queryClient
-    .getQueryCache()
-    .findAll({ queryKey: listsKey })
-    .flatMap((query) => {
-      const data = query.state.data as ListData | undefined;
-      if (data === undefined) return [];
-      return [{ key: query.queryKey, filter: query.queryKey[2] as ListFilter, data }];
-    });
-}
-
-function patchItems(
-  data: ListData,
-  patch: (item: ConversationItem) => ConversationItem,
-  id: number,
-): ListData {
-  return {
-    ...data,
-    pages: data.pages.map((page) => ({
-      ...page,
-      conversations: page.conversations.map((c) => (c.id === id ? patch(c) : c)),
-    })),
-  };
+    .getQueriesData<ListData>({ queryKey: listsKey })
+    .some(([, data]) =>
+      data?.pages.some((page) => page.conversations.some((c) => c.id === id && c.unread)),
+    );
 }
 
 /** A conversation's new state, wherever it is cached. List-only fields are kept. */
@@ -253,20 +246,7 @@ export function applyConversation(queryClient: QueryClient, conversation: Conver
     refetchIfFetching(queryClient, detailKey(id));
   }
 
-  for (const { key, filter, data } of listQueries(queryClient)) {
-    const belongs = matches(filter, conversation);
-    const present = data.pages.some((page) => page.conversations.some((c) => c.id === id));
-    if (present && belongs) {
-      queryClient.setQueryData<ListData>(
-        key,
-        patchItems(data, (c) => ({ ...c, ...conversation }), id),
-      );
-      refetchIfFetching(queryClient, key);
-    } else if (present || belongs) {
-      // It joins or leaves this list: let the server say where it goes.
-      void queryClient.invalidateQueries({ queryKey: key, exact: true });
-    }
-  }
+  refreshLists(queryClient);
 
   const basket = queryClient.getQueryData<ConversationItem[]>(basketKey);
   const held = basket?.find((c) => c.id === id);
@@ -282,45 +262,25 @@ export function applyConversation(queryClient: QueryClient, conversation: Conver
   }
 }
 
-/**
- * A new message in the lists that show its conversation: latest message, unread
- * count, and its place under "latest activity first".
- */
+/** A new message: the basket's latest message and unread count, the detail's last seq. */
 export function applyNewMessage(queryClient: QueryClient, message: Message, me: number): void {
   const id = message.conversation_id;
-  // As the server counts: every message not sent by the reader, system ones included.
-  const fromOther = message.sender_id !== me;
-  const patch = (c: ConversationItem): ConversationItem => {
-    if (c.last_seq >= message.seq && c.last_message?.seq === message.seq) return c;
-    const newer = message.seq > c.last_seq;
-    return {
-      ...c,
-      last_seq: Math.max(c.last_seq, message.seq),
-      last_message: newer || !c.last_message ? message : c.last_message,
-      unread: fromOther && newer ? (c.unread ?? 0) + 1 : c.unread,
-    };
-  };
-
-  for (const { key, filter, data } of listQueries(queryClient)) {
-    const present = data.pages.some((page) => page.conversations.some((c) => c.id === id));
-    if (!present) continue;
-    const patched = patchItems(data, patch, id);
-    if ((filter.sort ?? "activity") === "activity") {
-      // Latest activity first: it moves to the top.
-      const item = patched.pages.flatMap((p) => p.conversations).find((c) => c.id === id)!;
-      const pages = patched.pages.map((page, i) => {
-        const rest = page.conversations.filter((c) => c.id !== id);
-        return { ...page, conversations: i === 0 ? [item, ...rest] : rest };
-      });
-      queryClient.setQueryData<ListData>(key, { ...patched, pages });
-    } else {
-      queryClient.setQueryData<ListData>(key, patched);
-    }
-    refetchIfFetching(queryClient, key);
-  }
+  refreshLists(queryClient);
 
   const basket = queryClient.getQueryData<ConversationItem[]>(basketKey);
   if (basket?.some((c) => c.id === id)) {
+    // As the server counts: every message not sent by the reader, system ones included.
+    const fromOther = message.sender_id !== me;
+    const patch = (c: ConversationItem): ConversationItem => {
+      if (c.last_seq >= message.seq && c.last_message?.seq === message.seq) return c;
+      const newer = message.seq > c.last_seq;
+      return {
+        ...c,
+        last_seq: Math.max(c.last_seq, message.seq),
+        last_message: newer || !c.last_message ? message : c.last_message,
+        unread: fromOther && newer ? (c.unread ?? 0) + 1 : c.unread,
+      };
+    };
     queryClient.setQueryData<ConversationItem[]>(
       basketKey,
       basket.map((c) => (c.id === id ? patch(c) : c)),
@@ -343,24 +303,17 @@ export function applyRead(queryClient: QueryClient, id: number, seq: number): vo
   if (detail !== undefined && (detail.last_read_seq ?? 0) < seq) {
     queryClient.setQueryData<ConversationDetail>(detailKey(id), { ...detail, last_read_seq: seq });
   }
-  const patch = (c: ConversationItem): ConversationItem =>
-    seq >= c.last_seq ? { ...c, unread: 0 } : c;
-  for (const { key, data } of listQueries(queryClient)) {
-    const item = data.pages.flatMap((p) => p.conversations).find((c) => c.id === id);
-    if (item === undefined || !item.unread) continue;
-    if (seq >= item.last_seq) queryClient.setQueryData<ListData>(key, patchItems(data, patch, id));
-    // Read part of the way: only the server can count what is left.
-    else void queryClient.invalidateQueries({ queryKey: key, exact: true });
-  }
+  if (listedUnread(queryClient, id)) refreshLists(queryClient);
   const basket = queryClient.getQueryData<ConversationItem[]>(basketKey);
   const held = basket?.find((c) => c.id === id);
   if (basket !== undefined && held?.unread) {
     if (seq >= held.last_seq) {
       queryClient.setQueryData<ConversationItem[]>(
         basketKey,
-        basket.map((c) => (c.id === id ? patch(c) : c)),
+        basket.map((c) => (c.id === id ? { ...c, unread: 0 } : c)),
       );
     } else {
+      // Read part of the way: only the server can count what is left.
       void queryClient.invalidateQueries({ queryKey: basketKey, exact: true });
     }
   }
