@@ -1,5 +1,6 @@
 import { createContext, useContext, useEffect, useRef } from "react";
-import { subscribe, type EventName, type Payload, type TeamTalkSocket } from "./socket";
+import type { EventName, Payload } from "./events";
+import { subscribe, type TeamTalkSocket } from "./socket";
 
 export type ConnectionState = "connecting" | "connected" | "reconnecting";
 

@@ -25,8 +25,6 @@ export function createSocket(): TeamTalkSocket {
   });
 }
 
-export type { EventName, Payload };
-
 interface PlainEmitter {
   on(event: string, listener: (payload: never) => void): void;
   off(event: string, listener: (payload: never) => void): void;
