@@ -19,8 +19,6 @@ export type ServerToClientEvents = {
 };
 
 export type LeaderStatus = Payload<"ack_status">["status"];
-export type TypingEvent = Payload<"typing">;
-export type ReadEvent = Payload<"read">;
 
 // The events carry the HTTP API's objects; tsc stops here if the two documents disagree.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
