@@ -21,7 +21,7 @@ import type {
 } from "./types";
 
 // Every copy of a conversation lives in one of these queries. Socket events and
-// mutation results patch them through the functions at the end of this module.
+// mutation results reach them through the functions at the end of this module.
 export const conversationsKey = ["conversations"] as const;
 export const basketKey = [...conversationsKey, "basket"] as const;
 const listsKey = [...conversationsKey, "list"] as const;
