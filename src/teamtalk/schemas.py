@@ -16,7 +16,7 @@ from pydantic import (
     field_validator,
 )
 
-from teamtalk.models import Conversation, Message, Role, Topic, User
+from teamtalk.models import Conversation, Message, MessageKind, Role, Status, Topic, User
 
 
 def storable(value: str) -> str:
@@ -190,12 +190,12 @@ class Ready(BaseModel):
 
 
 class ConversationOut(BaseModel):
-    """A conversation; the names come from services.views, which looks them up in bulk."""
+    """A conversation; the names come from services.presenters, which looks them up in bulk."""
 
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    status: str
+    status: Status
     agent_id: int
     agent_name: str | None = None
     assignee_id: int | None
@@ -239,7 +239,7 @@ class MessageOut(BaseModel):
     seq: int
     sender_id: int | None
     sender_name: str | None = None
-    kind: str
+    kind: MessageKind
     body: str
     client_id: str | None
     created_at: datetime

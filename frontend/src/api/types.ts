@@ -43,15 +43,6 @@ export const CONVERSATION_STATUSES = Object.keys(
   CONVERSATION_STATUS_LABELS,
 ) as readonly ConversationStatus[];
 
-export function isConversationStatus(value: string): value is ConversationStatus {
-  return Object.hasOwn(CONVERSATION_STATUS_LABELS, value);
-}
-
-/** A conversation's state in the UI's words (ConversationOut declares `status` a string). */
-export function statusLabel(status: string): string {
-  return isConversationStatus(status) ? CONVERSATION_STATUS_LABELS[status] : status;
-}
-
 /** `last_seq` is the seq of its latest message. */
 export type Conversation = Api.ConversationOut;
 /** A conversation as lists show it: with its latest message and the reader's unread count. */

@@ -1,7 +1,7 @@
-import { statusLabel } from "../api/types";
+import { CONVERSATION_STATUS_LABELS, type ConversationStatus } from "../api/types";
 
-export function StatusBadge({ status }: { status: string }) {
+export function StatusBadge({ status }: { status: ConversationStatus }) {
   return (
-    <span className={`status-badge status-${status}`}>{statusLabel(status)}</span>
+    <span className={`status-badge status-${status}`}>{CONVERSATION_STATUS_LABELS[status]}</span>
   );
 }
