@@ -7,6 +7,7 @@ and, when TEST_DATABASE_URL / TEST_REDIS_URL are set, again on those servers.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import shutil
 import socket
@@ -30,6 +31,7 @@ from teamtalk.app import create_app
 from teamtalk.embedded import EmbeddedValkey
 from teamtalk.models import Base, Role, User
 from teamtalk.services.users import create_user
+from teamtalk.serving import server_config
 from teamtalk.settings import Settings, normalize_database_url
 from teamtalk.worker import Worker
 
@@ -253,13 +255,18 @@ async def serving(harness: Harness) -> AsyncIterator[LiveServer]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
-    config = uvicorn.Config(harness.asgi, log_config=None, lifespan="off")
+    # The config `teamtalk serve` runs (its WebSocket protocol, header deadline, ...).
+    config = server_config(harness.asgi, harness.settings, lifespan="off")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     harness.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    # As the app's start-up does: what is alive now (here, all of pytest's heap as well)
+    # is left out of garbage collections while the server runs.
+    gc.freeze()
     try:
         yield LiveServer(harness, harness.base_url, server)
     finally:
+        gc.unfreeze()
         server.should_exit = True
         await task
         sock.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -68,6 +69,10 @@ def create_app(settings: Settings) -> Any:
             tasks.append(asyncio.create_task(db.checkpoints(database_file, stop)))
         if settings.run_worker:
             tasks.append(asyncio.create_task(Worker(resources, realtime).run(stop)))
+        # What start-up made lives as long as the process: out of the collector's way, so a
+        # full collection scans only what requests make, not a pause of ~1 ms per 1,000
+        # objects held since start-up.
+        gc.freeze()
         try:
             yield
         finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -160,6 +161,7 @@ async def _run_worker(settings: Settings, *, burst: bool) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)  # finish the batch in hand, then stop
+        gc.freeze()  # as the server does: start-up's objects out of the collector's way
         await routing_worker.run(stop)
     finally:
         await realtime.close()

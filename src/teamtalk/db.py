@@ -27,6 +27,7 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 BACKSTOP_PAGES = 20_000
 READ_ONLY = "teamtalk_read_only"
 CHECKPOINT_SECONDS = 1.0
+SQLITE_READERS = 4  # connections for read-only sessions, beside the writing one
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -100,6 +101,17 @@ def _sqlite_begin(conn: Connection) -> None:
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def reader_engine(engine: AsyncEngine) -> AsyncEngine:
+    """The engine read-only sessions use. On a SQLite file it is one of its own, with a few
+    connections: in WAL mode they read beside the writing one, so a burst of reads (one
+    user's catch-ups, say) does not queue ahead of everyone's writes for that one
+    connection. Elsewhere it is the same engine."""
+    url = engine.url.render_as_string(hide_password=False)
+    if sqlite_file(url) is None:
+        return engine
+    return create_engine(url, pool_size=SQLITE_READERS, max_overflow=0)
 
 
 def readers(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -23,6 +23,7 @@ class Resources:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    reader: AsyncEngine  # `engine` itself, or on SQLite a few connections that only read
     reads: async_sessionmaker[AsyncSession]  # read only: no write lock on SQLite
     redis: Redis
     keys: Keys
@@ -42,13 +43,15 @@ class Resources:
         if make_url(settings.sqlalchemy_url).get_backend_name() != "sqlite":
             pool.update(pool_size=settings.db_pool_size, max_overflow=0)  # the size is the cap
         engine = db.create_engine(settings.sqlalchemy_url, **pool)
+        reader = db.reader_engine(engine)
         redis = Redis.from_pool(redis_pool(redis_url, decode_responses=True))
         keys = Keys(settings.redis_prefix)
         return cls(
             settings=settings,
             engine=engine,
             sessions=db.sessionmaker(engine),
-            reads=db.readers(engine),
+            reader=reader,
+            reads=db.readers(reader),
             redis=redis,
             keys=keys,
             router=Router(redis, keys, max_attempts=settings.max_assign_attempts),
@@ -63,4 +66,6 @@ class Resources:
 
     async def close(self) -> None:
         await self.redis.aclose()
+        if self.reader is not self.engine:
+            await self.reader.dispose()
         await self.engine.dispose()

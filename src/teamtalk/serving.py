@@ -11,12 +11,15 @@ from typing import Any
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn.supervisors import ChangeReload
 
 from teamtalk.settings import Settings
 
 log = logging.getLogger(__name__)
 HEADER_TIMEOUT_SECONDS = 10.0
+# What one turn of the event loop parses of a WebSocket's input: a few milliseconds of work.
+WEBSOCKET_SLICE_BYTES = 8 * 1024
 
 
 class ServeConfig(uvicorn.Config):
@@ -84,6 +87,42 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
 
+class PacedWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's WebSocket protocol, parsing what one read brought in a slice per turn of the
+    event loop.
+
+    One read takes up to 256 KiB off the socket, and uvicorn parses all of it at once: from
+    a client that sent thousands of small frames, that held the loop, and every other
+    connection of the process, for 150-600 ms. Sliced, the other connections go on between
+    slices; what is already queued is dropped unparsed once the connection is closing.
+    """
+
+    backlog: bytearray
+
+    def data_received(self, data: bytes) -> None:
+        backlog = getattr(self, "backlog", None)
+        if not backlog and len(data) <= WEBSOCKET_SLICE_BYTES:
+            super().data_received(data)
+            return
+        if backlog is None:
+            backlog = self.backlog = bytearray()
+        waiting = bool(backlog)
+        backlog += data
+        if not waiting:
+            self.next_slice()
+
+    def next_slice(self) -> None:
+        backlog = self.backlog
+        if self.transport.is_closing():
+            backlog.clear()
+            return
+        piece = bytes(backlog[:WEBSOCKET_SLICE_BYTES])
+        del backlog[:WEBSOCKET_SLICE_BYTES]
+        super().data_received(piece)
+        if backlog:
+            self.loop.call_soon(self.next_slice)
+
+
 def server_config(app: Any, settings: Settings, **overrides: Any) -> ServeConfig:
     """The uvicorn config of `teamtalk serve` (tests run the same one)."""
     options: dict[str, Any] = {
@@ -91,6 +130,7 @@ def server_config(app: Any, settings: Settings, **overrides: Any) -> ServeConfig
         "port": settings.port,
         "log_config": None,
         "http": HeaderTimeoutProtocol,
+        "ws": PacedWebSocketProtocol,
         # X-Forwarded-For/-Proto only from the proxies named; uvicorn would otherwise
         # believe any loopback client, and the login throttle keys on the address.
         "proxy_headers": bool(settings.trusted_proxies),

@@ -235,7 +235,7 @@ def register(sio: Server, resources: Resources, realtime: Realtime, live: LiveSe
 
     async def sync(who: Actor, sid: str, data: Any) -> dict[str, Any]:
         since = SyncIn.model_validate(data).since
-        async with resources.sessions() as db:
+        async with resources.reads() as db:
             found, missed, truncated = await messages.catch_up(
                 db, who, [(p.conversation_id, p.seq) for p in since]
             )

@@ -55,12 +55,15 @@ async def announce(
     stored = [m for ch in changes for m in ch.messages if isinstance(m, Message)]
     names, outs = Names(), dict[int, ConversationOut]()
     if changed or stored:  # names in one query whatever the number of changes
+        began = not db.in_transaction()
         names = await names_for(
             db,
             [i for c in changed for i in (c.agent_id, c.assignee_id)]
             + [m.sender_id for m in stored],
             [c.topic_id for c in changed],
         )
+        if began:  # on SQLite that read took the write lock: not held across Redis calls
+            await db.commit()
         outs = {c.id: ConversationOut.of(c, names) for c in changed}
     if realtime is None:
         return list(outs.values())
