@@ -97,10 +97,10 @@ class PacedWebSocketProtocol(WebSocketsSansIOProtocol):
     slices; what is already queued is dropped unparsed once the connection is closing.
     """
 
-    backlog: bytearray
+    backlog: bytearray | None = None  # made on the first read larger than a slice
 
     def data_received(self, data: bytes) -> None:
-        backlog = getattr(self, "backlog", None)
+        backlog = self.backlog
         if not backlog and len(data) <= WEBSOCKET_SLICE_BYTES:
             super().data_received(data)
             return
@@ -113,6 +113,7 @@ class PacedWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def next_slice(self) -> None:
         backlog = self.backlog
+        assert backlog is not None
         if self.transport.is_closing():
             backlog.clear()
             return
