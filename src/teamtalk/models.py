@@ -140,6 +140,8 @@ class Conversation(Base):
         Index("ix_conversations_updated_at_id", "updated_at", "id"),
         Index("ix_conversations_created_at_id", "created_at", "id"),
         Index("ix_conversations_topic_id", "topic_id"),
+        # A retried create carries the same client id and opens one request.
+        UniqueConstraint("agent_id", "client_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -148,6 +150,7 @@ class Conversation(Base):
     topic_id: Mapped[int | None] = mapped_column(ForeignKey("topics.id"))
     status: Mapped[str] = mapped_column(String(16), default=Status.QUEUED)
     ticket_link: Mapped[str | None] = mapped_column(String(2048))
+    client_id: Mapped[str | None] = mapped_column(String(64))
     # Per-conversation message sequence, so clients can ask for "everything after N".
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -220,3 +223,15 @@ class ConversationEvent(Base):
     to_leader_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OutboxEntry(Base):
+    """Events of a committed change, written in its transaction: delivered at once after the
+    commit, and again by the worker's drain when that delivery did not happen (the process
+    died, or Redis was away), so no announce is lost."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    events: Mapped[str] = mapped_column(Text)  # JSON: [[event, payload, room or rooms], ...]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

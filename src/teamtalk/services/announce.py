@@ -3,8 +3,10 @@ leave the services, after the commit and in one Redis round trip."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +16,9 @@ from teamtalk.realtime import Emission, Realtime, conversation_room, user_room
 from teamtalk.schemas import ConversationOut, MessageOut, Names
 from teamtalk.services.access import Followed
 from teamtalk.services.presenters import names_for
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -87,3 +92,18 @@ async def announce(
     elif events:
         await realtime.emit_many(events)
     return list(outs.values())
+
+
+async def after_commit(step: Awaitable[T], what: str) -> T | None:
+    """A Redis step that follows a commit. The change stands whatever happens here, so its
+    failure is logged and never answered as an error: the worker's drift repair mends
+    routing state from the database, and the outbox redelivers the events."""
+    try:
+        return await step
+    except Exception:
+        log.warning(
+            "step after a commit failed; routing state will be mended",
+            exc_info=True,
+            extra={"step": what},
+        )
+        return None
