@@ -12,6 +12,7 @@ from jsonschema import Draft202012Validator
 
 from teamtalk.events import ALL_EVENTS, schema_document
 from teamtalk.models import Role
+from teamtalk.worker import Worker
 from tests.clients import Probe, connected, go, request, sign_in
 from tests.conftest import LiveServer
 
@@ -75,18 +76,17 @@ def record(live: LiveServer, monkeypatch: pytest.MonkeyPatch) -> Emitted:
         emitted.append((event, copy.deepcopy(data)))
         await emit(event, data, *args, **kwargs)
 
-    async def many(items: Sequence[tuple[str, Any, Any]]) -> None:
+    async def many(items: Sequence[tuple[str, Any, Any]], **kwargs: Any) -> None:
         emitted.extend((event, copy.deepcopy(data)) for event, data, _ in items)
-        await emit_many(items)
+        await emit_many(items, **kwargs)
 
     monkeypatch.setattr(realtime, "emit", one)
     monkeypatch.setattr(realtime, "emit_many", many)
     return emitted
 
 
-@pytest.mark.usefixtures("worker")
 async def test_every_event_the_server_emits_fits_its_schema(
-    live: LiveServer, monkeypatch: pytest.MonkeyPatch
+    live: LiveServer, worker: Worker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     harness = live.harness
     emitted = record(live, monkeypatch)
@@ -153,6 +153,12 @@ async def test_every_event_the_server_emits_fits_its_schema(
         await agent_socket.until(
             "update_conversation", lambda data: data["conversation"]["status"] == "solved"
         )
+
+        # Redis lost its data: routing is rebuilt and every client told to resync.
+        await harness.resources.redis.delete(harness.resources.keys.built)
+        await worker.ensure_routing()
+        for probe in probes:
+            await probe.expect("resync", reason="routing_rebuilt")
 
     every = {event.name for event in ALL_EVENTS}
     sent_names = check(emitted, "emitted")

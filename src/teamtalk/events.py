@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from teamtalk.realtime import Emission, Realtime, user_room
+from teamtalk.realtime import RESYNC_EVENT, Emission, Realtime, user_room
 from teamtalk.schemas import ConversationOut, MessageOut
 
 
@@ -92,6 +92,14 @@ class Read(Event):
     last_read_seq: int
 
 
+class Resync(Event):
+    """Events may have been missed (this server lost its subscription for a while, or
+    routing state was rebuilt): refetch what is shown."""
+
+    name: ClassVar[str] = RESYNC_EVENT
+    reason: Literal["missed_events", "routing_rebuilt"]
+
+
 ALL_EVENTS: tuple[type[Event], ...] = (
     AssignConversation,
     UpdateConversation,
@@ -101,6 +109,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     NewMessage,
     Typing,
     Read,
+    Resync,
 )
 
 

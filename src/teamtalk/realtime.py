@@ -8,8 +8,10 @@ browser (python-socketio, "Emitting from external processes").
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import socketio
@@ -18,8 +20,16 @@ from redis.asyncio import Redis
 from teamtalk.redis_pool import redis_pool
 from teamtalk.routing.keys import Keys
 
+log = logging.getLogger(__name__)
+
 SERVER_TTL = 30  # seconds; servers refresh it every third of that
 LISTENER_CANCELS = 50
+# A listener that lost Redis retries quickly (python-socketio's own backoff grows to 60 s,
+# a minute in which this process's users hear nothing).
+LISTEN_RETRY_FIRST, LISTEN_RETRY_MAX = 0.1, 2.0
+# Sent to sockets that may have missed events (this process's subscription was down, or
+# routing state was rebuilt): their clients refetch what they show.
+RESYNC_EVENT = "resync"
 
 # (event, payload, room or rooms): a socket in several of the rooms gets it once.
 Emission = tuple[str, dict[str, Any], str | list[str]]
@@ -40,6 +50,9 @@ class RedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
     Its listener and its first emit each call `_redis_connect`, which makes a new client
     and drops the old one with its connection still open; only the subscription needs
     renewing, and the old one is closed.
+
+    Pub/sub keeps nothing for a subscriber that is away: when the listener subscribes again
+    after losing Redis, this process's sockets are told to resync.
     """
 
     redis: Any
@@ -60,6 +73,29 @@ class RedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
             task = asyncio.ensure_future(old.aclose())
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
+
+    async def _redis_listen_with_retries(self) -> AsyncIterator[Any]:
+        retry, lost = LISTEN_RETRY_FIRST, False
+        while True:
+            try:
+                self._redis_connect()
+                await self.pubsub.subscribe(self.channel)
+                if lost:
+                    log.warning("socket event subscription is back; clients resync")
+                    await self.emit(
+                        RESYNC_EVENT, {"reason": "missed_events"}, namespace="/", ignore_queue=True
+                    )
+                    lost, retry = False, LISTEN_RETRY_FIRST
+                async for message in self.pubsub.listen():
+                    yield message
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not lost:
+                    log.error("socket event subscription lost; retrying", extra={"error": str(exc)})
+                lost = True
+                await asyncio.sleep(retry)
+                retry = min(retry * 2, LISTEN_RETRY_MAX)
 
 
 class Realtime:
@@ -84,14 +120,16 @@ class Realtime:
         self,
         event: str,
         data: dict[str, Any],
-        room: str | list[str],
+        room: str | list[str] | None,
         skip_sid: str | None = None,
     ) -> None:
-        """To every socket in the room (or in any of the rooms, once each)."""
+        """To every socket in the room (or in any of the rooms, once each; None: all)."""
         await self.manager.emit(event, data, namespace="/", room=room, skip_sid=skip_sid)
 
-    async def emit_many(self, items: Sequence[Emission]) -> None:
-        """Several (event, data, room) in one Redis round trip, for the worker's batches.
+    async def emit_many(self, items: Sequence[Emission], *, outbox_id: int | None = None) -> None:
+        """Several (event, data, room) in one Redis round trip; raises when it could not be
+        published (python-socketio's own emit logs and drops it). With `outbox_id`, the
+        outbox entry is marked delivered in the same round trip.
 
         Builds the messages python-socketio's own emit publishes (its "emit" method on the
         channel), delivering to this process's sockets first as its emit does.
@@ -119,7 +157,13 @@ class Realtime:
         async with manager.redis.pipeline(transaction=False) as pipe:
             for message in messages:
                 pipe.publish(manager.channel, manager.json.dumps(message))
+            if outbox_id is not None:
+                pipe.zadd(self.keys.outbox_delivered, {str(outbox_id): int(time.time() * 1000)})
             await pipe.execute()
+
+    async def broadcast(self, event: str, data: dict[str, Any]) -> None:
+        """To every socket of every process."""
+        await self.emit(event, data, None)
 
     async def emit_to_user(self, user_id: int, event: str, data: dict[str, Any]) -> None:
         await self.emit(event, data, user_room(user_id))

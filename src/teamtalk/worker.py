@@ -17,10 +17,11 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 
+from teamtalk.events import Resync
 from teamtalk.realtime import Realtime
 from teamtalk.resources import Resources
 from teamtalk.routing.engine import Assignment, Outcome
-from teamtalk.services import lifecycle, presence, reconcile
+from teamtalk.services import lifecycle, outbox, presence, reconcile
 from teamtalk.services.announce import announce
 from teamtalk.services.assignment import commit_assignments
 
@@ -79,7 +80,7 @@ class Worker:
         await self.res.redis.delete(self.res.keys.worker_stats(self.stats.worker_id))
 
     async def start(self) -> None:
-        await reconcile.ensure(self.res)
+        await self.ensure_routing()
         # Only records older than the lease: younger ones may belong to a live worker.
         await self.settle_stale(older_than=self.settings.assignment_lease_seconds)
 
@@ -130,13 +131,22 @@ class Worker:
             return
         self._next_housekeeping = time.monotonic() + HOUSEKEEPING_SECONDS
         await self.heartbeat()
-        await reconcile.ensure(self.res)  # Redis restarted empty
+        await self.ensure_routing()
         await self.settle_stale(older_than=self.settings.assignment_lease_seconds)
         await self.router.unpark(int(self.settings.park_seconds * 1000))
         await presence.sweep_absent(self.res)
         await presence.expire_grace(self.res, self.realtime)
         await lifecycle.close_expired(self.res, self.realtime)
         await self.repair_drift()
+        if self.realtime is not None:
+            await outbox.drain(self.res, self.realtime)
+
+    async def ensure_routing(self) -> None:
+        """Rebuilt when Redis came back empty; clients then refetch, as events of the
+        changes made while it was away may have reached nobody."""
+        if await reconcile.ensure(self.res) and self.realtime is not None:
+            resync = Resync(reason="routing_rebuilt")
+            await self.realtime.broadcast(resync.name, resync.model_dump(mode="json"))
 
     async def heartbeat(self) -> None:
         stats = asdict(self.stats) | {"uptime": time.time() - self.stats.started}

@@ -44,6 +44,8 @@ export function bindQueryCache(
     subscribe(socket, "read", ({ conversation_id, user_id, last_read_seq }) => {
       if (user_id === me) applyRead(queryClient, conversation_id, last_read_seq);
     }),
+    // The server may have lost events on their way here: catch up as after a reconnect.
+    subscribe(socket, "resync", () => void resync(socket, queryClient, { reconnected: true })),
   ];
   return () => unbind.forEach((off) => off());
 }

@@ -16,6 +16,7 @@ export interface EventPayloads {
   new_message: NewMessage;
   typing: Typing;
   read: Read;
+  resync: Resync;
 }
 /**
  * A conversation entered the leader's basket.
@@ -96,4 +97,11 @@ export interface Read {
   conversation_id: number;
   user_id: number;
   last_read_seq: number;
+}
+/**
+ * Events may have been missed (this server lost its subscription for a while, or
+ * routing state was rebuilt): refetch what is shown.
+ */
+export interface Resync {
+  reason: "missed_events" | "routing_rebuilt";
 }

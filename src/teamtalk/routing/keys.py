@@ -122,6 +122,15 @@ class Keys:
     def socketio_channel(self) -> str:
         return self._k("socketio")
 
+    @property
+    def outbox_delivered(self) -> str:
+        """ZSET outbox entry id -> ms it was published: what the outbox drain need not send."""
+        return self._k("outbox:delivered")
+
+    @property
+    def outbox_lock(self) -> str:
+        return self._k("outbox:drain_lock")
+
     def user_sockets(self, user_id: int) -> str:
         """HASH socket id -> "session id:server id", across every server process."""
         return self._k(f"user:{user_id}:sockets")

@@ -1,17 +1,21 @@
 """A committed change, told to everyone concerned: the one way events about conversations
-leave the services, after the commit and in one Redis round trip."""
+leave the services. The events are written to the outbox in the change's transaction and
+delivered after the commit in one Redis round trip; what that delivery misses, the outbox
+drain (services/outbox.py) delivers, so no committed change goes untold."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from teamtalk.events import AssignConversation, NewMessage, RemoveFromBasket, UpdateConversation
-from teamtalk.models import Conversation, Message
+from teamtalk.models import Conversation, Message, OutboxEntry, utcnow
 from teamtalk.realtime import Emission, Realtime, conversation_room, user_room
 from teamtalk.schemas import ConversationOut, MessageOut, Names
 from teamtalk.services.access import Followed
@@ -47,31 +51,50 @@ def rooms_for(conversation: Followed, *others: int | None) -> list[str]:
     return [conversation_room(conversation.id)] + [user_room(u) for u in users if u is not None]
 
 
-async def announce(
+@dataclass
+class Staged:
+    """A change's answer and events, written to the outbox in its transaction."""
+
+    outs: list[ConversationOut]
+    events: list[Emission]
+    entry_id: int | None = None
+
+
+async def stage(
     db: AsyncSession,
     realtime: Realtime | None,
     changes: Sequence[Change],
     *,
     also: Sequence[Emission] = (),
-) -> list[ConversationOut]:
-    """Tell everyone concerned (then whatever `also` holds); returns the changed
-    conversations as clients see them, for the caller's answer. After the commit only."""
+) -> Staged:
+    """In the change's transaction: the changed conversations as clients see them, and the
+    events that tell everyone concerned (then whatever `also` holds), written to the outbox
+    so that they are delivered even if this process or Redis fails before `deliver`."""
     changed = [ch.conversation for ch in changes if isinstance(ch.conversation, Conversation)]
     stored = [m for ch in changes for m in ch.messages if isinstance(m, Message)]
     names, outs = Names(), dict[int, ConversationOut]()
     if changed or stored:  # names in one query whatever the number of changes
-        began = not db.in_transaction()
         names = await names_for(
             db,
             [i for c in changed for i in (c.agent_id, c.assignee_id)]
             + [m.sender_id for m in stored],
             [c.topic_id for c in changed],
         )
-        if began:  # on SQLite that read took the write lock: not held across Redis calls
-            await db.commit()
         outs = {c.id: ConversationOut.of(c, names) for c in changed}
     if realtime is None:
-        return list(outs.values())
+        return Staged(list(outs.values()), [])
+    events = [*events_of(changes, outs, names), *also]
+    return Staged(list(outs.values()), events, await write_outbox(db, events))
+
+
+def events_of(
+    changes: Sequence[Change],
+    outs: dict[int, ConversationOut] | None = None,
+    names: Names | None = None,
+) -> list[Emission]:
+    """The events that tell everyone concerned; `outs` are the changed conversations as
+    clients see them, `names` those of the stored messages' senders."""
+    outs, names = outs or {}, names or Names()
     events: list[Emission] = []
     for ch in changes:
         c = ch.conversation
@@ -86,12 +109,53 @@ async def announce(
         for m in ch.messages:
             message = m if isinstance(m, MessageOut) else MessageOut.of(m, names)
             events.append(NewMessage(conversation_id=c.id, message=message).for_rooms(rooms))
-    events.extend(also)
-    if len(events) == 1:
-        await realtime.emit(*events[0])
-    elif events:
-        await realtime.emit_many(events)
-    return list(outs.values())
+    return events
+
+
+async def write_outbox(db: AsyncSession, events: Sequence[Emission]) -> int | None:
+    if not events:
+        return None
+    entry_id: int | None = await db.scalar(
+        insert(OutboxEntry).returning(OutboxEntry.id),
+        {"events": outbox_text(events), "created_at": utcnow()},
+    )
+    return entry_id
+
+
+def outbox_text(events: Sequence[Emission]) -> str:
+    return json.dumps(events, separators=(",", ":"))
+
+
+async def deliver(realtime: Realtime | None, staged: Staged) -> None:
+    """After the commit. A failure is not the caller's: the outbox drain delivers it."""
+    if realtime is None or not staged.events:
+        return
+    try:
+        await realtime.emit_many(staged.events, outbox_id=staged.entry_id)
+    except Exception:
+        log.warning(
+            "events not delivered; the outbox will deliver them",
+            exc_info=True,
+            extra={"outbox_id": staged.entry_id},
+        )
+
+
+async def announce(
+    db: AsyncSession,
+    realtime: Realtime | None,
+    changes: Sequence[Change],
+    *,
+    also: Sequence[Emission] = (),
+) -> list[ConversationOut]:
+    """Commit the session's transaction with the change's events in the outbox, then tell
+    everyone concerned; returns the changed conversations as clients see them, for the
+    caller's answer. (Called after the caller's own commit, the events get a transaction
+    of their own: a failure between the two loses them, so callers leave the commit here.)"""
+    staged = await stage(db, realtime, changes, also=also)
+    # Ended before any Redis call: on SQLite the transaction holds the write lock.
+    await db.commit()
+    await deliver(realtime, staged)
+    return staged.outs
 
 
 async def after_commit(step: Awaitable[T], what: str) -> T | None:

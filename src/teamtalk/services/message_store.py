@@ -2,7 +2,8 @@
 stores one chat message for every message sent.
 
 A send takes the conversation's next number, checks who is writing, and inserts the
-message, in one transaction of three Core statements. On SQLite, aiosqlite hands every
+message and its delivery (an outbox entry, see services/announce.py), in one transaction of
+four Core statements. On SQLite, aiosqlite hands every
 call (cursor, execute, fetch, close, ...) to its thread and back, some 25 trips per message
 that cost far more than the SQL; there the whole transaction runs as one function in that
 thread, on the SQL text compiled once from the same statements (a send went from about 5.0
@@ -30,11 +31,13 @@ from teamtalk.errors import Conflict, Forbidden, Invalid, NotFound
 from teamtalk.models import Base, Conversation, Message, MessageKind, Role, Status
 from teamtalk.schemas import MessageOut
 from teamtalk.services.access import Actor, takes_part
+from teamtalk.services.announce import Change, Staged, events_of, outbox_text
 
 CLOSED_MESSAGE = "This conversation is closed. Open a new request to get help again."
 
 CONVERSATIONS = Base.metadata.tables["conversations"]
 MESSAGES = Base.metadata.tables["messages"]
+OUTBOX = Base.metadata.tables["outbox"]
 PARTICIPANTS = Base.metadata.tables["conversation_participants"]
 
 MAX_BODY = 5000
@@ -145,6 +148,7 @@ class Send:
     conversation_id: int
     client_id: str
     text: str
+    tell: bool  # write its delivery to the outbox (False when nobody is to hear it)
 
 
 async def store(
@@ -155,10 +159,11 @@ async def store(
     client_id: str,
     text: str,
     now: datetime,
-) -> tuple[MessageOut, Facts | None]:
-    """The stored message, and the conversation's facts when it is new (None when the same
-    client id had stored it already). Raises the refusal, or Reply."""
-    send = Send(actor, conversation_id, client_id, text)
+    tell: bool = True,
+) -> tuple[MessageOut, Staged | None]:
+    """The stored message, and its delivery to `announce.deliver` when it is new (None when
+    the same client id had stored it already). Raises the refusal, or Reply."""
+    send = Send(actor, conversation_id, client_id, text, tell)
     if db.get_bind().dialect.name == "sqlite" and not db.in_transaction():
         return await _store_sqlite(db, send, now)
     return await _store_core(db, send, now)
@@ -201,6 +206,13 @@ HELD_BEFORE = select(PARTICIPANTS.c.user_id).where(
 )
 INSERT_MESSAGE = insert(MESSAGES).returning(MESSAGES.c.id)
 MESSAGE_COLUMNS = ("conversation_id", "seq", "sender_id", "kind", "body", "client_id", "created_at")
+INSERT_OUTBOX = insert(OUTBOX).returning(OUTBOX.c.id)
+OUTBOX_COLUMNS = ("events", "created_at")
+
+
+def _delivery(send: Send, out: MessageOut, facts: Facts) -> Staged:
+    """The new message's events, not yet in the outbox."""
+    return Staged([], events_of([Change(facts, messages=[out])]) if send.tell else [])
 
 
 def _taking(send: Send, now: Any) -> dict[str, Any]:
@@ -225,7 +237,7 @@ def _message_row(send: Send, facts: Facts, seq: int, at: Any) -> dict[str, Any]:
 
 async def _store_core(
     db: AsyncSession, send: Send, now: datetime
-) -> tuple[MessageOut, Facts | None]:
+) -> tuple[MessageOut, Staged | None]:
     actor = send.actor
     row = (await db.execute(TAKE_SEQ, _taking(send, now))).first()
     try:
@@ -239,6 +251,13 @@ async def _store_core(
             raise not_found()
         check_can_write(actor, facts)
         message_id = await db.scalar(INSERT_MESSAGE, _message_row(send, facts, seq, now))
+        assert message_id is not None
+        out = _out(send, message_id, facts, seq, now)
+        staged = _delivery(send, out, facts)
+        if staged.events:
+            staged.entry_id = await db.scalar(
+                INSERT_OUTBOX, {"events": outbox_text(staged.events), "created_at": now}
+            )
     except IntegrityError:
         await db.rollback()
         return await stored_before(db, actor, send.conversation_id, send.client_id), None
@@ -246,8 +265,7 @@ async def _store_core(
         await db.rollback()
         raise
     await db.commit()
-    assert message_id is not None
-    return _out(send, message_id, facts, seq, now), facts
+    return out, staged
 
 
 async def stored_before(
@@ -270,7 +288,7 @@ async def stored_before(
 
 async def _store_sqlite(
     db: AsyncSession, send: Send, now: datetime
-) -> tuple[MessageOut, Facts | None]:
+) -> tuple[MessageOut, Staged | None]:
     engine = db.bind
     assert isinstance(engine, AsyncEngine)
     dialect = engine.dialect
@@ -281,20 +299,21 @@ async def _store_sqlite(
         async with engine.connect() as connection:
             raw = await connection.get_raw_connection()
             driver: Any = raw.driver_connection  # aiosqlite.Connection
-            message_id, seq, facts = await driver._execute(
-                _sqlite_transaction, driver._conn, send, stamp
+            return await driver._execute(  # type: ignore[no-any-return]
+                _sqlite_transaction, driver._conn, send, now, stamp
             )
     except Duplicate:
         return await stored_before(db, send.actor, send.conversation_id, send.client_id), None
-    return _out(send, message_id, facts, seq, now), facts
 
 
-def _sqlite_transaction(conn: sqlite3.Connection, send: Send, stamp: Any) -> tuple[int, int, Facts]:
+def _sqlite_transaction(
+    conn: sqlite3.Connection, send: Send, now: datetime, stamp: Any
+) -> tuple[MessageOut, Staged]:
     """In aiosqlite's thread, one whole transaction: the same statements as
     `_store_core`."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        found = _sqlite_statements(conn, send, stamp)
+        found = _sqlite_statements(conn, send, now, stamp)
     except BaseException:
         conn.execute("ROLLBACK")
         raise
@@ -322,9 +341,12 @@ class _Compiled:
 SQLITE_TAKE_SEQ = _Compiled(TAKE_SEQ)
 SQLITE_HELD_BEFORE = _Compiled(HELD_BEFORE)
 SQLITE_INSERT_MESSAGE = _Compiled(INSERT_MESSAGE, MESSAGE_COLUMNS)
+SQLITE_INSERT_OUTBOX = _Compiled(INSERT_OUTBOX, OUTBOX_COLUMNS)
 
 
-def _sqlite_statements(conn: sqlite3.Connection, send: Send, stamp: Any) -> tuple[int, int, Facts]:
+def _sqlite_statements(
+    conn: sqlite3.Connection, send: Send, now: datetime, stamp: Any
+) -> tuple[MessageOut, Staged]:
     actor = send.actor
     row = SQLITE_TAKE_SEQ.run(conn, _taking(send, stamp))
     if row is None:
@@ -340,4 +362,9 @@ def _sqlite_statements(conn: sqlite3.Connection, send: Send, stamp: Any) -> tupl
         (message_id,) = SQLITE_INSERT_MESSAGE.run(conn, _message_row(send, facts, seq, stamp))
     except sqlite3.IntegrityError as exc:
         raise Duplicate() from exc
-    return int(message_id), seq, facts
+    out = _out(send, int(message_id), facts, seq, now)
+    staged = _delivery(send, out, facts)
+    if staged.events:
+        values = {"events": outbox_text(staged.events), "created_at": stamp}
+        (staged.entry_id,) = SQLITE_INSERT_OUTBOX.run(conn, values)
+    return out, staged

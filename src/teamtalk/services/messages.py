@@ -23,7 +23,7 @@ from teamtalk.realtime import Realtime
 from teamtalk.resources import Resources
 from teamtalk.schemas import ConversationOut, MessageOut, Names
 from teamtalk.services.access import Actor, followed_conversation, follows
-from teamtalk.services.announce import Change, announce, rooms_for
+from teamtalk.services.announce import announce, deliver, rooms_for
 from teamtalk.services.lifecycle import after_requeue, refuse_if_expired, requeue
 from teamtalk.services.message_store import (
     Facts,
@@ -66,13 +66,19 @@ async def send(
     text = clean_body(body)
     await check_rate(res, actor.id)
     try:
-        out, facts = await store(
-            db, actor, conversation_id, client_id=client_id, text=text, now=utcnow()
+        out, staged = await store(
+            db,
+            actor,
+            conversation_id,
+            client_id=client_id,
+            text=text,
+            now=utcnow(),
+            tell=realtime is not None,
         )
     except Reply:
         return await _reply(db, res, realtime, actor, conversation_id, client_id, text)
-    if facts is not None:  # stored now, not before
-        await announce(db, realtime, [Change(facts, messages=[out])])
+    if staged is not None:  # stored now, not before
+        await deliver(realtime, staged)
     return out
 
 
