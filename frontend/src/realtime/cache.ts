@@ -25,12 +25,12 @@ export function bindQueryCache(
   const unbind = [
     subscribe(socket, "ack_status", ({ status }) => queryClient.setQueryData(statusKey, status)),
     subscribe(socket, "sync_basket", ({ conversations }) => setBasket(queryClient, conversations)),
-    subscribe(socket, "assign_conversation", ({ conversation }) =>
-      addToBasket(queryClient, conversation),
-    ),
-    subscribe(socket, "update_conversation", ({ conversation }) =>
-      applyConversation(queryClient, conversation),
-    ),
+    subscribe(socket, "assign_conversation", ({ conversation }) => {
+      if (!heardBefore(conversation)) addToBasket(queryClient, conversation);
+    }),
+    subscribe(socket, "update_conversation", ({ conversation }) => {
+      if (!heardBefore(conversation)) applyConversation(queryClient, conversation);
+    }),
     subscribe(socket, "remove_from_basket", ({ conversation_id }) =>
       removeFromBasket(queryClient, conversation_id),
     ),
@@ -48,6 +48,22 @@ export function bindQueryCache(
     subscribe(socket, "resync", () => void resync(socket, queryClient, { reconnected: true })),
   ];
   return () => unbind.forEach((off) => off());
+}
+
+/** The newest state heard of each conversation, by its `updated_at`. */
+const newest = new Map<number, number>();
+
+/**
+ * Whether a newer state of this conversation was heard already. Delivery is at least
+ * once, and an event whose first delivery failed comes later (from the server's
+ * outbox), possibly after newer ones: it must not take the view back.
+ */
+function heardBefore({ id, updated_at }: { id: number; updated_at: string }): boolean {
+  const at = Date.parse(updated_at);
+  const known = newest.get(id);
+  if (known !== undefined && at < known) return true;
+  newest.set(id, at);
+  return false;
 }
 
 const SYNC_LIMIT = 100;
