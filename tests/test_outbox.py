@@ -117,10 +117,14 @@ async def test_a_server_whose_subscription_dropped_tells_its_sockets_to_resync(
     harness = live.harness
     agent = await harness.user(Role.AGENT)
     manager = harness.fastapi.state.sio.manager
+    res = harness.resources
     async with connected(live, await sign_in(harness, agent)) as agent_socket:
-        # The listener's connection goes away, as when Redis restarts.
+        # The listener's connection goes away, as when Redis restarts (having lost the
+        # socket registry with its data).
+        await res.redis.delete(res.keys.user_sockets(agent.id))
         await manager.pubsub.connection.disconnect()
         await agent_socket.expect("resync", reason="missed_events")
+        assert await res.redis.hlen(res.keys.user_sockets(agent.id)) == 1
         # And it listens again: an event from another process reaches this socket.
         await request(harness, agent)
         await agent_socket.expect("update_conversation")

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import socketio
@@ -58,6 +58,8 @@ class RedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
     redis: Any
     pubsub: Any
     _closing: set[asyncio.Task[None]]
+    # Called when the subscription is back: Redis may have lost the socket registry too.
+    resubscribed: Callable[[], Awaitable[None]] | None = None
 
     def _redis_connect(self) -> None:
         if self.redis is None:
@@ -86,6 +88,8 @@ class RedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
                         RESYNC_EVENT, {"reason": "missed_events"}, namespace="/", ignore_queue=True
                     )
                     lost, retry = False, LISTEN_RETRY_FIRST
+                    if self.resubscribed is not None:
+                        await self.resubscribed()
                 async for message in self.pubsub.listen():
                     yield message
             except asyncio.CancelledError:
@@ -107,6 +111,8 @@ class Realtime:
         self.keys = keys
         self.host_id = uuid.uuid4().hex[:12]
         self.local: dict[str, tuple[int, int]] = {}  # this process's sockets: sid -> user, session
+        if isinstance(manager, RedisManager):
+            manager.resubscribed = self.heartbeat
 
     @classmethod
     def write_only(cls, redis_url: str, redis: Redis, keys: Keys) -> Realtime:
