@@ -128,3 +128,21 @@ async def test_a_server_whose_subscription_dropped_tells_its_sockets_to_resync(
         # And it listens again: an event from another process reaches this socket.
         await request(harness, agent)
         await agent_socket.expect("update_conversation")
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_leader_can_check_their_basket_against_the_database(live: LiveServer) -> None:
+    harness = live.harness
+    leader = await harness.user(Role.TEAMLEADER)
+    agent = await harness.user(Role.AGENT)
+    async with (
+        connected(live, await sign_in(harness, leader)) as leader_socket,
+        connected(live, await sign_in(harness, agent)) as agent_socket,
+    ):
+        await go(leader_socket, "online")
+        assert await leader_socket.call("basket_ids") == {"conversation_ids": []}
+        conversation_id = (await request(harness, agent))["conversation"]["id"]
+        await leader_socket.expect("assign_conversation")
+        assert await leader_socket.call("basket_ids") == {"conversation_ids": [conversation_id]}
+        refused = await agent_socket.call("basket_ids")
+        assert refused["error"]["code"] == "not_a_teamleader"

@@ -251,6 +251,13 @@ def register(sio: Server, resources: Resources, realtime: Realtime, live: LiveSe
             status = await presence.set_status(db, resources, realtime, who.id, wanted)
         return {"status": status.value}
 
+    async def basket_ids(who: Actor, sid: str, data: Any) -> dict[str, Any]:
+        if who.role != Role.TEAMLEADER:
+            raise Forbidden("Only team leaders have a basket.", code="not_a_teamleader")
+        async with resources.reads() as db:
+            held = await presence.basket_of(db, who.id)
+        return {"conversation_ids": [c.id for c in held]}
+
     sio.on("connect", connect)
     sio.on("disconnect", disconnect)
     on("set_status", set_status)
@@ -260,3 +267,4 @@ def register(sio: Server, resources: Resources, realtime: Realtime, live: LiveSe
     on("mark_read", mark_read)
     on("typing", typing)
     on("sync", sync, costly=True)
+    on("basket_ids", basket_ids)

@@ -28,6 +28,7 @@ EVENTS = (
     "mark_read",
     "typing",
     "sync",
+    "basket_ids",
 )
 # Budgets out of the way: the fuzz is after the handlers, the budgets have their own tests.
 UNLIMITED = {

@@ -1,12 +1,14 @@
 import type { QueryClient } from "@tanstack/react-query";
 import {
   addToBasket,
+  basketKey,
   applyConversation,
   applyNewMessage,
   applyRead,
   removeFromBasket,
   setBasket,
 } from "../api/conversations";
+import type { ConversationItem } from "../api/types";
 import { addMessages, catchUp, knownSeqs, messagesKey } from "../api/messages";
 import { settle } from "./outbox";
 import { call, subscribe, type TeamTalkSocket } from "./socket";
@@ -47,7 +49,31 @@ export function bindQueryCache(
     // The server may have lost events on their way here: catch up as after a reconnect.
     subscribe(socket, "resync", () => void resync(socket, queryClient, { reconnected: true })),
   ];
-  return () => unbind.forEach((off) => off());
+  const checking = setInterval(() => void checkBasket(socket, queryClient), BASKET_CHECK_MS);
+  return () => {
+    clearInterval(checking);
+    unbind.forEach((off) => off());
+  };
+}
+
+const BASKET_CHECK_MS = 60_000;
+
+/**
+ * A leader's basket against the database's, cheaply (ids only): an event lost on its
+ * way here shows as a difference, and the basket is fetched again.
+ */
+async function checkBasket(socket: TeamTalkSocket, queryClient: QueryClient): Promise<void> {
+  const basket = queryClient.getQueryData<ConversationItem[]>(basketKey);
+  if (basket === undefined || !socket.connected) return; // not a leader's page
+  try {
+    const { conversation_ids } = await call(socket, "basket_ids", undefined);
+    const held = new Set(basket.map((c) => c.id));
+    const same =
+      conversation_ids.length === held.size && conversation_ids.every((id) => held.has(id));
+    if (!same) void queryClient.invalidateQueries({ queryKey: basketKey, exact: true });
+  } catch {
+    // Not answered now; the next check, or a reconnect, catches up.
+  }
 }
 
 /** The newest state heard of each conversation, by its `updated_at`. */

@@ -61,6 +61,7 @@ export interface ClientToServerEvents {
     payload: { since: { conversation_id: number; seq: number }[] },
     ack: Ack<SyncAnswer>,
   ) => void;
+  basket_ids: (payload: undefined, ack: Ack<{ conversation_ids: number[] }>) => void;
 }
 
 /** A client event the server refused, e.g. `too_many_requests`. */
