@@ -259,10 +259,24 @@ MessageBody = Annotated[
 ]
 
 
+# Letters, digits and `-_.:`, so a UUID or any key a client makes up fits, and it can be
+# logged and compared as it is.
+CreateId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+
+
 class ConversationCreate(Strict):
     message: MessageBody
     topic_id: Id | None = None
     ticket_link: TicketLink | None = None
+    client_id: CreateId | None = Field(
+        default=None,
+        description=(
+            "The client's own id for this request (1 to 64 letters, digits or `-_.:`; a"
+            " UUID, say), made once per request it means to open and sent again with"
+            " every retry of it. The same agent sending the same client id again gets the"
+            " request opened first, as it stands now, and nothing new is opened."
+        ),
+    )
 
     @field_validator("ticket_link")
     @classmethod

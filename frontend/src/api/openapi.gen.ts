@@ -52,6 +52,10 @@ export interface ConversationCreate {
   message: string;
   topic_id?: number | null;
   ticket_link?: string | null;
+  /**
+   * The client's own id for this request (1 to 64 letters, digits or `-_.:`; a UUID, say), made once per request it means to open and sent again with every retry of it. The same agent sending the same client id again gets the request opened first, as it stands now, and nothing new is opened.
+   */
+  client_id?: string | null;
 }
 export interface ConversationCreated {
   conversation: ConversationOut;

@@ -44,6 +44,11 @@ Leader = Annotated[User, Depends(require_role(Role.TEAMLEADER))]
 async def create(
     body: ConversationCreate, agent: Agent, db: DB, res: Res, realtime: RT
 ) -> ConversationCreated:
+    """Opens a request, queued. Safe to retry with a `client_id`: the same agent sending
+    the same one again (its answer lost, say) gets 201 with the request opened first, as
+    it stands now (status, queue position), and nothing new is opened, whatever the rest
+    of the body says. `queue_position` is null when it is not queued, or not known just
+    now (the request is kept and is queued all the same)."""
     conversation, position = await conversations.create_conversation(
         db,
         res,
@@ -52,6 +57,7 @@ async def create(
         message=body.message,
         topic_id=body.topic_id,
         ticket_link=body.ticket_link,
+        client_id=body.client_id,
     )
     return ConversationCreated(conversation=conversation, queue_position=position)
 
