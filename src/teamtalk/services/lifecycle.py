@@ -3,7 +3,9 @@ requeue on the agent's reply, close when the reopen window ends.
 
 Each one is an event row and a system message in the same transaction; Redis routing state
 changes after the commit (or, for a transfer, inside the transaction, undone if the commit
-fails); clients hear about it last, with `announce`.
+fails); clients hear about it last, with `announce`. A committed change is never answered
+with an error: a Redis step after it that fails is left to drift repair. A request sent
+again after its answer was lost answers the conversation as it stands (`done_before`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from teamtalk.errors import Conflict, Forbidden, NotFound
 from teamtalk.models import (
     Conversation,
+    ConversationEvent,
     ConversationParticipant,
     Presence,
     Role,
@@ -27,22 +30,53 @@ from teamtalk.realtime import Realtime
 from teamtalk.resources import Resources
 from teamtalk.schemas import ConversationOut
 from teamtalk.services.access import Actor, can_read, get_conversation
-from teamtalk.services.announce import Change, announce
+from teamtalk.services.announce import Change, after_commit, announce
 from teamtalk.services.audit import record
 from teamtalk.services.conversations import check_topic
 from teamtalk.services.message_store import CLOSED_MESSAGE
+from teamtalk.services.presenters import conversation_out
 
 
-async def _held_by(db: AsyncSession, actor: Actor, conversation_id: int) -> Conversation:
-    """The conversation, locked, if the actor is the leader holding it."""
+async def _locked(db: AsyncSession, actor: Actor, conversation_id: int) -> Conversation:
+    """The conversation, locked, if the actor may read it."""
     conversation = await get_conversation(db, conversation_id, lock=True)
     if not await can_read(db, actor, conversation):
         raise NotFound("No such conversation.", code="conversation_not_found")
-    if conversation.assignee_id != actor.id or conversation.status != Status.ASSIGNED:
-        raise Forbidden(
-            "Only the team leader holding this conversation can do that.", code="not_assignee"
-        )
     return conversation
+
+
+def _holds(actor: Actor, conversation: Conversation) -> bool:
+    return conversation.assignee_id == actor.id and conversation.status == Status.ASSIGNED
+
+
+def _not_assignee() -> Forbidden:
+    return Forbidden(
+        "Only the team leader holding this conversation can do that.", code="not_assignee"
+    )
+
+
+async def done_before(
+    db: AsyncSession, conversation: Conversation, actor: Actor, *types: str, **facts: object
+) -> ConversationOut | None:
+    """The conversation as it stands, if the last thing a person did to it was this: the
+    actor's event of one of these types, with these facts (say `to_leader_id`). The
+    worker's assignments and the system's returns and closes are left out: they follow
+    from the request, nobody asked for them since. Ends the transaction when it answers."""
+    events = ConversationEvent
+    query = (
+        select(events)
+        .where(events.conversation_id == conversation.id, events.actor_id.is_not(None))
+        .order_by(events.id.desc())  # written under the row's lock: ids are its order
+        .limit(1)
+    )
+    last = await db.scalar(query)
+    if last is None or last.actor_id != actor.id or last.type not in types:
+        return None
+    if any(getattr(last, name) != value for name, value in facts.items()):
+        return None
+    out = await conversation_out(db, conversation)
+    await db.commit()  # nothing changed; the row lock (SQLite's write lock) goes
+    return out
 
 
 async def _agents_own(db: AsyncSession, actor: Actor, conversation_id: int) -> Conversation:
@@ -63,7 +97,12 @@ async def submit_as(
     topic_id: int,
 ) -> ConversationOut:
     """The assignee marks the conversation solved or pending; the slot frees at once."""
-    conversation = await _held_by(db, actor, conversation_id)
+    conversation = await _locked(db, actor, conversation_id)
+    if not _holds(actor, conversation):
+        asked = conversation.status == status and conversation.topic_id == topic_id
+        if asked and (out := await done_before(db, conversation, actor, status.value)):
+            return out
+        raise _not_assignee()
     await check_topic(db, topic_id)
     now = utcnow()
     conversation.status = status
@@ -86,7 +125,7 @@ async def submit_as(
     await db.commit()
     # Tell the leader before the slot frees, so "removed" arrives before the next assignment.
     (out,) = await announce(db, realtime, [change])
-    await res.router.release(actor.id, conversation.id)
+    await after_commit(res.router.release(actor.id, conversation.id), "release")
     return out
 
 
@@ -102,7 +141,12 @@ async def transfer(
 ) -> ConversationOut:
     """To another online leader with a free slot, or back to the head of the queue (then
     anyone but this leader is asked first)."""
-    conversation = await _held_by(db, actor, conversation_id)
+    conversation = await _locked(db, actor, conversation_id)
+    if not _holds(actor, conversation):
+        again = await done_before(db, conversation, actor, "transferred", to_leader_id=to_leader_id)
+        if again is not None:
+            return again
+        raise _not_assignee()
     if to_leader_id is None:
         return await _back_to_queue(db, res, realtime, actor, conversation, reason)
     if to_leader_id == actor.id:
@@ -162,8 +206,9 @@ async def _back_to_queue(
     )
     await db.commit()
     (out,) = await announce(db, realtime, [change])
-    await res.router.release(actor.id, conversation.id)
-    await res.router.enqueue([conversation.id], head=True, avoid=actor.id)
+    await after_commit(res.router.release(actor.id, conversation.id), "release")
+    enqueue = res.router.enqueue([conversation.id], head=True, avoid=actor.id)
+    await after_commit(enqueue, "enqueue")
     return out
 
 
@@ -205,6 +250,8 @@ async def withdraw(
     """The agent no longer needs help with a request still waiting in the queue."""
     conversation = await _agents_own(db, actor, conversation_id)
     if conversation.status != Status.QUEUED:
+        if again := await done_before(db, conversation, actor, "withdrawn"):
+            return again
         raise Conflict("Only a request still waiting can be withdrawn.", code="not_queued")
     now = utcnow()
     conversation.status = Status.CANCELLED
@@ -222,7 +269,7 @@ async def withdraw(
     )
     await db.commit()
     # A worker that took it meanwhile finds it cancelled and gives the slot back.
-    await res.router.withdraw(conversation.id)
+    await after_commit(res.router.withdraw(conversation.id), "withdraw")
     (out,) = await announce(db, realtime, [change])
     return out
 
@@ -232,6 +279,11 @@ async def reopen(
 ) -> ConversationOut:
     conversation = await _agents_own(db, actor, conversation_id)
     if conversation.status not in (Status.PENDING, Status.SOLVED):
+        kinds = ("reopened", "requeued")  # from solved, from pending
+        if again := await done_before(db, conversation, actor, *kinds, reason="reopened"):
+            return again
+        if conversation.status == Status.CLOSED:  # as the reopen that found it expired said
+            raise Conflict(CLOSED_MESSAGE, code="conversation_closed")
         raise Conflict(
             "Only a pending or solved conversation can be reopened.", code="not_reopenable"
         )
@@ -298,7 +350,8 @@ async def after_requeue(
     """After the commit: back to the head of the queue, offered to its previous leader
     first; then everyone hears."""
     previous = next(iter(change.also_tell), None)
-    await res.router.enqueue([change.conversation.id], head=True, prefer=previous)
+    enqueue = res.router.enqueue([change.conversation.id], head=True, prefer=previous)
+    await after_commit(enqueue, "enqueue")
     (out,) = await announce(db, realtime, [change])
     return out
 
