@@ -6,7 +6,7 @@ import {
   type InfiniteData,
   type QueryClient,
 } from "@tanstack/react-query";
-import { api } from "./client";
+import { ApiError, NETWORK_ERROR, api } from "./client";
 import type {
   Conversation,
   ConversationCreated,
@@ -104,11 +104,19 @@ export function useConversation(id: number, { enabled = true }: { enabled?: bool
   });
 }
 
+/** A failure that may pass: no answer at all, or the server's own trouble. */
+function mayPass(error: unknown): boolean {
+  return error instanceof ApiError && (error.code === NETWORK_ERROR || error.status >= 500);
+}
+
+/** Send `client_id` with the request: then a retry opens nothing new, so a lost answer is
+ * retried here at once, and the user may send it again as often as they like. */
 export function useCreateRequest() {
   const queryClient = useQueryClient();
   return useMutation({
     mutationFn: (request: NewRequest) =>
       api.post<ConversationCreated>("/api/conversations", request),
+    retry: (failures, error) => failures < 2 && mayPass(error),
     onSuccess: (created) => {
       queryClient.setQueryData(detailKey(created.conversation.id), created);
       applyConversation(queryClient, created.conversation);

@@ -27,17 +27,23 @@ export function NewRequestForm() {
   const [draft, setDraft] = useState<Draft>(() =>
     typeof carried === "string" ? { ...EMPTY, message: carried } : EMPTY,
   );
+  // One id per request this form means to open, kept until it is opened: sending it
+  // again after an error whose answer was lost opens nothing twice.
+  const [clientId, setClientId] = useState(() => crypto.randomUUID());
   const set = <K extends keyof Draft>(key: K, value: Draft[K]) =>
     setDraft((current) => ({ ...current, [key]: value }));
 
   const submit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
-    const request: NewRequest = { message: draft.message.trim() };
+    const request: NewRequest = { message: draft.message.trim(), client_id: clientId };
     if (draft.topicId !== "") request.topic_id = Number(draft.topicId);
     if (draft.ticketLink.trim() !== "") request.ticket_link = draft.ticketLink.trim();
     create.mutate(request, {
-      // The new conversation opens: that is where the team leader answers.
-      onSuccess: ({ conversation }) => void navigate(`/inbox/${conversation.id}`),
+      onSuccess: ({ conversation }) => {
+        setClientId(crypto.randomUUID()); // the next request is another one
+        // The new conversation opens: that is where the team leader answers.
+        void navigate(`/inbox/${conversation.id}`);
+      },
     });
   };
 
