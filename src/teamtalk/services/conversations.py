@@ -69,11 +69,10 @@ async def create_conversation(
         return await _as_it_stands(db, res, opened)
     await add_message(db, conversation, text, now, sender_id=agent.id)
     await record(db, conversation, "created", now, text=None, actor_id=agent.id)
-    await db.commit()
+    (out,) = await announce(db, realtime, [Change(conversation)])  # commits; the agent's tabs
     # After the commit: if Redis fails here it is queued in the database only, and the
     # worker's drift repair puts it in the Redis queue.
     position = await after_commit(res.router.enqueue([conversation.id]), "enqueue")
-    (out,) = await announce(db, realtime, [Change(conversation)])  # the agent's other tabs
     return out, position
 
 

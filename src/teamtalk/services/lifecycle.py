@@ -122,7 +122,6 @@ async def submit_as(
             text=f"{actor.display_name} marked this conversation as {label}.",
         )
     )
-    await db.commit()
     # Tell the leader before the slot frees, so "removed" arrives before the next assignment.
     (out,) = await announce(db, realtime, [change])
     await after_commit(res.router.release(actor.id, conversation.id), "release")
@@ -184,11 +183,10 @@ async def transfer(
                 text=f"{actor.display_name} transferred this conversation to {taker.display_name}.",
             )
         )
-        await db.commit()
+        (out,) = await announce(db, realtime, [change])  # commits, or raises before
     except BaseException:
         await res.router.transfer(taker.id, actor.id, conversation.id, force=True)
         raise
-    (out,) = await announce(db, realtime, [change])
     return out
 
 
@@ -204,7 +202,6 @@ async def _back_to_queue(
     change = await unassign(
         db, conversation, utcnow(), "transferred", leader_id=actor.id, reason=reason, text=text
     )
-    await db.commit()
     (out,) = await announce(db, realtime, [change])
     await after_commit(res.router.release(actor.id, conversation.id), "release")
     enqueue = res.router.enqueue([conversation.id], head=True, avoid=actor.id)
@@ -267,10 +264,9 @@ async def withdraw(
             text=f"{actor.display_name} withdrew this request.",
         )
     )
-    await db.commit()
+    (out,) = await announce(db, realtime, [change])
     # A worker that took it meanwhile finds it cancelled and gives the slot back.
     await after_commit(res.router.withdraw(conversation.id), "withdraw")
-    (out,) = await announce(db, realtime, [change])
     return out
 
 
@@ -289,7 +285,6 @@ async def reopen(
         )
     await refuse_if_expired(db, res, realtime, conversation)
     change = await requeue(db, actor, conversation, reason="reopened")
-    await db.commit()
     return await after_requeue(db, res, realtime, change)
 
 
@@ -306,7 +301,6 @@ async def refuse_if_expired(
     now = utcnow()
     if conversation.status == Status.SOLVED and window_ended(res, conversation, now):
         change = await _close(db, conversation, now)
-        await db.commit()
         await announce(db, realtime, [change])
         raise Conflict(CLOSED_MESSAGE, code="conversation_closed")
 
@@ -315,7 +309,7 @@ async def requeue(
     db: AsyncSession, actor: Actor, conversation: Conversation, *, reason: str
 ) -> Change:
     """A pending or solved conversation the agent came back to goes back to the queue.
-    Does not commit; `after_requeue` follows the commit."""
+    Does not commit; `after_requeue` does."""
     now = utcnow()
     previous = conversation.assignee_id
     kind = "reopened" if conversation.status == Status.SOLVED else "requeued"
@@ -347,12 +341,12 @@ async def requeue(
 async def after_requeue(
     db: AsyncSession, res: Resources, realtime: Realtime | None, change: Change
 ) -> ConversationOut:
-    """After the commit: back to the head of the queue, offered to its previous leader
-    first; then everyone hears."""
+    """Commit, everyone hears; then back to the head of the queue, offered to its previous
+    leader first (queued only once the database says queued, or a worker would drop it)."""
+    (out,) = await announce(db, realtime, [change])
     previous = next(iter(change.also_tell), None)
     enqueue = res.router.enqueue([change.conversation.id], head=True, prefer=previous)
     await after_commit(enqueue, "enqueue")
-    (out,) = await announce(db, realtime, [change])
     return out
 
 
@@ -394,6 +388,5 @@ async def close_expired(res: Resources, realtime: Realtime | None, *, limit: int
         due = list(await db.scalars(query))
         now = utcnow()
         changes = [await _close(db, c, now) for c in due]
-        await db.commit()
         await announce(db, realtime, changes)
     return len(changes)

@@ -106,7 +106,6 @@ async def _reply(
     # The agent's words first, then "back in the queue".
     change = await requeue(db, actor, conversation, reason="agent replied")
     change.messages.insert(0, message)
-    await db.commit()
     await after_requeue(db, res, realtime, change)
     return MessageOut.of(message, Names(users={actor.id: actor.display_name}))
 
@@ -134,7 +133,6 @@ async def mark_read(
             ConversationRead.user_id == actor.id,
         )
     )
-    await db.commit()
     last = int(current or 0)
     read = Read(conversation_id=conversation.id, user_id=actor.id, last_read_seq=last)
     await announce(db, realtime, [], also=[read.for_rooms(rooms_for(conversation, actor.id))])
