@@ -23,6 +23,7 @@ FLOORS: list[tuple[str, set[str]]] = [
             "schemas",
             "settings",
             "errors",
+            "failures",
             "ratelimit",
             "logs",
             "datadir",

@@ -2,7 +2,8 @@
 
 Hypothesis runs random sequences of the things that change routing (requests, status
 changes, disconnects and grace periods, submits, capacity changes, worker steps, workers
-killed mid-assignment, database outages, Redis losing everything) and checks the
+killed mid-assignment and settled by the lease or by their expired liveness key, database
+outages, Redis losing everything) and checks the
 invariants of DESIGN.md ("Conversation lifecycle", "Routing") after every step. Failures it
 found are replayed at the end as plain tests.
 
@@ -15,8 +16,8 @@ import asyncio
 import contextlib
 import dataclasses
 import itertools
+import math
 import os
-import time
 import uuid
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from teamtalk import db as database
@@ -347,7 +349,12 @@ class RoutingMachine(RuleBasedStateMachine):
         """This example's resources, on its own Redis prefix, and the same with a database
         that fails."""
         prefix = f"{self.cast.backend.prefix}ex{next(self.cast.examples)}:"
-        overrides = {"worker_batch": 3, "assignment_lease_seconds": NEVER}
+        # Two attempts: killed workers' conversations reach the parked state in few steps.
+        overrides = {
+            "worker_batch": 3,
+            "assignment_lease_seconds": NEVER,
+            "max_assign_attempts": 2,
+        }
         res = Resources.open(self.cast.backend.settings(redis_prefix=prefix, **overrides))
         broken = database.create_engine(BROKEN_DATABASE)
         outage = dataclasses.replace(
@@ -550,25 +557,53 @@ class RoutingMachine(RuleBasedStateMachine):
 
     @rule()
     def worker_step_while_database_down(self) -> None:
-        """The database step fails: the batch goes back to the head of the queue."""
-        self.run(Worker(self.outage, None).step())
+        """The database cannot be reached: the batch goes back to the head of the queue,
+        counting no attempt, and the step says so (its loop backs off)."""
+        down = Worker(self.outage, None)
+        try:
+            self.run(down.step())
+        except OperationalError:
+            assert down.batch, "the outage was hit without a batch"
+        else:
+            assert not down.batch, "a batch was committed to a database that is down"
+        self.taken.update(a.conversation_id for a in down.batch)
 
     @rule()
     def worker_housekeeping(self) -> None:
         self.run(self.worker.housekeeping(force=True))
 
-    @rule(batch=st.integers(1, 3), committed=st.booleans())
-    def worker_killed_mid_assignment(self, batch: int, committed: bool) -> None:
-        """Killed after the assign script, before the commit or between it and settling."""
-        made = self.run(self.res.router.assign(batch))
+    @rule(batch=st.integers(1, 3), committed=st.booleans(), named=st.booleans())
+    def worker_killed_mid_assignment(
+        self, batch: int, committed: bool, named: bool = False
+    ) -> None:
+        """Killed after the assign script, before the commit or between it and settling.
+        `named`: its records name its worker life, whose liveness key then expires;
+        otherwise they name none (only the lease settles them)."""
+        doomed = Worker(self.res, None)
+        if named:
+            self.run(doomed.alive.refresh())
+        made = self.run(self.res.router.assign(batch, worker=doomed.alive.life))
         if made and committed:
             self.run(self._commit_only(made))
+        if named:  # its TTL runs out
+            self.run(self.res.redis.delete(self.res.keys.worker_alive(doomed.alive.life)))
         self.taken.update(a.conversation_id for a in made)
         self.dead_worker = self.dead_worker or bool(made)
 
     async def _commit_only(self, made: Sequence[Assignment]) -> None:
         async with self.res.sessions() as db:
-            await commit_assignments(db, made, deadline=time.monotonic() + NEVER)
+            await commit_assignments(db, made, deadline=lambda: math.inf)
+
+    @precondition(lambda self: self.dead_worker)
+    @rule()
+    def live_worker_notices_the_dead(self) -> None:
+        """A live worker's liveness round: records of lives whose key expired are settled
+        by the database; unnamed ones wait for the lease."""
+        self.run(reconcile.settle_orphaned(self.res))
+        records = self.run(self.res.router.inflight_records())
+        named = [a for a, _ in records if a.worker]
+        assert not named, f"records of dead workers survive their liveness check: {named}"
+        self.dead_worker = bool(records)
 
     @precondition(lambda self: self.dead_worker)
     @rule()
@@ -586,6 +621,7 @@ class RoutingMachine(RuleBasedStateMachine):
         """The park time passes (their park moves to the distant past) and housekeeping
         returns them to the queue."""
         parked = self.last.redis.parked
+        assert parked, "nothing is parked"
         self.run(self.res.redis.zadd(self.res.keys.parked, dict.fromkeys(map(str, parked), 0)))
         self.run(self.worker.housekeeping(force=True))
         left = self.run(self.res.router.snapshot()).parked
@@ -718,8 +754,9 @@ def test_a_dead_workers_batch_keeps_its_order(backend: Backend) -> None:
     )
 
 
-def test_a_short_database_outage_strands_nothing(backend: Backend) -> None:
-    # max_assign_attempts (5) failed batches park the conversation; it must come back.
+def test_a_database_outage_parks_nothing(backend: Backend) -> None:
+    # More failed batches than max_assign_attempts (2): none is the conversation's fault, so
+    # it waits at the head of the queue and is assigned as soon as the database is back.
     outage: list[Step] = [("worker_step_while_database_down", {})] * 5
     replay(
         backend,
@@ -727,6 +764,27 @@ def test_a_short_database_outage_strands_nothing(backend: Backend) -> None:
             ("set_status", {"leader": 0, **ONLINE}),
             ("create_request", {"agent": 0}),
             *outage,
+            ("worker_burst", {}),
+        ],
+    )
+
+
+def test_a_conversation_whose_workers_keep_dying_is_parked_then_retried(
+    backend: Backend,
+) -> None:
+    # Each death counts an attempt: after max_assign_attempts (2) it is parked; it must come
+    # back after its park time.
+    killed: list[Step] = [
+        ("worker_killed_mid_assignment", {"batch": 1, "committed": False, "named": True}),
+        ("live_worker_notices_the_dead", {}),
+    ]
+    replay(
+        backend,
+        [
+            ("set_status", {"leader": 0, **ONLINE}),
+            ("create_request", {"agent": 0}),
+            *killed,
+            *killed,
             ("parked_ones_get_another_chance", {}),
             ("worker_burst", {}),
         ],

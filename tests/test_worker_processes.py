@@ -1,17 +1,24 @@
-"""Worker processes: killed mid-assignment, several at once, Redis restarted empty."""
+"""Worker processes: killed or paused mid-assignment, several at once, Redis restarted
+empty."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
+import signal
+import sqlite3
 import sys
 import tempfile
-from collections.abc import Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from redis.asyncio import Redis
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from teamtalk.embedded import EmbeddedValkey
 from teamtalk.models import Conversation, ConversationEvent, Presence, Role, Status, User
@@ -59,7 +66,7 @@ async def add_requests(res: Resources, agent: User, count: int) -> list[int]:
     return ids
 
 
-async def run_worker(backend: Backend, *extra_env: tuple[str, str]) -> tuple[int, str]:
+def worker_env(backend: Backend, *extra_env: tuple[str, str]) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         DATABASE_URL=backend.database_url,
@@ -69,18 +76,103 @@ async def run_worker(backend: Backend, *extra_env: tuple[str, str]) -> tuple[int
         TEAMTALK_LOG_FORMAT="text",
     )
     env.update(extra_env)
+    return env
+
+
+async def run_worker(backend: Backend, *extra_env: tuple[str, str]) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "teamtalk",
         "worker",
         "--burst",
-        env=env,
+        env=worker_env(backend, *extra_env),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
     out, _ = await asyncio.wait_for(proc.communicate(), 120)
     return proc.returncode or 0, out.decode()
+
+
+# Long enough that only liveness keys, never the lease, settle what a worker left.
+NO_LEASE = (
+    ("TEAMTALK_ASSIGNMENT_LEASE_SECONDS", "300"),
+    ("TEAMTALK_WORKER_MIN_INTERVAL", "0.05"),
+)
+
+
+@asynccontextmanager
+async def long_running_worker(
+    backend: Backend, name: str, *extra_env: tuple[str, str]
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, Path]]:
+    """`teamtalk worker` until the block ends (then SIGTERM); yields it and its log file."""
+    log_path = backend.data_dir / f"{name}.log"
+    with log_path.open("wb") as log_file:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "teamtalk",
+            "worker",
+            env=worker_env(backend, *NO_LEASE, *extra_env),
+            stdout=log_file,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+    try:
+        yield proc, log_path
+    finally:
+        proc.send_signal(signal.SIGCONT)
+        proc.terminate()
+        try:
+            await asyncio.wait_for(proc.wait(), 15)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
+async def until(check: Callable[[], Awaitable[bool]], within: float, what: str) -> None:
+    deadline = time.monotonic() + within
+    while not await check():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        await asyncio.sleep(0.02)
+
+
+def paused(proc: asyncio.subprocess.Process) -> bool:
+    """Stopped by SIGSTOP (Linux: state T in /proc/<pid>/stat)."""
+    stat = Path(f"/proc/{proc.pid}/stat").read_text()
+    return stat.rpartition(")")[2].split()[0] == "T"
+
+
+async def pause_without_write_lock(backend: Backend, proc: asyncio.subprocess.Process) -> None:
+    """SIGSTOP it at a moment it holds no SQLite write lock (the whole database's: held by a
+    paused process, it would stop everyone)."""
+    url = make_url(backend.database_url)
+    for _ in range(100):
+        proc.send_signal(signal.SIGSTOP)
+        await until(lambda: asyncio.to_thread(paused, proc), 10, "the process pauses")
+        if url.get_backend_name() != "sqlite":
+            return
+        with contextlib.closing(sqlite3.connect(url.database or "", timeout=0.1)) as probe:
+            probe.isolation_level = None
+            try:
+                probe.execute("BEGIN IMMEDIATE")
+                probe.execute("ROLLBACK")
+                return
+            except sqlite3.OperationalError:  # locked: let it finish its transaction
+                pass
+        proc.send_signal(signal.SIGCONT)
+        await asyncio.sleep(0.05)
+    raise AssertionError("the process always held the write lock")
+
+
+async def lives(res: Resources) -> list[str]:
+    pattern = res.keys.worker_alive("*")
+    return [key async for key in res.redis.scan_iter(match=pattern)]
+
+
+async def assignee_of(res: Resources, conversation_id: int) -> int | None:
+    async with res.sessions() as db:
+        conversation = await db.get_one(Conversation, conversation_id)
+        return conversation.assignee_id if conversation.status == Status.ASSIGNED else None
 
 
 async def assigned_events(res: Resources, ids: Sequence[int]) -> dict[int, int]:
@@ -118,6 +210,79 @@ async def test_a_worker_killed_between_script_and_commit_loses_nothing(backend: 
         assert snap.leaders[leader].basket == {conversation_id}
     finally:
         await res.close()
+
+
+async def test_a_killed_workers_claim_goes_to_a_live_worker_within_5_s(backend: Backend) -> None:
+    res = Resources.open(backend.settings())
+    try:
+        (leader,), agent = await add_people(res, 1, 4)
+        async with long_running_worker(backend, "survivor") as (survivor, _):
+            await until(lambda: _any(lives(res)), 30, "the survivor is alive")
+            # Held still while the other worker takes the conversation: it must be that one's.
+            await pause_without_write_lock(backend, survivor)
+            try:
+                (conversation_id,) = await add_requests(res, agent, 1)
+                code, out = await run_worker(backend, *NO_LEASE, (FAULT_ENV, "after_assign"))
+                killed = time.monotonic()
+                assert code == -9, out  # SIGKILL, right after the script
+            finally:
+                survivor.send_signal(signal.SIGCONT)
+            assert (await res.router.snapshot()).inflight == {conversation_id: leader}
+
+            async def assigned() -> bool:
+                return await assignee_of(res, conversation_id) == leader
+
+            await until(assigned, 10, "the conversation is assigned")
+            delay = time.monotonic() - killed
+            print(f"claim of a killed worker assigned {delay:.2f} s after its death")
+            assert delay <= 5.0
+        assert await assigned_events(res, [conversation_id]) == {conversation_id: 1}
+        snap = await res.router.snapshot()
+        assert snap.inflight == {} and snap.queue == []
+        assert snap.leaders[leader].basket == {conversation_id}
+    finally:
+        await res.close()
+
+
+async def test_a_worker_paused_past_its_liveness_commits_nothing(backend: Backend) -> None:
+    res = Resources.open(backend.settings())
+    try:
+        leaders, agent = await add_people(res, 2, 1)
+        (conversation_id,) = await add_requests(res, agent, 1)
+        pause = (FAULT_ENV, "pause_after_assign")
+        async with long_running_worker(backend, "paused", pause) as (stopped, stopped_log):
+            await until(lambda: asyncio.to_thread(paused, stopped), 30, "the worker pauses")
+            snap = await res.router.snapshot()
+            first = snap.inflight[conversation_id]  # claimed, never committed
+            async with long_running_worker(backend, "other"):
+
+                async def assigned() -> bool:
+                    return await assignee_of(res, conversation_id) is not None
+
+                # Its liveness key expires; the other worker settles the claim and assigns
+                # the conversation again (to the leader whose last assignment is older).
+                await until(assigned, 20, "the other worker assigns it")
+                (second,) = set(leaders) - {first}
+                assert await assignee_of(res, conversation_id) == second
+                stopped.send_signal(signal.SIGCONT)  # resumes between script and commit
+
+                async def rolled_back() -> bool:
+                    return b"claim ran out" in stopped_log.read_bytes()
+
+                await until(rolled_back, 10, "the resumed worker rolls back")
+                await asyncio.sleep(0.5)  # and settles (nothing: the claim is no longer its)
+                assert await assignee_of(res, conversation_id) == second
+                snap = await res.router.snapshot()
+                assert snap.inflight == {}
+                assert snap.leaders[first].basket == set()
+                assert snap.leaders[second].basket == {conversation_id}
+        assert await assigned_events(res, [conversation_id]) == {conversation_id: 1}
+    finally:
+        await res.close()
+
+
+async def _any(found: Awaitable[list[str]]) -> bool:
+    return bool(await found)
 
 
 async def test_two_workers_assign_each_conversation_exactly_once(backend: Backend) -> None:

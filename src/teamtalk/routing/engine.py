@@ -35,7 +35,8 @@ MAX_ATTEMPTS = 5
 
 class Outcome(StrEnum):
     COMMITTED = "committed"  # the database has the assignment
-    REQUEUE = "requeue"  # the database step failed: back to the head of the queue
+    REQUEUE = "requeue"  # the database step failed for it: back to the head, an attempt
+    RETRY = "retry"  # the database was unreachable: back to the head, no attempt, no wake
     DROP = "drop"  # the conversation is no longer queued in the database
 
 
@@ -43,6 +44,7 @@ class Outcome(StrEnum):
 class Assignment:
     conversation_id: int
     leader_id: int
+    worker: str = ""  # the worker life that claimed it (see `keep_alive`); "" for none
 
 
 @dataclass
@@ -99,9 +101,11 @@ class Router:
     async def _run(self, name: str, *args: Any) -> Any:
         return await self._scripts[name](keys=self._keys, args=list(args))
 
-    async def assign(self, limit: int) -> list[Assignment]:
-        flat = await self._run("assign", limit, now_ms())
-        return [Assignment(int(flat[i]), int(flat[i + 1])) for i in range(0, len(flat), 2)]
+    async def assign(self, limit: int, *, worker: str = "") -> list[Assignment]:
+        """Claimed by `worker`, a life whose key `keep_alive` keeps: when it expires, other
+        workers settle these records."""
+        flat = await self._run("assign", limit, now_ms(), worker)
+        return [Assignment(int(flat[i]), int(flat[i + 1]), worker) for i in range(0, len(flat), 2)]
 
     async def settle(self, assignment: Assignment, outcome: Outcome) -> int:
         """1 when settled, 2 when parked after too many failures, 0 when nothing matched."""
@@ -112,7 +116,7 @@ class Router:
         """One call for a whole batch; results in the dict's order."""
         args: list[Any] = [self.max_attempts, now_ms()]
         for a, outcome in outcomes.items():
-            args += [a.conversation_id, a.leader_id, outcome.value]
+            args += [a.conversation_id, a.leader_id, a.worker, outcome.value]
         return [int(r) for r in await self._run("settle", *args)]
 
     async def enqueue(
@@ -188,15 +192,40 @@ class Router:
             return int(rank) + 1
         return None if index is None else int(returned) + int(index) + 1
 
+    async def keep_alive(self, worker: str, ttl_ms: int, *, renew: bool) -> bool:
+        """Set a worker life's key for `ttl_ms`; with `renew`, only if it still exists.
+        False when renewing a key that has expired: that life is over."""
+        key = self.keys.worker_alive(worker)
+        return bool(await self.redis.set(key, "1", px=ttl_ms, xx=renew))
+
+    async def end_life(self, worker: str) -> None:
+        await self.redis.delete(self.keys.worker_alive(worker))
+
+    async def inflight_records(self) -> list[tuple[Assignment, int]]:
+        """Every in-flight record, with the ms it was made."""
+        records: dict[Any, Any] = await self.redis.hgetall(self.keys.inflight)
+        found = []
+        for conversation_id, record in records.items():
+            leader_id, since, worker = [*record.split(":", 2), ""][:3]
+            found.append((Assignment(int(conversation_id), int(leader_id), worker), int(since)))
+        return found
+
     async def stale_inflight(self, older_than_ms: int) -> list[Assignment]:
         cutoff = now_ms() - older_than_ms
-        records: dict[Any, Any] = await self.redis.hgetall(self.keys.inflight)
-        stale = []
-        for conversation_id, record in records.items():
-            leader_id, _, since = record.partition(":")
-            if int(since) <= cutoff:
-                stale.append(Assignment(int(conversation_id), int(leader_id)))
-        return stale
+        return [a for a, since in await self.inflight_records() if since <= cutoff]
+
+    async def orphaned_inflight(self) -> list[Assignment]:
+        """Records claimed by a worker life whose key has expired (the worker died, or was
+        paused past it)."""
+        claimed = [a for a, _ in await self.inflight_records() if a.worker]
+        lives = sorted({a.worker for a in claimed})
+        if not lives:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for life in lives:
+                pipe.exists(self.keys.worker_alive(life))
+            alive = {life for life, n in zip(lives, await pipe.execute(), strict=True) if n}
+        return [a for a in claimed if a.worker not in alive]
 
     async def snapshot(self) -> Snapshot:
         k = self.keys

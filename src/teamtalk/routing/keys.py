@@ -67,8 +67,10 @@ class Keys:
 
     @property
     def inflight(self) -> str:
-        """HASH conversation id -> "leader id:ms": assigned in Redis, not yet settled with
-        the database (the ms tell a dead worker's records from a live one's)."""
+        """HASH conversation id -> "leader id:ms:worker life": assigned in Redis, not yet
+        settled with the database. The life (absent in records no worker claimed) names a
+        `worker_alive` key: once it has expired, other workers settle the record; the ms
+        are the last resort (the assignment lease)."""
         return self._k("routing:inflight")
 
     @property
@@ -105,6 +107,11 @@ class Keys:
     @property
     def rebuild_lock(self) -> str:
         return self._k("routing:rebuild_lock")
+
+    def worker_alive(self, life: str) -> str:
+        """A worker life's liveness, with a short TTL the worker keeps refreshing; a life
+        whose key expired is over (its worker starts a new one)."""
+        return self._k(f"worker:alive:{life}")
 
     def worker_stats(self, worker_id: str) -> str:
         return self._k(f"worker:stats:{worker_id}")

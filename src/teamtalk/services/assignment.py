@@ -8,7 +8,7 @@ multi-row INSERT each for participants, events and system messages.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import case, insert, select, update
@@ -32,16 +32,21 @@ from teamtalk.services.announce import Change
 
 
 class LeaseExpired(Exception):
-    """The batch took so long that its in-flight records may already be swept."""
+    """The batch's claim ran out before its commit: its in-flight records may already be
+    settled by another worker."""
 
 
 async def commit_assignments(
-    db: AsyncSession, assignments: Sequence[Assignment], *, deadline: float
+    db: AsyncSession, assignments: Sequence[Assignment], *, deadline: Callable[[], float]
 ) -> tuple[list[Change], dict[Assignment, Outcome]]:
     """One transaction for the batch. Each conversation is assigned only if it is still
     queued and its leader is still online in the database (the leader rows are locked, so a
     concurrent "go offline" waits for us or we see it). Each change carries the "Assigned
-    to ..." system message, for `announce`."""
+    to ..." system message, for `announce`.
+
+    `deadline()` says (in time.monotonic()) until when the worker's claim on the batch
+    holds; it is asked right before the commit, as the worker's liveness refreshes move it
+    on. Past it, everything is rolled back (LeaseExpired)."""
     outcomes: dict[Assignment, Outcome] = {}
     leader_ids = sorted({a.leader_id for a in assignments})
     leaders = {
@@ -88,7 +93,7 @@ async def commit_assignments(
             outcomes[a] = Outcome.COMMITTED
         missed = [a for cid, a in wanted.items() if a not in outcomes]
         outcomes.update(await _already_held(db, missed))
-    if time.monotonic() > deadline:
+    if time.monotonic() > deadline():
         await db.rollback()
         raise LeaseExpired()
     await db.commit()

@@ -17,7 +17,7 @@ from teamtalk.models import Conversation, Presence, Role, Status, User, utcnow
 from teamtalk.realtime import Realtime, live_sockets
 from teamtalk.resources import Resources
 from teamtalk.routing.engine import now_ms
-from teamtalk.services.announce import Change, announce
+from teamtalk.services.announce import Change, after_commit, announce
 from teamtalk.services.lifecycle import unassign
 from teamtalk.services.presenters import conversations_out
 
@@ -64,7 +64,9 @@ async def set_status(
         leader.presence = status
         basket = [c.id for c in await basket_of(db, leader.id)]
         await db.commit()
-        await res.router.leader_set(leader.id, status.value, leader.capacity, basket)
+        await after_commit(
+            res.router.leader_set(leader.id, status.value, leader.capacity, basket), "leader_set"
+        )
     # Every tab of theirs hears it, after what their basket lost.
     await announce(db, realtime, changes, also=[AckStatus(status=status.value).for_user(user_id)])
     return status
@@ -83,7 +85,9 @@ async def _go_offline(db: AsyncSession, res: Resources, leader: User, reason: st
         for c in returned
     ]
     await db.commit()
-    await res.router.leader_offline(leader.id, [c.id for c in returned])
+    await after_commit(
+        res.router.leader_offline(leader.id, [c.id for c in returned]), "leader_offline"
+    )
     return changes
 
 
@@ -120,6 +124,7 @@ async def disconnected(res: Resources, realtime: Realtime, user_id: int, role: s
         await res.redis.srem(res.keys.online_agents, str(user_id))
     elif role == Role.TEAMLEADER:
         await res.redis.zadd(res.keys.disconnected, {str(user_id): now_ms()}, nx=True)
+        await res.router.wake()  # a worker's wait must now end when this grace does
 
 
 async def sweep_absent(res: Resources) -> None:
@@ -129,6 +134,16 @@ async def sweep_absent(res: Resources) -> None:
     for raw in leaders:
         if not await live_sockets(res.redis, res.keys, int(raw)):
             await res.redis.zadd(res.keys.disconnected, {str(raw): now_ms()}, nx=True)
+
+
+async def grace_left(res: Resources) -> float | None:
+    """Seconds until the earliest running grace period ends (0 if it has), None if none
+    runs."""
+    first: list[Any] = await res.redis.zrange(res.keys.disconnected, 0, 0, withscores=True)
+    if not first:
+        return None
+    ends = float(first[0][1]) + res.settings.presence_grace_seconds * 1000
+    return max(0.0, (ends - now_ms()) / 1000)
 
 
 async def expire_grace(res: Resources, realtime: Realtime | None) -> list[int]:

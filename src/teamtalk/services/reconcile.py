@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from teamtalk.models import Conversation, Presence, Role, Status, User
 from teamtalk.resources import Resources
-from teamtalk.routing.engine import LeaderState, Outcome, Snapshot
+from teamtalk.routing.engine import Assignment, LeaderState, Outcome, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -147,13 +147,26 @@ async def ensure(res: Resources) -> bool:
 
 
 async def settle_stale(res: Resources, *, older_than: float) -> int:
-    """In-flight records left by a worker that died between the script and the commit are
-    settled by what the database says, so nothing is lost or assigned twice."""
+    """The last resort: in-flight records older than the lease (a worker that died between
+    the script and the commit, with no liveness key to tell), settled by the database."""
     stale = await res.router.stale_inflight(int(older_than * 1000))
-    if not stale:
+    return await settle_by_database(res, stale)
+
+
+async def settle_orphaned(res: Resources) -> int:
+    """In-flight records of worker lives whose liveness key expired: the worker died, or was
+    paused past its deadline and will not commit them."""
+    return await settle_by_database(res, await res.router.orphaned_inflight())
+
+
+async def settle_by_database(res: Resources, records: list[Assignment]) -> int:
+    """Settle in-flight records of a dead worker by what the database says, so nothing is
+    lost or assigned twice. A record settled meanwhile by someone else is left alone (the
+    settle script matches its leader and worker life)."""
+    if not records:
         return 0
     async with res.sessions() as db:
-        for assignment in stale:
+        for assignment in records:
             conversation = await db.get(Conversation, assignment.conversation_id)
             if conversation is None or conversation.status != Status.QUEUED:
                 held = (
@@ -165,5 +178,5 @@ async def settle_stale(res: Resources, *, older_than: float) -> int:
             else:
                 outcome = Outcome.REQUEUE
             await res.router.settle(assignment, outcome)
-    log.warning("settled in-flight assignments of a dead worker", extra={"count": len(stale)})
-    return len(stale)
+    log.warning("settled in-flight assignments of a dead worker", extra={"count": len(records)})
+    return len(records)

@@ -14,8 +14,10 @@
 --   KEYS[6]  routing:last_assigned      HASH   leader id -> seq of their last assignment,
 --                                               for leaders not in KEYS[3] (whose score has it)
 --   KEYS[7]  routing:assign_seq         STRING assignment counter
---   KEYS[8]  routing:inflight           HASH   conversation id -> "leader id:ms", assigned
---                                               here but not yet settled with the database
+--   KEYS[8]  routing:inflight           HASH   conversation id -> "leader id:ms:worker",
+--                                               assigned here but not yet settled with the
+--                                               database; "worker" names the worker life
+--                                               that claimed it (absent: none did)
 --   KEYS[9]  routing:wake               LIST   the workers block on it
 --   KEYS[10] tl:                        prefix of the basket SETs: KEYS[10]..id..":basket"
 --   KEYS[11] routing:attempts           HASH   conversation id -> failed attempts
@@ -94,11 +96,12 @@ local function wake()
   redis.call('LTRIM', K_WAKE, 0, 0)
 end
 
--- The leader an in-flight record names, or nil.
-local function inflight_leader(conv)
+-- The leader and the worker life ('' for none) an in-flight record names, or nil.
+local function inflight_owner(conv)
   local record = redis.call('HGET', K_INFLIGHT, conv)
   if not record then
     return nil
   end
-  return string.match(record, '^([^:]+)')
+  local leader, rest = string.match(record, '^([^:]+):[^:]*(.*)$')
+  return leader, string.sub(rest, 2)
 end

@@ -5,10 +5,18 @@
 -- KEYS: the routing keys, see _lib.lua.
 -- ARGV[1]  the most assignments to make in this call
 -- ARGV[2]  now, in ms (the in-flight record's start)
+-- ARGV[3]  the worker life claiming them (its liveness key's name), or "" for none
 -- Returns a flat array {conversation id, leader id, ...}, empty when nothing can be assigned.
 --
 -- The hot path: the index's score holds the leader's free slots and last assignment, so
 -- each assignment is six O(1) or O(log N) calls, whatever the number of leaders.
+
+local function record_of(leader)
+  if ARGV[3] == '' then
+    return leader .. ':' .. ARGV[2]
+  end
+  return leader .. ':' .. ARGV[2] .. ':' .. ARGV[3]
+end
 
 local made = {}
 local seq = tonumber(redis.call('GET', K_SEQ) or '0')
@@ -48,7 +56,7 @@ for _ = 1, tonumber(ARGV[1]) do
     redis.call('HSET', K_LAST, leader, seq)
     redis.call('ZREM', K_AVAIL, leader)
   end
-  redis.call('HSET', K_INFLIGHT, conv, leader .. ':' .. ARGV[2])
+  redis.call('HSET', K_INFLIGHT, conv, record_of(leader))
   made[#made + 1] = conv
   made[#made + 1] = leader
 end

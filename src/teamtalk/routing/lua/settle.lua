@@ -2,20 +2,24 @@
 -- KEYS: the routing keys, see _lib.lua.
 -- ARGV[1]  failed attempts after which a requeued conversation is parked instead
 -- ARGV[2]  now, in ms (when a parked conversation was set aside)
--- ARGV[3..] triples: conversation id, the leader it was assigned to (a stale settle for
---          another leader is ignored), outcome: "committed" (the database has it),
---          "requeue" (the database step failed: back to the queue's head, in creation
---          order among the other returned ones), "drop" (no
---          longer queued in the database)
--- Returns one number per triple: 0 when there was no matching in-flight record (already
+-- ARGV[3..] quadruples: conversation id; the leader it was assigned to and the worker life
+--          that claimed it ("" for none): a record of another leader or another life is not
+--          this one (already settled, maybe claimed again since) and is left alone;
+--          outcome: "committed" (the database has it), "requeue" (the database step failed
+--          for this conversation: back to the queue's head, in creation order among the
+--          other returned ones, counting an attempt), "retry" (the database could not be
+--          reached: back to the head, no attempt counted, no wake: the worker backs off),
+--          "drop" (no longer queued in the database)
+-- Returns one number per quadruple: 0 when there was no matching in-flight record (already
 -- settled), else 1, or 2 when the conversation was parked.
 
 local max_attempts = tonumber(ARGV[1])
 local results = {}
-for i = 3, #ARGV, 3 do
-  local conv, leader, outcome = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+for i = 3, #ARGV, 4 do
+  local conv, leader, life, outcome = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local result = 0
-  if inflight_leader(conv) == leader then
+  local held_by, held_for = inflight_owner(conv)
+  if held_by == leader and held_for == life then
     redis.call('HDEL', K_INFLIGHT, conv)
     result = 1
     if outcome ~= 'committed' then
@@ -24,7 +28,9 @@ for i = 3, #ARGV, 3 do
       if redis.call('SREM', basket(leader), conv) == 1 then
         refresh(leader)
       end
-      wake()
+      if outcome ~= 'retry' then
+        wake()
+      end
     end
     if outcome == 'requeue' then
       if redis.call('HINCRBY', K_ATTEMPTS, conv, 1) >= max_attempts then
@@ -33,6 +39,8 @@ for i = 3, #ARGV, 3 do
       else
         return_to_queue(conv)
       end
+    elseif outcome == 'retry' then
+      return_to_queue(conv)
     else
       redis.call('HDEL', K_ATTEMPTS, conv)
     end
