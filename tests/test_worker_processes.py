@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -16,10 +17,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from teamtalk import db
 from teamtalk.embedded import EmbeddedValkey
 from teamtalk.models import Conversation, ConversationEvent, Presence, Role, Status, User
 from teamtalk.resources import Resources
@@ -285,6 +288,10 @@ async def _any(found: Awaitable[list[str]]) -> bool:
     return bool(await found)
 
 
+async def _true(value: bool) -> bool:
+    return value
+
+
 async def test_two_workers_assign_each_conversation_exactly_once(backend: Backend) -> None:
     res = Resources.open(backend.settings())
     try:
@@ -343,6 +350,103 @@ async def test_redis_restarted_empty_is_rebuilt_and_routing_goes_on(backend: Bac
         snap = await res.router.snapshot()
         assert snap.queue == [] and snap.leaders[leader].basket == {*held, *more}
     finally:
+        await res.close()
+        valkey.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def worker_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.getMessage().startswith("routing worker")]
+
+
+async def test_a_database_outage_is_waited_out_quietly_then_the_queue_drains(
+    backend: Backend, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="teamtalk.worker")
+    res = Resources.open(backend.settings(max_assign_attempts=2))
+    broken = db.create_engine("sqlite+aiosqlite://")  # no tables: every statement fails
+    working = res.sessions, res.reads
+    stop = asyncio.Event()
+    worker = Worker(res, None)
+    try:
+        _, agent = await add_people(res, 1, 10)
+        task = asyncio.create_task(worker.run(stop))
+        await asyncio.sleep(0.3)
+        res.sessions, res.reads = db.sessionmaker(broken), db.readers(broken)
+        async with working[0]() as session:  # requests still come in, through the servers
+            agent_row = await session.get_one(User, agent.id)
+            ids = []
+            for i in range(6):
+                conversation, _ = await create_conversation(
+                    session,
+                    res,
+                    None,
+                    Actor.of(agent_row),
+                    message=f"help {i}",
+                    topic_id=None,
+                    ticket_link=None,
+                )
+                ids.append(conversation.id)
+        await asyncio.sleep(3)
+        down = worker_lines(caplog)
+        assert [r.levelno for r in down] == [logging.WARNING], [r.getMessage() for r in down]
+        assert "database unavailable" in down[0].getMessage() and down[0].exc_info is None
+        assert worker.stats.errors <= 10, "the loop spins"
+        snap = await res.router.snapshot()
+        assert snap.parked == set() and set(snap.queue) | set(snap.inflight) == set(ids)
+        assert await res.redis.hlen(res.keys.attempts) == 0  # an outage counts no attempt
+
+        res.sessions, res.reads = working
+        back = time.monotonic()
+        while (await assigned_events(res, ids)) != dict.fromkeys(ids, 1):
+            assert time.monotonic() - back < 5, "the queue did not drain within 5 s"
+            await asyncio.sleep(0.05)
+        print(f"queue drained {time.monotonic() - back:.2f} s after the database came back")
+        await until(lambda: _true(len(worker_lines(caplog)) > 1), 2, "the worker says so")
+        lines = worker_lines(caplog)
+        assert len(lines) == 2 and "working again" in lines[1].getMessage()
+        stop.set()
+        await task
+    finally:
+        stop.set()
+        await broken.dispose()
+        await res.close()
+
+
+async def test_a_redis_outage_is_waited_out_quietly(
+    backend: Backend, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="teamtalk.worker")
+    folder = Path(tempfile.mkdtemp(prefix="tt-outage-", dir="/tmp"))
+    valkey = EmbeddedValkey(folder)
+    res = Resources.open(backend.settings(redis_url=valkey.start(), redis_prefix=""))
+    stop = asyncio.Event()
+    worker = Worker(res, None)
+    try:
+        _, agent = await add_people(res, 1, 10)
+        task = asyncio.create_task(worker.run(stop))
+        await asyncio.sleep(0.3)
+        valkey.stop()
+        await asyncio.sleep(3)
+        down = worker_lines(caplog)
+        assert [r.levelno for r in down] == [logging.WARNING], [r.getMessage() for r in down]
+        assert "redis unavailable" in down[0].getMessage() and down[0].exc_info is None
+        assert worker.stats.errors <= 10, "the loop spins"
+
+        valkey.start()
+        await _until_reachable(res.redis)
+        back = time.monotonic()
+        ids = await add_requests(res, agent, 3)
+        while (await assigned_events(res, ids)) != dict.fromkeys(ids, 1):
+            assert time.monotonic() - back < 5, "nothing assigned within 5 s of Redis' return"
+            await asyncio.sleep(0.05)
+        await until(lambda: _true(len(worker_lines(caplog)) > 1), 2, "the worker says so")
+        lines = worker_lines(caplog)
+        assert len(lines) == 2 and "working again" in lines[1].getMessage()
+        stop.set()
+        await task
+    finally:
+        stop.set()
         await res.close()
         valkey.stop()
         shutil.rmtree(folder, ignore_errors=True)

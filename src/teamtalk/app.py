@@ -28,6 +28,7 @@ from teamtalk.errors import (
     error_payload,
     field_errors,
 )
+from teamtalk.failures import Backoff
 from teamtalk.headers import SecurityHeaders
 from teamtalk.middleware import BodyLimit, BodyTimeout, HostGuard, OriginGuard, allowed_hosts
 from teamtalk.realtime import SERVER_TTL, Realtime
@@ -113,13 +114,17 @@ def create_app(settings: Settings) -> Any:
 
 
 async def _heartbeats(realtime: Realtime, stop: asyncio.Event) -> None:
+    backoff = Backoff(log, "socket registry heartbeat")
     while not stop.is_set():
         try:
             await realtime.heartbeat()
-        except Exception:
-            log.exception("socket registry heartbeat failed")
+            backoff.succeeded()
+            wait = SERVER_TTL / 3
+        except Exception as exc:
+            # Sooner than usual: once Redis is back, the registry is there again at once.
+            wait = backoff.failed(exc)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), SERVER_TTL / 3)
+            await asyncio.wait_for(stop.wait(), wait)
 
 
 def app_from_env() -> Any:

@@ -18,6 +18,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, select, update
 
+from teamtalk.failures import Backoff
 from teamtalk.models import Session, User, utcnow
 from teamtalk.resources import Resources
 from teamtalk.services.auth import TOUCH_INTERVAL, session_deadline
@@ -59,15 +60,13 @@ class LiveSessions:
 
     async def run(self, stop: asyncio.Event, end: Callable[[str], Awaitable[None]]) -> None:
         """Sweep every second until `stop`; `end` disconnects a socket."""
-        failing = False
+        backoff = Backoff(log, "reading the sessions of open sockets")
         while not stop.is_set():
             try:
                 await self.sweep(end)
-                failing = False
-            except Exception:
-                if not failing:  # once per outage, not every second
-                    log.exception("reading the sessions of open sockets failed")
-                failing = True
+                backoff.succeeded()
+            except Exception as exc:
+                backoff.failed(exc)  # logs once per outage, not every second
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), REFRESH_SECONDS)
 
