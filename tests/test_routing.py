@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import func, select
 
 from teamtalk.models import Conversation, ConversationEvent, Presence, Role, User
+from teamtalk.routing.engine import Assignment, Outcome
 from teamtalk.services import presence, reconcile
+from teamtalk.services.assignment import commit_assignments
 from teamtalk.worker import Worker
 from tests.clients import connected, go, request, sign_in
 from tests.conftest import NO_POLLING, Backend, Harness, LiveServer, harness_with
@@ -329,3 +332,22 @@ async def test_drift_is_mended_only_when_it_lasts(harness: Harness) -> None:
     assert (await res.router.snapshot()).queue == [stranded, queued]
     assert await worker.burst() == 2
     assert not await reconcile.drift(res)
+
+
+async def test_a_slot_redis_gives_but_the_database_has_not_is_not_taken(harness: Harness) -> None:
+    """Redis may be a slot off (a worker paused past its claim committed after it was
+    settled): the database's count under the leader's row lock keeps the basket in bounds."""
+    res = harness.resources
+    lead = await harness.user(Role.TEAMLEADER, capacity=1)
+    agent = await harness.user(Role.AGENT)
+    async with res.sessions() as db:
+        await presence.set_status(db, res, None, lead.id, Presence.ONLINE)
+    held, waiting = [(await request(harness, agent))["conversation"]["id"] for _ in range(2)]
+    assert await Worker(res, None).burst() == 1
+    async with res.sessions() as db:
+        changes, outcomes = await commit_assignments(
+            db, [Assignment(waiting, lead.id)], deadline=lambda: math.inf
+        )
+    assert changes == [] and outcomes == {Assignment(waiting, lead.id): Outcome.RETRY}
+    assert await db_status(harness, held) == ("assigned", lead.id)
+    assert await db_status(harness, waiting) == ("queued", None)

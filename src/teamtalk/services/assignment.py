@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sqlalchemy import case, insert, select, update
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,9 +40,11 @@ async def commit_assignments(
     db: AsyncSession, assignments: Sequence[Assignment], *, deadline: Callable[[], float]
 ) -> tuple[list[Change], dict[Assignment, Outcome]]:
     """One transaction for the batch. Each conversation is assigned only if it is still
-    queued and its leader is still online in the database (the leader rows are locked, so a
-    concurrent "go offline" waits for us or we see it). Each change carries the "Assigned
-    to ..." system message, for `announce`.
+    queued and its leader is still online in the database with room in their basket (the
+    leader rows are locked, so a concurrent "go offline" or another worker's batch for the
+    same leader waits for us or we see it: the count is exact even when Redis is wrong, as
+    after a worker paused past its claim). Each change carries the "Assigned to ..." system
+    message, for `announce`.
 
     `deadline()` says (in time.monotonic()) until when the worker's claim on the batch
     holds; it is asked right before the commit, as the worker's liveness refreshes move it
@@ -55,7 +57,8 @@ async def commit_assignments(
             select(User).where(User.id.in_(leader_ids)).order_by(User.id).with_for_update()
         )
     }
-    wanted = {}
+    room = await _room(db, leaders)
+    wanted, full = {}, []
     for a in assignments:
         leader = leaders.get(a.leader_id)
         eligible = (
@@ -64,8 +67,11 @@ async def commit_assignments(
             and leader.role == Role.TEAMLEADER
             and leader.presence == Presence.ONLINE
         )
-        if eligible:
+        if eligible and room[a.leader_id] > 0:
+            room[a.leader_id] -= 1
             wanted[a.conversation_id] = a
+        elif eligible:
+            full.append(a)
         else:
             outcomes[a] = Outcome.REQUEUE
     changes: list[Change] = []
@@ -93,6 +99,7 @@ async def commit_assignments(
             outcomes[a] = Outcome.COMMITTED
         missed = [a for cid, a in wanted.items() if a not in outcomes]
         outcomes.update(await _already_held(db, missed))
+    outcomes.update(await _already_held(db, full, queued=Outcome.RETRY))
     if time.monotonic() > deadline():
         await db.rollback()
         raise LeaseExpired()
@@ -144,9 +151,23 @@ async def _record(
     return {m.conversation_id: m for m in stored}
 
 
-async def _already_held(db: AsyncSession, missed: list[Assignment]) -> dict[Assignment, Outcome]:
-    """Not queued any more: withdrawn (drop it), or already this leader's (a duplicate
-    queue entry: keep it in the basket)."""
+async def _room(db: AsyncSession, leaders: dict[int, User]) -> dict[int, int]:
+    """Free slots per leader, as the database counts them."""
+    held = await db.execute(
+        select(Conversation.assignee_id, func.count())
+        .where(Conversation.assignee_id.in_(list(leaders)), Conversation.status == Status.ASSIGNED)
+        .group_by(Conversation.assignee_id)
+    )
+    counts = {leader_id: n for leader_id, n in held}
+    return {lid: leader.capacity - counts.get(lid, 0) for lid, leader in leaders.items()}
+
+
+async def _already_held(
+    db: AsyncSession, missed: list[Assignment], *, queued: Outcome = Outcome.DROP
+) -> dict[Assignment, Outcome]:
+    """Not assigned by this batch: already this leader's (a duplicate queue entry: keep it
+    in the basket), else `queued` when still queued (given no room: not the conversation's
+    fault, and Redis is mended by drift repair), else withdrawn or gone: drop it."""
     if not missed:
         return {}
     rows = await db.execute(
@@ -154,8 +175,14 @@ async def _already_held(db: AsyncSession, missed: list[Assignment]) -> dict[Assi
             Conversation.id.in_([a.conversation_id for a in missed])
         )
     )
-    holder = {cid: assignee for cid, status, assignee in rows if status == Status.ASSIGNED}
-    return {
-        a: Outcome.COMMITTED if holder.get(a.conversation_id) == a.leader_id else Outcome.DROP
-        for a in missed
-    }
+    state = {cid: (status, assignee) for cid, status, assignee in rows}
+    outcomes = {}
+    for a in missed:
+        status, assignee = state.get(a.conversation_id, (None, None))
+        if status == Status.ASSIGNED and assignee == a.leader_id:
+            outcomes[a] = Outcome.COMMITTED
+        elif status == Status.QUEUED:
+            outcomes[a] = queued
+        else:
+            outcomes[a] = Outcome.DROP
+    return outcomes
