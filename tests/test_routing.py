@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 from collections.abc import AsyncIterator
 
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy import func, select
 
 from teamtalk.models import Conversation, ConversationEvent, Presence, Role, User
-from teamtalk.routing.engine import Assignment, Outcome
+from teamtalk.routing.engine import Assignment, Outcome, Router
 from teamtalk.services import presence, reconcile
 from teamtalk.services.assignment import commit_assignments
 from teamtalk.worker import Worker
@@ -351,3 +353,24 @@ async def test_a_slot_redis_gives_but_the_database_has_not_is_not_taken(harness:
     assert changes == [] and outcomes == {Assignment(waiting, lead.id): Outcome.RETRY}
     assert await db_status(harness, held) == ("assigned", lead.id)
     assert await db_status(harness, waiting) == ("queued", None)
+
+
+async def test_a_status_change_stands_when_redis_fails_after_its_commit(harness: Harness) -> None:
+    res = harness.resources
+    lead = await harness.user(Role.TEAMLEADER)
+    unreachable = Redis.from_url("redis://127.0.0.1:1", socket_connect_timeout=0.5)
+    cut_off = dataclasses.replace(res, router=Router(unreachable, res.keys))
+    worker = Worker(res, None)
+    try:
+        for status in (Presence.ONLINE, Presence.OFFLINE):
+            async with res.sessions() as db:
+                assert await presence.set_status(db, cut_off, None, lead.id, status) == status
+            async with res.sessions() as db:
+                assert (await db.get_one(User, lead.id)).presence == status
+            # Routing missed it; drift repair mends it from the database.
+            await worker.repair_drift()
+            await worker.repair_drift()
+            routed = (await res.router.snapshot()).leaders.get(lead.id)
+            assert (routed.status if routed else Presence.OFFLINE) == status
+    finally:
+        await unreachable.aclose()

@@ -2,8 +2,8 @@
 
 Hypothesis runs random sequences of the things that change routing (requests, status
 changes, disconnects and grace periods, submits, capacity changes, worker steps, workers
-killed mid-assignment and settled by the lease or by their expired liveness key, database
-outages, Redis losing everything) and checks the
+killed mid-assignment and settled by the lease or by their expired liveness key, workers
+paused past their claim, database outages, Redis losing everything) and checks the
 invariants of DESIGN.md ("Conversation lifecycle", "Routing") after every step. Failures it
 found are replayed at the end as plain tests.
 
@@ -45,7 +45,7 @@ from teamtalk.resources import Resources
 from teamtalk.routing.engine import Assignment, Snapshot
 from teamtalk.services import messages, presence, reconcile
 from teamtalk.services.access import Actor
-from teamtalk.services.assignment import commit_assignments
+from teamtalk.services.assignment import LeaseExpired, commit_assignments
 from teamtalk.services.conversations import create_conversation
 from teamtalk.services.lifecycle import submit_as, transfer, withdraw
 from teamtalk.services.reconcile import Drift
@@ -593,6 +593,29 @@ class RoutingMachine(RuleBasedStateMachine):
     async def _commit_only(self, made: Sequence[Assignment]) -> None:
         async with self.res.sessions() as db:
             await commit_assignments(db, made, deadline=lambda: math.inf)
+
+    @rule(batch=st.integers(1, 3))
+    def worker_paused_past_its_claim(self, batch: int) -> None:
+        """Paused after the assign script until its liveness key expired; meanwhile a live
+        worker settled its records and assigned again. Resumed, it must commit nothing."""
+        paused = Worker(self.res, None)
+        self.run(paused.alive.refresh())
+        life = paused.alive.life
+        made = self.run(self.res.router.assign(batch, worker=life))
+        self.taken.update(a.conversation_id for a in made)
+        self.run(self.res.redis.delete(self.res.keys.worker_alive(life)))  # its TTL runs out
+        self.run(reconcile.settle_orphaned(self.res))
+        self.run(self.worker.step())
+        self.run(paused.alive.refresh())  # resumed: a new life
+        if made:
+            self.run(self._resume(paused, made, life))
+
+    async def _resume(self, paused: Worker, made: Sequence[Assignment], life: str) -> None:
+        async with self.res.sessions() as db:
+            with contextlib.suppress(LeaseExpired):
+                await commit_assignments(db, made, deadline=lambda: paused.alive.deadline(life))
+                raise AssertionError("a worker whose claim ran out committed")
+        await paused.settle(paused.failed(list(made), LeaseExpired()))
 
     @precondition(lambda self: self.dead_worker)
     @rule()

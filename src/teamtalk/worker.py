@@ -133,12 +133,13 @@ class Worker:
                 await self.housekeeping()
                 if time.monotonic() >= self._grace_due:
                     await self.end_grace()
-                if await self.step():
+                made = await self.step()
+                backoff.succeeded()
+                if made:
                     self.stats.interval = self.settings.worker_min_interval
                     self._grace_due = min(self._grace_due, time.monotonic() + GRACE_CHECK_SECONDS)
                 else:
                     await self.wait(stop)
-                backoff.succeeded()
             except Exception as exc:
                 self.stats.errors += 1
                 await _sleep(stop, backoff.failed(exc))
