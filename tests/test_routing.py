@@ -347,10 +347,10 @@ async def test_a_slot_redis_gives_but_the_database_has_not_is_not_taken(harness:
     held, waiting = [(await request(harness, agent))["conversation"]["id"] for _ in range(2)]
     assert await Worker(res, None).burst() == 1
     async with res.sessions() as db:
-        changes, outcomes = await commit_assignments(
+        staged, outcomes = await commit_assignments(
             db, [Assignment(waiting, lead.id)], deadline=lambda: math.inf
         )
-    assert changes == [] and outcomes == {Assignment(waiting, lead.id): Outcome.RETRY}
+    assert staged.outs == [] and outcomes == {Assignment(waiting, lead.id): Outcome.RETRY}
     assert await db_status(harness, held) == ("assigned", lead.id)
     assert await db_status(harness, waiting) == ("queued", None)
 

@@ -29,7 +29,7 @@ from teamtalk.realtime import Realtime
 from teamtalk.resources import Resources
 from teamtalk.routing.engine import Assignment, Outcome, Router
 from teamtalk.services import lifecycle, outbox, presence, reconcile
-from teamtalk.services.announce import announce
+from teamtalk.services.announce import deliver
 from teamtalk.services.assignment import LeaseExpired, commit_assignments
 
 log = logging.getLogger(__name__)
@@ -223,19 +223,22 @@ class Worker:
 
         async with self.res.sessions() as db:
             try:
-                changes, outcomes = await commit_assignments(db, assignments, deadline=deadline)
+                staged, outcomes = await commit_assignments(
+                    db, assignments, deadline=deadline, realtime=self.realtime
+                )
             except Exception as exc:
                 await self.settle(self.failed(assignments, exc))
                 if failures.dependency(exc):
                     raise
                 return 0
-            await self.settle(outcomes)
-            # The leader's basket and the agent's view, for the whole batch at once.
-            await announce(db, self.realtime, changes)
-        self.stats.processed += len(changes)
-        if changes:
+        await self.settle(outcomes)
+        # The leader's basket and the agent's view, for the whole batch at once.
+        await deliver(self.realtime, staged)
+        made = len(staged.outs)
+        self.stats.processed += made
+        if made:
             self.stats.last_processed = time.time()
-        return len(changes)
+        return made
 
     def failed(self, assignments: list[Assignment], exc: Exception) -> dict[Assignment, Outcome]:
         """The batch was not committed. Only a failure of the conversations' own counts an

@@ -27,8 +27,9 @@ from teamtalk.models import (
     User,
     utcnow,
 )
+from teamtalk.realtime import Realtime
 from teamtalk.routing.engine import Assignment, Outcome
-from teamtalk.services.announce import Change
+from teamtalk.services.announce import Change, Staged, stage
 
 
 class LeaseExpired(Exception):
@@ -37,14 +38,19 @@ class LeaseExpired(Exception):
 
 
 async def commit_assignments(
-    db: AsyncSession, assignments: Sequence[Assignment], *, deadline: Callable[[], float]
-) -> tuple[list[Change], dict[Assignment, Outcome]]:
+    db: AsyncSession,
+    assignments: Sequence[Assignment],
+    *,
+    deadline: Callable[[], float],
+    realtime: Realtime | None = None,
+) -> tuple[Staged, dict[Assignment, Outcome]]:
     """One transaction for the batch. Each conversation is assigned only if it is still
     queued and its leader is still online in the database with room in their basket (the
     leader rows are locked, so a concurrent "go offline" or another worker's batch for the
     same leader waits for us or we see it: the count is exact even when Redis is wrong, as
-    after a worker paused past its claim). Each change carries the "Assigned to ..." system
-    message, for `announce`.
+    after a worker paused past its claim). The events (each assignment's "Assigned to ..."
+    system message among them) go to the outbox in the same transaction, for `deliver`
+    once Redis is settled.
 
     `deadline()` says (in time.monotonic()) until when the worker's claim on the batch
     holds; it is asked right before the commit, as the worker's liveness refreshes move it
@@ -100,11 +106,12 @@ async def commit_assignments(
         missed = [a for cid, a in wanted.items() if a not in outcomes]
         outcomes.update(await _already_held(db, missed))
     outcomes.update(await _already_held(db, full, queued=Outcome.RETRY))
+    staged = await stage(db, realtime, changes)
     if time.monotonic() > deadline():
         await db.rollback()
         raise LeaseExpired()
     await db.commit()
-    return changes, outcomes
+    return staged, outcomes
 
 
 async def _record(

@@ -59,36 +59,35 @@ async def set_status(
         raise Forbidden("This account is deactivated.", code="deactivated")
     changes: list[Change] = []
     if status == Presence.OFFLINE:
-        changes = await _go_offline(db, res, leader, reason)
+        changes = await _go_offline(db, leader, reason)
     else:
         leader.presence = status
         basket = [c.id for c in await basket_of(db, leader.id)]
-        await db.commit()
+    # Every tab of theirs hears it, after what their basket lost. Commits, with the events
+    # in the outbox; routing follows.
+    await announce(db, realtime, changes, also=[AckStatus(status=status.value).for_user(user_id)])
+    if status == Presence.OFFLINE:
+        returned = [ch.conversation.id for ch in changes]
+        await after_commit(res.router.leader_offline(leader.id, returned), "leader_offline")
+    else:
         await after_commit(
             res.router.leader_set(leader.id, status.value, leader.capacity, basket), "leader_set"
         )
-    # Every tab of theirs hears it, after what their basket lost.
-    await announce(db, realtime, changes, also=[AckStatus(status=status.value).for_user(user_id)])
     return status
 
 
-async def _go_offline(db: AsyncSession, res: Resources, leader: User, reason: str) -> list[Change]:
+async def _go_offline(db: AsyncSession, leader: User, reason: str) -> list[Change]:
     """Offline returns the basket to the head of the queue, oldest first, at once."""
     leader.presence = Presence.OFFLINE
     returned = await basket_of(db, leader.id)
     now = utcnow()
     text = f"{leader.display_name} went offline; back in the queue."
-    changes = [
+    return [
         await unassign(
             db, c, now, "returned", leader_id=leader.id, reason=reason, text=text, by_leader=False
         )
         for c in returned
     ]
-    await db.commit()
-    await after_commit(
-        res.router.leader_offline(leader.id, [c.id for c in returned]), "leader_offline"
-    )
-    return changes
 
 
 async def capacity_changed(res: Resources, leader: User) -> None:
