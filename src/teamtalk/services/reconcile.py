@@ -165,6 +165,7 @@ async def settle_by_database(res: Resources, records: list[Assignment]) -> int:
     settle script matches its leader and worker life)."""
     if not records:
         return 0
+    settled = 0
     async with res.sessions() as db:
         for assignment in records:
             conversation = await db.get(Conversation, assignment.conversation_id)
@@ -177,6 +178,7 @@ async def settle_by_database(res: Resources, records: list[Assignment]) -> int:
                 outcome = Outcome.COMMITTED if held else Outcome.DROP
             else:
                 outcome = Outcome.REQUEUE
-            await res.router.settle(assignment, outcome)
-    log.warning("settled in-flight assignments of a dead worker", extra={"count": len(records)})
-    return len(records)
+            settled += bool(await res.router.settle(assignment, outcome))
+    if settled:
+        log.warning("settled in-flight assignments of a dead worker", extra={"count": settled})
+    return settled
