@@ -1,5 +1,7 @@
 import asyncio
+import contextlib
 import importlib.util
+import logging
 import os
 import shutil
 import signal
@@ -7,6 +9,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -189,3 +192,94 @@ def test_server_that_exits_is_reported(short_dir: Path, monkeypatch: pytest.Monk
         server.start()
     assert server.pid is None
     assert not server.pidfile.exists()
+
+
+def servers_on(config: Path) -> list[int]:
+    """Live processes started with this config file."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if proc.name.isdigit() and os.fsencode(config) in args and alive(int(proc.name)):
+            found.append(int(proc.name))
+    return found
+
+
+def logged(caplog: pytest.LogCaptureFixture, words: str) -> list[str]:
+    return [r.getMessage() for r in caplog.records if words in r.getMessage()]
+
+
+def wait_restarted(server: EmbeddedValkey, old_pid: int, timeout: float = 5.0) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pid = server.pid
+        if pid is not None and pid != old_pid:
+            with contextlib.suppress(redis.ConnectionError):
+                if ping(server.url):
+                    return pid
+        time.sleep(0.02)
+    raise AssertionError("Valkey was not restarted")
+
+
+def test_a_killed_server_is_restarted_with_its_data(
+    short_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="teamtalk.embedded")
+    with EmbeddedValkey(short_dir) as server:
+        url, pid = server.url, server.pid
+        assert pid is not None
+        with redis.Redis.from_url(url) as client:
+            client.set("kept", "yes")
+        os.kill(pid, signal.SIGKILL)
+        killed = time.monotonic()
+        new_pid = wait_restarted(server, pid)
+        assert time.monotonic() - killed < 1.5
+        assert server.url == url  # same socket and password
+        assert int(server.pidfile.read_text()) == new_pid
+        with redis.Redis.from_url(url) as client:
+            assert client.get("kept") == b"yes"  # from the AOF
+        deadline = time.monotonic() + 2
+        while not logged(caplog, "is back") and time.monotonic() < deadline:
+            time.sleep(0.02)  # logged once the new server answered
+        died = logged(caplog, "died")
+        assert len(died) == 1 and "SIGKILL" in died[0] and len(logged(caplog, "is back")) == 1
+    assert not alive(new_pid)
+    assert servers_on(server.config_path) == []
+
+
+def test_a_server_that_cannot_come_back_is_given_up_loudly(
+    short_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(embedded, "MAX_CRASHES", 3)
+    monkeypatch.setattr(embedded, "RESTART_DELAYS", (0.0, 0.05))
+    gave_up = threading.Event()
+    server = EmbeddedValkey(short_dir, on_give_up=gave_up.set)
+    server.start()
+    try:
+        pid = server.pid
+        assert pid is not None
+        server.config_path.write_text("no-such-directive yes\n")  # every restart fails
+        os.kill(pid, signal.SIGKILL)
+        assert gave_up.wait(10)
+        assert server.gave_up
+        assert servers_on(server.config_path) == []
+        loud = [r for r in caplog.records if r.levelno == logging.CRITICAL]
+        assert len(loud) == 1 and "not restarting it again" in loud[0].getMessage()
+        assert "no-such-directive" in loud[0].getMessage()  # the end of valkey.log says why
+    finally:
+        server.stop()
+
+
+def test_a_stop_during_a_restart_leaves_no_server(short_dir: Path) -> None:
+    for _ in range(3):
+        server = EmbeddedValkey(short_dir)
+        server.start()
+        pid = server.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        server.stop()  # racing the supervisor's restart
+        time.sleep(0.3)
+        assert servers_on(server.config_path) == []
+        assert not server.pidfile.exists()

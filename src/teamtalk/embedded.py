@@ -6,13 +6,16 @@ import atexit
 import contextlib
 import ctypes
 import importlib.util
+import logging
 import os
+import queue
 import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +31,12 @@ MAX_SOCKET_PATH = 100
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
 _PR_SET_PDEATHSIG = 1
+# Seconds before restarting a server that died: after its 1st, 2nd, ... death in the window.
+RESTART_DELAYS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+MAX_CRASHES = 10  # deaths within CRASH_WINDOW seconds, after which it is left down
+CRASH_WINDOW = 60.0
+
+log = logging.getLogger(__name__)
 
 
 class EmbeddedRedisError(RuntimeError):
@@ -99,17 +108,32 @@ def _child_setup() -> Callable[[], None] | None:
     return setup
 
 
-class EmbeddedValkey:
-    """A Valkey server private to one data directory, stopped when we exit or die."""
+def _how(returncode: int) -> str:
+    if returncode >= 0:
+        return f"exit code {returncode}"
+    try:
+        return f"killed by {signal.Signals(-returncode).name}"
+    except ValueError:
+        return f"killed by signal {-returncode}"
 
-    def __init__(self, data_dir: Path) -> None:
+
+class EmbeddedValkey:
+    """A Valkey server private to one data directory: stopped when we exit or die, started
+    again (same directory, address and password) when it dies on its own."""
+
+    def __init__(self, data_dir: Path, *, on_give_up: Callable[[], None] | None = None) -> None:
         self.dir = Path(data_dir).resolve() / "valkey"
         self.config_path = self.dir / "valkey.conf"
         self.pidfile = self.dir / "valkey.pid"
         self.socket_path = self.dir / "valkey.sock"
         self.log_path = self.dir / "valkey.log"
+        self.on_give_up = on_give_up  # called from the supervisor when it stops restarting
+        self.gave_up = False
         self._proc: subprocess.Popen[bytes] | None = None
         self._url: str | None = None
+        self._supervisor: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()  # a launch and a stop do not interleave
 
     @property
     def url(self) -> str:
@@ -119,16 +143,61 @@ class EmbeddedValkey:
 
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
+        proc = self._proc
+        return proc.pid if proc is not None else None
 
     def start(self) -> str:
-        if self._proc is not None:
+        if self._supervisor is not None:
             return self.url
         binary = find_server_binary()
         # Private: the password, the AOF (every routing key) and the socket live here.
         datadir.make_dirs(self.dir)
         datadir.tighten_tree(self.dir)
         self._kill_leftover()
+        url = self._configure()
+        # One thread forks Valkey, first and after every crash, and lives until stop():
+        # the parent-death signal fires when the forking *thread* ends (see _child_setup).
+        started: queue.Queue[BaseException | None] = queue.Queue()
+        self._stopping.clear()
+        supervisor = threading.Thread(
+            target=self._supervise, args=(binary, url, started), name="valkey", daemon=True
+        )
+        supervisor.start()
+        failed = started.get()
+        if failed is not None:
+            supervisor.join()
+            raise failed
+        self._supervisor = supervisor
+        self._url = url
+        atexit.register(self.stop)
+        return url
+
+    def stop(self) -> None:
+        supervisor, self._supervisor = self._supervisor, None
+        if supervisor is None:
+            return
+        atexit.unregister(self.stop)
+        self._stopping.set()  # before taking the lock: a launch after it sees this
+        with self._lock:
+            proc, self._proc, self._url = self._proc, None, None
+        if proc is not None:
+            self._end(proc)
+        supervisor.join(STOP_TIMEOUT)
+
+    def __enter__(self) -> EmbeddedValkey:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _configure(self) -> str:
+        """Write the config; returns the URL, which stays valid across restarts."""
         password = self._password()
         lines = [
             "daemonize no",
@@ -151,34 +220,87 @@ class EmbeddedValkey:
             lines += ["bind 127.0.0.1", f"port {port}"]
             url = f"redis://:{pw}@127.0.0.1:{port}/0"
         _write_private(self.config_path, "\n".join(lines) + "\n")
+        return url
 
-        self._proc = subprocess.Popen(
+    def _supervise(
+        self, binary: Path, url: str, started: queue.Queue[BaseException | None]
+    ) -> None:
+        try:
+            proc = self._launch(binary, url)
+        except BaseException as exc:
+            started.put(exc)
+            return
+        started.put(None)
+        crashes: list[float] = []
+        while True:
+            code = proc.wait()
+            if self._stopping.is_set():
+                return
+            if code == 0 or self._read_pid() != proc.pid:
+                # A clean shutdown, or another server took over the directory: somebody
+                # else's decision (see _kill_leftover), not a crash.
+                log.warning("embedded Valkey (pid %d) was stopped from outside", proc.pid)
+                return
+            died = time.monotonic()
+            log.error("embedded Valkey (pid %d) died: %s; restarting it", proc.pid, _how(code))
+            crashes = [t for t in crashes if died - t < CRASH_WINDOW]
+            while True:
+                crashes.append(time.monotonic())
+                if len(crashes) > MAX_CRASHES:
+                    self._give_up(len(crashes))
+                    return
+                # Back off from a server that keeps crashing (a full disk, a broken AOF).
+                if self._stopping.wait(RESTART_DELAYS[min(len(crashes), len(RESTART_DELAYS)) - 1]):
+                    return
+                try:
+                    proc = self._launch(binary, url)
+                    break
+                except EmbeddedRedisError as exc:
+                    if self._stopping.is_set():
+                        return
+                    log.error("embedded Valkey did not start again: %s", exc)
+            log.warning(
+                "embedded Valkey is back (pid %d) after %.1f s", proc.pid, time.monotonic() - died
+            )
+
+    def _launch(self, binary: Path, url: str) -> subprocess.Popen[bytes]:
+        """Start Valkey on the config written and wait until it answers (its AOF loaded)."""
+        with self._lock:
+            if self._stopping.is_set():
+                raise EmbeddedRedisError("embedded Valkey is stopping")
+            # What Valkey prints before its log is open (a bad config) goes to its log too.
+            errors = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                proc = self._spawn(binary, errors)
+            finally:
+                os.close(errors)
+            self._proc = proc
+            _write_private(self.pidfile, f"{proc.pid}\n")
+        try:
+            self._wait_ready(proc, url)
+        except BaseException:
+            with self._lock:
+                if self._proc is proc:
+                    self._proc = None
+            self._end(proc)
+            raise
+        return proc
+
+    def _spawn(self, binary: Path, errors: int) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
             [str(binary), str(self.config_path)],
             cwd=self.dir,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=errors,
             preexec_fn=_child_setup(),
             # Valkey creates its AOF, RDB and log with the umask it inherits.
             umask=0o077,
             # Own session: a terminal Ctrl-C reaches only us, and we stop Valkey cleanly.
             start_new_session=True,
         )
-        _write_private(self.pidfile, f"{self._proc.pid}\n")
-        atexit.register(self.stop)
-        self._url = url
-        try:
-            self._wait_ready(self._proc, url)
-        except BaseException:
-            self.stop()
-            raise
-        return url
 
-    def stop(self) -> None:
-        proc, self._proc, self._url = self._proc, None, None
-        if proc is None:
-            return
-        atexit.unregister(self.stop)
+    def _end(self, proc: subprocess.Popen[bytes]) -> None:
         if proc.poll() is None:
             proc.terminate()  # Valkey flushes the AOF on SIGTERM
             try:
@@ -191,17 +313,18 @@ class EmbeddedValkey:
             self.pidfile.unlink(missing_ok=True)
             self.socket_path.unlink(missing_ok=True)
 
-    def __enter__(self) -> EmbeddedValkey:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def _give_up(self, crashes: int) -> None:
+        self.gave_up = True
+        log.critical(
+            "embedded Valkey died %d times within %.0f s; not restarting it again. "
+            "The end of %s:\n%s",
+            crashes,
+            CRASH_WINDOW,
+            self.log_path,
+            self._log_tail(),
+        )
+        if self.on_give_up is not None:
+            self.on_give_up()
 
     def _password(self) -> str:
         path = self.dir / "password"
