@@ -27,6 +27,7 @@ from teamtalk.errors import (
     dependency_error,
     error_payload,
     field_errors,
+    log_outage,
 )
 from teamtalk.failures import Backoff
 from teamtalk.headers import SecurityHeaders
@@ -159,9 +160,14 @@ def _add_error_handlers(api: FastAPI) -> None:
         code = codes.get(exc.status_code, f"http_{exc.status_code}")
         return JSONResponse(error_payload(code, str(exc.detail)), exc.status_code)
 
-    async def dependency_failed(_: Request, exc: Exception) -> JSONResponse:
+    async def dependency_failed(request: Request, exc: Exception) -> JSONResponse:
+        # Answered here, in the app, rather than by the catch-all below: Starlette re-raises
+        # what that one answers, and the server would log a traceback for every request of
+        # an outage.
         known = dependency_error(exc)
-        assert known is not None
+        if known is None:
+            return await unexpected(request, exc)
+        log_outage(log, known, exc)
         return JSONResponse(known.payload(), known.status, headers=known.headers)
 
     for failure in DEPENDENCY_FAILURES:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+import time
 from typing import Any
 
+import redis.exceptions
 import sqlalchemy.exc
 
 
@@ -72,16 +76,104 @@ class Unavailable(TeamTalkError):
         self.headers = {"Retry-After": str(retry_after)}
 
 
-# Failures that are not bugs: every database connection of this process in use (a burst
-# must not become a 500).
-DEPENDENCY_FAILURES: tuple[type[Exception], ...] = (sqlalchemy.exc.TimeoutError,)
+DATABASE_RETRY_AFTER = 5  # seconds: a database restart or failover
+REDIS_RETRY_AFTER = 2  # seconds: the embedded Valkey is back within one
+OUTAGE_LOG_SECONDS = 10.0  # one warning per dependency this often, not one per request
+
+# SQLite primary result codes (the low byte) of a database that cannot be used right now:
+# BUSY, LOCKED, READONLY, IOERR, FULL, CANTOPEN, PROTOCOL. A wrong statement (SQLITE_ERROR:
+# syntax, no such table) is a bug, and stays one.
+SQLITE_OUTAGES = frozenset({5, 6, 8, 10, 13, 14, 15})
+# PostgreSQL SQLSTATE prefixes: connection exception, insufficient resources (too many
+# connections), shutdown or start-up ("cannot connect now"), system error.
+POSTGRES_OUTAGES = ("08", "53", "57P", "58")
+DRIVERS = ("sqlalchemy", "asyncpg", "aiosqlite", "sqlite3")
+
+# Failures that are not bugs: a dependency that is down or too busy. Every one of these
+# classes is answered by `dependency_error`; what it does not recognise is a 500.
+DEPENDENCY_FAILURES: tuple[type[Exception], ...] = (
+    sqlalchemy.exc.TimeoutError,
+    sqlalchemy.exc.DBAPIError,
+    redis.exceptions.ConnectionError,  # BusyLoadingError (Valkey loading its AOF) too
+    redis.exceptions.TimeoutError,
+    OSError,  # asyncpg lets a refused connect escape unwrapped
+    ExceptionGroup,
+)
+_logged_at: dict[str, float] = {}
 
 
-def dependency_error(exc: Exception) -> TeamTalkError | None:
-    """The answer for one of DEPENDENCY_FAILURES, else None."""
+def dependency_error(exc: BaseException) -> TeamTalkError | None:
+    """The answer when a dependency failed (the pool is exhausted, the database or Redis is
+    down), else None: the one place that tells an outage from a bug."""
+    if isinstance(exc, BaseExceptionGroup):
+        # Starlette and anyio task groups wrap what their tasks raised.
+        answers = [dependency_error(e) for e in exc.exceptions]
+        if answers and all(answers):
+            return answers[0]
+        return None
     if isinstance(exc, sqlalchemy.exc.TimeoutError):
         return Unavailable("The server is busy; try again in a moment.", code="busy")
+    if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
+        return Unavailable(
+            "Live routing is unavailable; try again in a moment.",
+            code="redis_unavailable",
+            retry_after=REDIS_RETRY_AFTER,
+        )
+    if _database_down(exc):
+        return Unavailable(
+            "The database is unavailable; try again in a moment.",
+            code="database_unavailable",
+            retry_after=DATABASE_RETRY_AFTER,
+        )
     return None
+
+
+def _database_down(exc: BaseException) -> bool:
+    if isinstance(exc, sqlalchemy.exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        if isinstance(exc, sqlalchemy.exc.IntegrityError | sqlalchemy.exc.ProgrammingError):
+            return False
+        return _driver_outage(exc.orig)
+    # Raw driver errors: asyncpg's own, or an OSError from connecting through the pool.
+    return _driver_outage(exc) and _from_driver(exc)
+
+
+def _driver_outage(exc: BaseException | None) -> bool:
+    """Whether the driver's error (or what caused it) says the server cannot be used now."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, sqlite3.Error):
+            return (exc.sqlite_errorcode & 0xFF) in SQLITE_OUTAGES
+        sqlstate = getattr(exc, "sqlstate", None)
+        if isinstance(sqlstate, str) and type(exc).__module__.startswith("asyncpg"):
+            return sqlstate.startswith(POSTGRES_OUTAGES)
+        if isinstance(exc, OSError):  # refused, reset, unreachable, timed out
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _from_driver(exc: BaseException) -> bool:
+    """Whether the error was raised in the database driver or SQLAlchemy, not elsewhere."""
+    tb = exc.__traceback__
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        if module.split(".")[0] in DRIVERS:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def log_outage(logger: logging.Logger, error: TeamTalkError, exc: BaseException) -> None:
+    """One warning line, no traceback, at most every OUTAGE_LOG_SECONDS per code: an outage
+    answers every request and every socket reconnect with a 503."""
+    now = time.monotonic()
+    if now - _logged_at.get(error.code, -OUTAGE_LOG_SECONDS) < OUTAGE_LOG_SECONDS:
+        return
+    _logged_at[error.code] = now
+    logger.warning("%s: %s: %s", error.code, type(exc).__name__, str(exc)[:200])
 
 
 def error_payload(code: str, message: str, details: Any = None) -> dict[str, Any]:

@@ -21,9 +21,11 @@ from teamtalk.errors import (
     NotAuthenticated,
     TeamTalkError,
     TooManyRequests,
+    Unavailable,
     dependency_error,
     error_payload,
     field_errors,
+    log_outage,
 )
 from teamtalk.middleware import origin_allowed, own_origin
 from teamtalk.models import Presence, Role
@@ -93,10 +95,16 @@ def register(sio: Server, resources: Resources, realtime: Realtime, live: LiveSe
             raise
         except Exception as exc:
             # Refused, not left hanging: the client retries with its usual backoff.
-            log.exception("socket connect failed", extra={"sid": sid})
             await forget(sid)  # no disconnect event follows a refused connect
-            refusal = error_payload("unavailable", "The server is busy; try again.")
-            raise socketio.exceptions.ConnectionRefusedError("unavailable", refusal) from exc
+            known = dependency_error(exc)
+            if known is None:
+                log.exception("socket connect failed", extra={"sid": sid})
+                known = Unavailable("The server is busy; try again.")
+            else:
+                log_outage(log, known, exc)  # every client retries: no traceback each
+            raise socketio.exceptions.ConnectionRefusedError(
+                known.message, known.payload()
+            ) from exc
 
     async def admit(sid: str, environ: dict[str, Any]) -> None:
         async with resources.sessions() as db:
@@ -183,6 +191,7 @@ def register(sio: Server, resources: Resources, realtime: Realtime, live: LiveSe
             except Exception as exc:
                 known = dependency_error(exc)
                 if known is not None:
+                    log_outage(log, known, exc)
                     return known.payload()
                 log.exception("socket handler failed", extra={"sid": sid, "event": name})
                 return error_payload("internal_error", "Something went wrong.")
