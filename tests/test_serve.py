@@ -127,3 +127,47 @@ def test_a_crashed_server_leaves_no_valkey(data_dir: Path) -> None:
     proc.kill()
     proc.communicate(timeout=30)
     assert gone(pid), "Valkey outlived a crash of teamtalk"
+
+
+def test_a_killed_valkey_is_restarted_and_requests_go_on(data_dir: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    agent = next(x for x in demo_logins() if x.role == "agent")
+    proc = start(data_dir, port)
+    try:
+        wait_ready(url, proc)
+        signed_in = login(url, agent.email, DEMO_PASSWORD)
+        assert signed_in.status_code == 200
+        answers: list[tuple[int, str | None]] = []
+        with httpx.Client(
+            base_url=url, cookies=signed_in.cookies, headers={"Origin": url}, timeout=10
+        ) as client:
+
+            def create() -> int:
+                r = client.post("/api/conversations", json={"message": "Help, please"})
+                code = r.json()["error"]["code"] if r.status_code != 201 else None
+                answers.append((r.status_code, code))
+                return r.status_code
+
+            for _ in range(5):
+                create()
+            old = valkey_pid(data_dir)
+            os.kill(old, signal.SIGKILL)
+            killed = time.monotonic()
+            ready_again = None
+            while time.monotonic() - killed < 10:
+                create()
+                if ready_again is None and client.get("/readyz").status_code == 200:
+                    ready_again = time.monotonic() - killed
+                if ready_again is not None and len(answers) > 30:
+                    break
+            assert ready_again is not None and ready_again < 5
+            assert valkey_pid(data_dir) != old
+            assert [create() for _ in range(3)] == [201, 201, 201]
+        assert set(answers) <= {(201, None), (503, "redis_unavailable")}, answers
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=30)[0]
+    assert "embedded Valkey" in output and "died: killed by SIGKILL" in output, output
+    assert "embedded Valkey is back" in output, output
+    assert "unhandled error" not in output, output  # no request failed with a 500

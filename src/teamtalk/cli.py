@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import signal
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, TypeVar
@@ -44,12 +46,15 @@ def main() -> None:
 
 
 @contextmanager
-def redis_for(settings: Settings) -> Iterator[Settings]:
-    """The settings with a Redis URL: the configured one, or a private Valkey's for the run."""
+def redis_for(
+    settings: Settings, on_give_up: Callable[[], None] | None = None
+) -> Iterator[Settings]:
+    """The settings with a Redis URL: the configured one, or a private Valkey's for the run
+    (restarted when it dies; `on_give_up` is called if it keeps dying)."""
     if settings.redis_url is not None:
         yield settings
         return
-    with EmbeddedValkey(settings.data_dir) as valkey:
+    with EmbeddedValkey(settings.data_dir, on_give_up=on_give_up) as valkey:
         yield settings.model_copy(update={"redis_url": valkey.url})
 
 
@@ -97,7 +102,15 @@ def serve(
     setup_logging(settings)
     if settings.embedded_database or settings.embedded_redis or not settings.secret_key:
         datadir.secure_data_dir(settings.data_dir)
-    with redis_for(settings) as settings:
+    gave_up = threading.Event()
+
+    def give_up() -> None:
+        # Routing cannot work without it: stop, as a service manager would stop us, rather
+        # than answer 503 for ever; whoever restarts teamtalk starts a fresh Valkey.
+        gave_up.set()
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    with redis_for(settings, give_up) as settings:
         logins = with_db(settings, lambda s: _prepare(s, settings, demo_data=not no_demo))
         url = f"http://{settings.host}:{settings.port}"
         typer.echo(f"\nTeam Talk is running at {url}\n")
@@ -107,8 +120,6 @@ def serve(
                 typer.echo(f"  {login.role.value:<11} {login.email}")
             typer.echo("")
         if reload:
-            import os
-
             os.environ["REDIS_URL"] = settings.redis_url or ""
             config = serving.server_config(
                 "teamtalk.app:app_from_env", settings, factory=True, reload=True
@@ -118,6 +129,9 @@ def serve(
 
             config = serving.server_config(create_app(settings), settings)
         serving.run(config)
+    if gave_up.is_set():
+        typer.echo("Error: the embedded Valkey kept dying; see the log above.", err=True)
+        raise typer.Exit(1)
 
 
 async def _prepare(
