@@ -105,14 +105,18 @@ class Valkey:
         self.aof = aof
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self, *, wait: bool = True) -> None:
         args = ["--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder)]
         args += ["--save", "", "--appendonly", "yes" if self.aof else "no"]
+        # DEBUG POPULATE, and an AOF of commands (slower to load than an RDB preamble).
+        args += ["--enable-debug-command", "local", "--aof-use-rdb-preamble", "no"]
         self.proc = subprocess.Popen(
             [str(find_server_binary()), *args],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        if not wait:
+            return
         deadline = time.monotonic() + 10
         with redis.Redis(port=self.port, socket_connect_timeout=1) as client:
             while True:
@@ -245,6 +249,7 @@ async def test_a_redis_outage_answers_503_and_passes(
                             assert_unavailable(login, "redis_unavailable")
                         ack = await probe.say(conversation_id, "Still there?")
                         assert ack["error"]["code"] == "redis_unavailable"
+                        assert (await refused(live, token))["code"] == "redis_unavailable"
                         assert_no_tracebacks(caplog)
                     finally:
                         valkey.start()
@@ -294,6 +299,41 @@ async def test_a_locked_sqlite_database_answers_503(
                 assert (await client.get("/api/me")).status_code == 200
     finally:
         await _delete_prefix(valkey_url, prefix)
+
+
+async def test_a_valkey_loading_its_aof_is_unavailable(valkey_folder: Path) -> None:
+    valkey = Valkey(valkey_folder, aof=True)
+    valkey.start()
+    try:
+        with redis.Redis(port=valkey.port) as client:
+            client.execute_command("DEBUG", "POPULATE", "400000")
+            client.execute_command("BGREWRITEAOF")  # DEBUG POPULATE is not in the AOF
+            while True:
+                state = client.info("persistence")
+                if not state["aof_rewrite_in_progress"] and not state["aof_rewrite_scheduled"]:
+                    break
+                await asyncio.sleep(0.05)
+        valkey.kill()
+        valkey.start(wait=False)
+        pool = redis.asyncio.Redis.from_pool(redis_pool(valkey.url))
+        try:
+            answers = set()
+            async with asyncio.timeout(30):
+                while True:
+                    try:
+                        await pool.ping()
+                        break
+                    except redis.ConnectionError as exc:  # not listening, then loading
+                        known = dependency_error(exc)
+                        assert known is not None
+                        answers.add((type(exc), known.code))
+                        await asyncio.sleep(0.005)
+            assert (redis.BusyLoadingError, "redis_unavailable") in answers
+        finally:
+            await pool.aclose()
+    finally:
+        if valkey.proc is not None:
+            valkey.kill()
 
 
 async def real_error(url: str, *statements: str) -> Exception:
@@ -367,3 +407,21 @@ async def test_an_outage_in_a_task_group_is_a_503(backend: Backend) -> None:
                 assert_unavailable(await client.post("/api/both"), "redis_unavailable")
         finally:
             await dead.aclose()
+
+
+async def test_a_wrong_statement_is_still_a_500(
+    backend: Backend, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SQLite's OperationalError and PostgreSQL's ProgrammingError: a bug, not an outage."""
+    async with harness_with(backend) as harness:
+
+        async def wrong() -> None:
+            async with harness.resources.sessions() as session:
+                await session.execute(text("SELECT * FROM no_such_table"))
+
+        harness.fastapi.add_api_route("/api/wrong", wrong, methods=["POST"])
+        async with harness.client() as client:
+            response = await client.post("/api/wrong")
+        assert response.status_code == 500
+        assert response.json()["error"]["code"] == "internal_error"
+        assert any(r.exc_info and "no_such_table" in str(r.exc_info[1]) for r in caplog.records)
