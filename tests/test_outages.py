@@ -27,6 +27,7 @@ import pytest
 import redis
 import redis.asyncio
 import sqlalchemy.exc
+from redis.asyncio import BlockingConnectionPool
 from sqlalchemy import event, text
 
 from teamtalk import db, errors
@@ -392,6 +393,21 @@ async def test_outages_are_told_from_bugs(tmp_path: Path) -> None:
     assert known is not None and known.code == "redis_unavailable"
     mixed = ExceptionGroup("mixed", [*raised.value.exceptions, KeyError(1)])
     assert dependency_error(mixed) is None
+
+
+async def test_a_redis_pool_with_no_free_connection_is_busy(valkey_url: str) -> None:
+    pool = BlockingConnectionPool.from_url(valkey_url, max_connections=1, timeout=0.1)
+    client = redis.asyncio.Redis.from_pool(pool)
+    try:
+        holding = asyncio.create_task(client.blpop(["tt-test-nothing"], timeout=1))
+        await asyncio.sleep(0.05)
+        with pytest.raises(redis.ConnectionError) as raised:
+            await client.ping()
+        known = dependency_error(raised.value)
+        assert known is not None and known.code == "busy"
+        assert await holding is None
+    finally:
+        await client.aclose()
 
 
 async def test_an_outage_in_a_task_group_is_a_503(backend: Backend) -> None:

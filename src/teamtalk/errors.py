@@ -111,11 +111,11 @@ def dependency_error(exc: BaseException) -> TeamTalkError | None:
         if answers and all(answers):
             return answers[0]
         return None
-    if isinstance(exc, sqlalchemy.exc.TimeoutError):
+    if isinstance(exc, sqlalchemy.exc.TimeoutError) or _redis_pool_exhausted(exc):
         return Unavailable("The server is busy; try again in a moment.", code="busy")
     if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
         return Unavailable(
-            "Live routing is unavailable; try again in a moment.",
+            "Redis is unavailable; try again in a moment.",
             code="redis_unavailable",
             retry_after=REDIS_RETRY_AFTER,
         )
@@ -126,6 +126,13 @@ def dependency_error(exc: BaseException) -> TeamTalkError | None:
             retry_after=DATABASE_RETRY_AFTER,
         )
     return None
+
+
+def _redis_pool_exhausted(exc: BaseException) -> bool:
+    # redis-py's BlockingConnectionPool, after waiting its timeout for a free connection.
+    return isinstance(exc, redis.exceptions.ConnectionError) and isinstance(
+        exc.__cause__, TimeoutError
+    )
 
 
 def _database_down(exc: BaseException) -> bool:
