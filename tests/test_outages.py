@@ -399,7 +399,11 @@ async def test_a_redis_pool_with_no_free_connection_is_busy(valkey_url: str) -> 
     pool = BlockingConnectionPool.from_url(valkey_url, max_connections=1, timeout=0.1)
     client = redis.asyncio.Redis.from_pool(pool)
     try:
-        holding = asyncio.create_task(client.blpop(["tt-test-nothing"], timeout=1))
+
+        async def hold() -> Any:
+            return await client.blpop(["tt-test-nothing"], timeout=1)
+
+        holding = asyncio.create_task(hold())  # the one connection, for a second
         await asyncio.sleep(0.05)
         with pytest.raises(redis.ConnectionError) as raised:
             await client.ping()
