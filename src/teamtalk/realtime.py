@@ -63,7 +63,8 @@ class RedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
 
     def _redis_connect(self) -> None:
         if self.redis is None:
-            self.redis = Redis.from_pool(redis_pool(self.redis_url))
+            # No silent retry: a lost subscription must reach the listener (a resync).
+            self.redis = Redis.from_pool(redis_pool(self.redis_url, retry_once=False))
             self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             self.connected = True
             self._closing = set()
@@ -96,7 +97,7 @@ class RedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
                 raise
             except Exception as exc:
                 if not lost:
-                    log.error("socket event subscription lost; retrying", extra={"error": str(exc)})
+                    log.warning("socket event subscription lost (%s); retrying", exc)
                 lost = True
                 await asyncio.sleep(retry)
                 retry = min(retry * 2, LISTEN_RETRY_MAX)

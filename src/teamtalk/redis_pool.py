@@ -35,13 +35,15 @@ HEALTH_CHECK_SECONDS = 15
 RETRY_ONCE = Retry(NoBackoff(), 1, supported_errors=(ConnectionError, TimeoutError))
 
 
-def redis_pool(url: str, **options: Any) -> BlockingConnectionPool:
+def redis_pool(url: str, *, retry_once: bool = True, **options: Any) -> BlockingConnectionPool:
+    """`retry_once=False` for a subscriber that must hear of a lost connection: redis-py's
+    retry reconnects a subscription silently, and what was published meanwhile is gone."""
     return BlockingConnectionPool.from_url(
         url,
         max_connections=REDIS_CONNECTIONS,
         timeout=REDIS_WAIT_SECONDS,
         socket_connect_timeout=CONNECT_SECONDS,
         health_check_interval=HEALTH_CHECK_SECONDS,
-        retry=RETRY_ONCE,
+        retry=RETRY_ONCE if retry_once else Retry(NoBackoff(), 0),
         **options,
     )

@@ -14,6 +14,7 @@ from typing import TypeVar
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from teamtalk import failures
 from teamtalk.events import AssignConversation, NewMessage, RemoveFromBasket, UpdateConversation
 from teamtalk.models import Conversation, Message, OutboxEntry, utcnow
 from teamtalk.realtime import Emission, Realtime, conversation_room, user_room
@@ -132,12 +133,8 @@ async def deliver(realtime: Realtime | None, staged: Staged) -> None:
         return
     try:
         await realtime.emit_many(staged.events, outbox_id=staged.entry_id)
-    except Exception:
-        log.warning(
-            "events not delivered; the outbox will deliver them",
-            exc_info=True,
-            extra={"outbox_id": staged.entry_id},
-        )
+    except Exception as exc:
+        _failed_after_commit(exc, "events not delivered; the outbox will deliver them")
 
 
 async def announce(
@@ -164,10 +161,15 @@ async def after_commit(step: Awaitable[T], what: str) -> T | None:
     routing state from the database, and the outbox redelivers the events."""
     try:
         return await step
-    except Exception:
-        log.warning(
-            "step after a commit failed; routing state will be mended",
-            exc_info=True,
-            extra={"step": what},
-        )
+    except Exception as exc:
+        _failed_after_commit(exc, f"{what} after a commit failed; routing state will be mended")
         return None
+
+
+def _failed_after_commit(exc: Exception, message: str) -> None:
+    """An outage is a line in the log; anything else is a bug, with its traceback."""
+    store = failures.dependency(exc)
+    if store is not None:
+        log.warning("%s (%s unavailable: %s)", message, store, exc)
+    else:
+        log.error(message, exc_info=exc)
