@@ -18,6 +18,7 @@ import dataclasses
 import itertools
 import math
 import os
+import tempfile
 import uuid
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
@@ -66,8 +67,9 @@ LEADER = st.integers(0, len(LEADER_CAPACITIES) - 1)
 # Picks one of the candidates a rule has at that moment (modulo), so printed steps replay.
 PICK = st.integers(0, 7)
 NEVER = 3600.0  # lease: only the rules below decide when a dead worker's records settle
-# A database with no tables: every statement fails, as in an outage.
-BROKEN_DATABASE = "sqlite+aiosqlite://"
+# A "database file" that is a directory cannot be opened: every statement fails as in an
+# outage (SQLITE_CANTOPEN).
+BROKEN_DATABASE = f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='teamtalk-outage-')}"
 
 
 @dataclass(frozen=True)

@@ -7,28 +7,20 @@ import logging
 import time
 
 import redis.exceptions
-import sqlalchemy.exc
+
+from teamtalk import errors
 
 FIRST_WAIT = 0.05
 LONGEST_WAIT = 2.0  # short enough that work waiting drains within seconds of a recovery
 
 
 def dependency(exc: BaseException) -> str | None:
-    """ "redis" or "database" when `exc` says that store cannot be reached, else None."""
-    if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
-        return "redis"
-    if isinstance(
-        exc,
-        sqlalchemy.exc.OperationalError
-        | sqlalchemy.exc.InterfaceError
-        | sqlalchemy.exc.TimeoutError,  # no pool connection in time
-    ):
-        return "database"
-    if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated:
-        return "database"
-    if isinstance(exc, OSError):  # a driver's refused or reset connection, unwrapped
-        return "database"
-    return None
+    """ "redis" or "database" when `exc` says that store cannot be reached or is too busy
+    (errors.dependency_error decides, as it does for the answers), else None."""
+    if errors.dependency_error(exc) is None:
+        return None
+    redis_failure = redis.exceptions.ConnectionError | redis.exceptions.TimeoutError
+    return "redis" if isinstance(exc, redis_failure) else "database"
 
 
 class Backoff:
