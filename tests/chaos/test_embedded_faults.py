@@ -1,0 +1,99 @@
+"""Faults on the embedded default: one `teamtalk serve` on SQLite, with the private Valkey
+it starts and the worker inside it, as `scripts/serve` runs it."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+
+import pytest
+
+from tests.chaos import faults
+from tests.chaos.run import running
+from tests.chaos.scale import Scale
+from tests.chaos.stack import STOP_TIMEOUT, EmbeddedStack
+
+pytestmark = pytest.mark.chaos("embedded")
+
+
+async def test_embedded_server_sigkill(embedded: EmbeddedStack, chaos_scale: Scale) -> None:
+    """The one server SIGKILLed (its Valkey goes with it); started again, with the same
+    data directory, it picks up where the database says."""
+    async with running("embedded: server SIGKILL", embedded, chaos_scale) as run:
+        server = embedded.servers[0]
+        valkey = embedded.valkey_pid()
+        await server.kill()
+        run.note("server SIGKILL")
+        if valkey is not None:
+            run.promise("the server's Valkey outlived it", await faults.gone(valkey))
+        await run.traffic(1)
+        server.start()
+        await embedded.ready(0)
+        back = time.monotonic()
+        run.note("server back")
+        await run.expect_convergence("server_restart", back)
+        await run.traffic(chaos_scale.settle)
+    assert not run.findings.problems, run.report()
+
+
+async def test_embedded_valkey_killed(embedded: EmbeddedStack, chaos_scale: Scale) -> None:
+    """The server's own Valkey SIGKILLed: the server brings it back by itself (its data
+    is rebuilt from the database) and clients converge."""
+    async with running("embedded: its Valkey SIGKILL", embedded, chaos_scale) as run:
+        pid = embedded.valkey_pid()
+        run.promise("the embedded Valkey's pid file names a process", pid is not None)
+        if pid is not None:
+            faults.kill_pid(pid)
+            killed = time.monotonic()
+            run.note(f"embedded Valkey {pid} SIGKILL")
+            took = await run.converged(killed, chaos_scale.drain)
+            run.figures["converged_after_valkey_kill_s"] = took
+            restarted = embedded.valkey_pid()
+            run.figures["valkey_restarted"] = restarted not in (None, pid)
+            run.promise(
+                f"the server restarted its Valkey (pid file: {restarted}, was {pid})",
+                restarted not in (None, pid),
+            )
+            run.promise(
+                f"baskets matched the database {took} s after the kill (bound "
+                f"{chaos_scale.drain:g} s)",
+                took is not None,
+            )
+        await run.traffic(chaos_scale.settle)
+    assert not run.findings.problems, run.report()
+
+
+async def test_sqlite_locked(embedded: EmbeddedStack, chaos_scale: Scale) -> None:
+    """Another program holds the database file locked (BEGIN EXCLUSIVE) for a while:
+    requests wait or are answered 503, never 500, and nothing is lost."""
+    async with running("embedded: SQLite file locked", embedded, chaos_scale) as run:
+        run.note("BEGIN EXCLUSIVE by another connection")
+        await faults.sqlite_locked(embedded.database_file, chaos_scale.outage)
+        released = time.monotonic()
+        run.note("lock released")
+        await run.expect_convergence("lock_release", released)
+        await run.traffic(chaos_scale.settle)
+    assert not run.findings.problems, run.report()
+
+
+async def test_embedded_graceful_sigterm(embedded: EmbeddedStack, chaos_scale: Scale) -> None:
+    """SIGTERM in the middle of a burst: the server finishes what it holds, stops its
+    Valkey and exits 0; started again, it goes on."""
+    async with running("embedded: graceful SIGTERM during a burst", embedded, chaos_scale) as run:
+        run.agents.rate = chaos_scale.rate * 3
+        await run.traffic(1)
+        server = embedded.servers[0]
+        server.signal(signal.SIGTERM)
+        run.note("SIGTERM server")
+        began = time.monotonic()
+        code = await faults.exits_within(server, STOP_TIMEOUT)
+        run.figures["sigterm_exit_code"] = code
+        run.figures["sigterm_exit_s"] = round(time.monotonic() - began, 2)
+        run.promise(f"SIGTERM: exit code {code} (promise: 0 in time)", code == 0)
+        run.agents.rate = chaos_scale.rate
+        await asyncio.sleep(0.5)
+        server.start()
+        await embedded.ready(0)
+        await run.traffic(chaos_scale.settle)
+    assert not run.findings.problems, run.report()
