@@ -10,7 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from redis.asyncio import Redis
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from teamtalk import db
 from teamtalk.models import Conversation, ConversationEvent, Message, MessageKind, Status
@@ -51,43 +52,77 @@ class State:
         return held
 
 
-async def read_state(database_url: str) -> State:
-    engine = db.create_engine(normalize_database_url(database_url))
-    try:
-        async with db.sessionmaker(engine)() as session:
-            conversations = {c.id: c for c in await session.scalars(select(Conversation))}
-            rows = await session.execute(
-                select(Message.conversation_id, Message.body).where(
-                    Message.kind == MessageKind.USER, Message.body.like("chaos %")
-                )
-            )
-            markers: dict[str, list[int]] = defaultdict(list)
-            for conversation_id, body in rows:
-                markers[body].append(conversation_id)
-            events = list(
-                await session.scalars(select(ConversationEvent).order_by(ConversationEvent.id))
-            )
-            return State(conversations, dict(markers), events)
-    finally:
-        await engine.dispose()
+def engine_for(database_url: str) -> AsyncEngine:
+    return db.create_engine(normalize_database_url(database_url))
 
 
-async def baskets_now(database_url: str) -> dict[int, set[int]]:
+async def read_state(engine: AsyncEngine) -> State:
+    async with db.sessionmaker(engine)() as session:
+        conversations = {c.id: c for c in await session.scalars(select(Conversation))}
+        rows = await session.execute(
+            select(Message.conversation_id, Message.body).where(
+                Message.kind == MessageKind.USER, Message.body.like("chaos %")
+            )
+        )
+        markers: dict[str, list[int]] = defaultdict(list)
+        for conversation_id, body in rows:
+            markers[body].append(conversation_id)
+        events = list(
+            await session.scalars(select(ConversationEvent).order_by(ConversationEvent.id))
+        )
+        return State(conversations, dict(markers), events)
+
+
+async def baskets_now(engine: AsyncEngine) -> dict[int, set[int]]:
     """Each leader's basket in the database (assigned conversations by assignee)."""
-    engine = db.create_engine(normalize_database_url(database_url))
-    try:
-        async with engine.connect() as conn:
-            rows = await conn.execute(
-                select(Conversation.assignee_id, Conversation.id).where(
-                    Conversation.status == Status.ASSIGNED
-                )
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(Conversation.assignee_id, Conversation.id).where(
+                Conversation.status == Status.ASSIGNED
             )
-            held: dict[int, set[int]] = defaultdict(set)
-            for leader_id, conversation_id in rows:
+        )
+        held: dict[int, set[int]] = defaultdict(set)
+        for leader_id, conversation_id in rows:
+            if leader_id is not None:
                 held[leader_id].add(conversation_id)
-            return held
-    finally:
-        await engine.dispose()
+        return held
+
+
+async def busy(engine: AsyncEngine) -> int:
+    """Conversations still queued or assigned."""
+    async with engine.connect() as conn:
+        query = select(func.count()).where(
+            Conversation.status.in_([Status.QUEUED, Status.ASSIGNED])
+        )
+        return int(await conn.scalar(query) or 0)
+
+
+async def assigned_since(engine: AsyncEngine, since: datetime) -> bool:
+    """Some conversation was assigned after `since`: routing goes on."""
+    async with engine.connect() as conn:
+        query = select(ConversationEvent.id).where(
+            ConversationEvent.type == "assigned", ConversationEvent.created_at > since
+        )
+        return await conn.scalar(query.limit(1)) is not None
+
+
+def trail(state: State, conversation_id: int) -> str:
+    """A conversation's events, in order: type, then the leader (from>to) where one is."""
+    steps = []
+    for e in state.events:
+        if e.conversation_id == conversation_id:
+            who = "" if e.from_leader_id is None else str(e.from_leader_id)
+            who += "" if e.to_leader_id is None else f">{e.to_leader_id}"
+            steps.append(
+                f"{e.type}{'(' + who + ')' if who else ''}@{e.created_at:%H:%M:%S.%f}"[:-3]
+            )
+    return f"{conversation_id}: " + " ".join(steps)
+
+
+def trails(f: Findings, state: State, ids: set[int]) -> None:
+    if ids:
+        shown = sorted(ids)[:MAX_LISTED]
+        f.figures["trails"] = [trail(state, c) for c in shown]
 
 
 def basket_differences(clients: dict[int, set[int]], database: dict[int, set[int]]) -> list[str]:
@@ -211,9 +246,15 @@ def audit_end(
     ]
     f.broken("a conversation not drained (still queued or assigned)", waiting)
     f.figures["end_states"] = dict(left)
+    odd = {
+        c.id for c in state.conversations.values() if c.status in (Status.QUEUED, Status.ASSIGNED)
+    }
+    for leader_id, shown in clients.items():
+        odd |= shown ^ state.baskets().get(leader_id, set())
+    trails(f, state, odd)
     for name, value in redis_view.items():
         if value:
-            f.problems.append(f"Redis {name} not empty at the end: {value}")
+            f.problems.append(f"Redis routing state left at the end: {name}: {value}")
 
 
 async def read_redis(url: str, keys: Keys) -> dict[str, Any]:
@@ -283,3 +324,21 @@ def claim_delays(state: State, claims: list[tuple[int, float]]) -> list[tuple[in
         later = [t for t in assigned.get(conversation, []) if t >= claimed - 0.05]
         out.append((conversation, round(min(later) - claimed, 3) if later else math.inf))
     return out
+
+
+def audit_claims(
+    f: Findings, state: State, claims: list[tuple[int, float]], promise: float
+) -> None:
+    """Every claim seen was committed within `promise` s (another worker was alive)."""
+    delays = claim_delays(state, claims)
+    slow = sorted(((d, c) for c, d in delays if d > promise), reverse=True)
+    f.figures["claims_seen"] = len(delays)
+    f.figures["claim_to_assigned_s"] = summary([d for _, d in delays if d != math.inf])
+    f.figures["claims_over_1s"] = sum(1 for _, d in delays if d > 1)
+    f.figures["claims_never_assigned"] = sum(d == math.inf for _, d in delays)
+    f.broken(
+        f"a claim committed later than {promise:g} s while another worker lived",
+        [f"conversation {c} after {d} s" for d, c in slow],
+    )
+    if slow:
+        f.figures["slow_claim_trails"] = [trail(state, c) for _, c in slow[:MAX_LISTED]]

@@ -7,8 +7,14 @@ import os
 import signal
 import sqlite3
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+from sqlalchemy import text
+
+from teamtalk import db
+from teamtalk.settings import normalize_database_url
 from tests.chaos.stack import Process
 
 
@@ -26,6 +32,20 @@ async def sqlite_locked(path: Path, seconds: float) -> None:
             conn.close()
 
     await asyncio.to_thread(hold)
+
+
+@asynccontextmanager
+async def conversations_locked(database_url: str) -> AsyncIterator[None]:
+    """PostgreSQL: the conversations table locked against writes while in the block, so a
+    worker that has claimed an assignment waits, claim in hand, to commit it."""
+    engine = db.create_engine(normalize_database_url(database_url))
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("LOCK TABLE conversations IN EXCLUSIVE MODE"))
+            yield
+            await conn.rollback()
+    finally:
+        await engine.dispose()
 
 
 def kill_pid(pid: int) -> None:

@@ -16,14 +16,19 @@ class Scale:
     warmup: float  # seconds of traffic before the first fault
     settle: float  # seconds of traffic after the last fault
     drain: float  # at most this long for the queue and baskets to empty
+    converge: float  # at most this long to wait for recovery (the promise is 5 s)
     kills: int  # worker kills in the worker-kill scenario
     outage: float  # seconds a database or Redis stays away
 
 
-CI = Scale("ci", leaders=6, agents=10, rate=4.0, warmup=3, settle=4, drain=15, kills=3, outage=4)
+CI = Scale(
+    "ci", leaders=6, agents=10, rate=4.0, warmup=3, settle=4, drain=12, converge=10, kills=3,
+    outage=4,
+)  # fmt: skip
 LARGE = Scale(
-    "large", leaders=30, agents=60, rate=5.0, warmup=10, settle=20, drain=45, kills=8, outage=15
-)
+    "large", leaders=30, agents=60, rate=5.0, warmup=10, settle=20, drain=45, converge=30,
+    kills=8, outage=15,
+)  # fmt: skip
 
 
 def current() -> Scale:

@@ -8,6 +8,7 @@ Valkey) and the embedded default (one `teamtalk serve` on SQLite with its own Va
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import shutil
@@ -16,11 +17,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
+from redis.asyncio import Redis
 from sqlalchemy import text
 
 from teamtalk import db
@@ -109,25 +112,50 @@ class Process:
             await self.kill()
             return None
 
-    def tail(self, lines: int = 25) -> str:
+    def lines(self) -> list[str]:
         try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+            return self.log.read_text(errors="replace").splitlines()
         except OSError:
-            return "(no log)"
+            return []
 
     def errors_logged(self) -> int:
-        """Log lines at ERROR or CRITICAL (JSON lines) and tracebacks printed as text."""
-        try:
-            content = self.log.read_text(errors="replace")
-        except OSError:
-            return 0
-        return sum(
-            1
-            for line in content.splitlines()
-            if '"level": "error"' in line
-            or '"level": "critical"' in line
-            or line.startswith("Traceback")
-        )
+        """Log entries at ERROR or CRITICAL, and tracebacks printed as text."""
+        return sum(1 for line in self.lines() if line_level(line) in ("error", "critical"))
+
+    def digest(self, top: int = 6) -> str:
+        """Its most frequent warnings and errors, each with the exception behind it."""
+        seen: Counter[str] = Counter()
+        for line in self.lines():
+            if line_level(line) in ("warning", "error", "critical"):
+                seen[line_gist(line)] += 1
+        exits = [line for line in self.lines() if line.startswith("=== ")]
+        shown = [f"    {n:>5} x {gist}" for gist, n in seen.most_common(top)]
+        return "\n".join([f"  {self.name}: {', '.join(exits)}", *shown])
+
+
+def line_level(line: str) -> str:
+    if line.startswith("Traceback"):
+        return "error"
+    if not line.startswith("{"):
+        return "text"
+    try:
+        return str(json.loads(line).get("level", "text"))
+    except ValueError:
+        return "text"
+
+
+def line_gist(line: str) -> str:
+    """level, logger, message, and the last line of the traceback, shortened."""
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return line[:160]
+    message = str(entry.get("message", "")).strip().splitlines()
+    traceback = str(entry.get("traceback", "")).strip().splitlines()
+    cause = traceback[-1] if traceback else (message[-1] if len(message) > 1 else "")
+    return f"{entry.get('level')} {entry.get('logger')}: {message[0][:80] if message else ''}" + (
+        f" ({cause[:140]})" if cause else ""
+    )
 
 
 class Stack:
@@ -227,7 +255,7 @@ class Stack:
         async with httpx.AsyncClient(timeout=2) as client:
             while True:
                 if not server.alive():
-                    raise RuntimeError(f"{server.name} exited:\n{server.tail()}")
+                    raise RuntimeError(f"{server.name} exited:\n\n{server.digest()}")
                 try:
                     if (await client.get(f"{url}/readyz")).status_code == 200:
                         return
@@ -247,9 +275,7 @@ class Stack:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def logs(self) -> str:
-        return "\n".join(
-            f"--- {p.name} (last lines of {p.log})\n{p.tail(12)}" for p in self.processes
-        )
+        return "\n".join(p.digest() for p in self.processes)
 
     @property
     def processes(self) -> list[Process]:
@@ -318,6 +344,18 @@ class EmbeddedStack(Stack):
     @property
     def keys(self) -> Keys:
         return Keys("")
+
+    async def redis_answers(self) -> bool:
+        try:
+            client = Redis.from_url(self.redis_url, socket_timeout=1)
+        except OSError:
+            return False
+        try:
+            return bool(await client.ping())
+        except Exception:
+            return False
+        finally:
+            await client.aclose()
 
     def valkey_pid(self) -> int | None:
         try:
