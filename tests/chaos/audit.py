@@ -199,6 +199,7 @@ def audit_assignments(f: Findings, state: State, capacity: int) -> None:
     holder: dict[int, int] = {}
     load: Counter[int] = Counter()
     twice, over = [], []
+    evidence: dict[int, set[int]] = {}  # the first time each leader was over: what they held
     peak = 0
     for e in state.events:
         c = e.conversation_id
@@ -221,8 +222,14 @@ def audit_assignments(f: Findings, state: State, capacity: int) -> None:
         for leader_id, n in load.items():
             if n > capacity:
                 over.append(f"leader {leader_id} held {n} at event {e.id}")
+                if leader_id not in evidence:
+                    evidence[leader_id] = {cid for cid, who in holder.items() if who == leader_id}
     f.broken("a conversation held by two leaders at once", twice)
     f.broken(f"a basket over capacity ({capacity})", over)
+    if evidence:
+        f.figures["over_capacity_trails"] = [
+            trail(state, cid) for held in evidence.values() for cid in sorted(held)
+        ][: 2 * MAX_LISTED]
     f.figures["assignments"] = sum(e.type == "assigned" for e in state.events)
     f.figures["peak_basket"] = peak
 

@@ -35,13 +35,14 @@ async def sqlite_locked(path: Path, seconds: float) -> None:
 
 
 @asynccontextmanager
-async def conversations_locked(database_url: str) -> AsyncIterator[None]:
-    """PostgreSQL: the conversations table locked against writes while in the block, so a
-    worker that has claimed an assignment waits, claim in hand, to commit it."""
+async def leaders_locked(database_url: str) -> AsyncIterator[None]:
+    """PostgreSQL: every team leader's row locked (FOR UPDATE) while in the block. A worker
+    locks the rows of a batch's leaders to commit it, so it waits there with its claims in
+    hand; requests are still created and queued meanwhile."""
     engine = db.create_engine(normalize_database_url(database_url))
     try:
         async with engine.connect() as conn:
-            await conn.execute(text("LOCK TABLE conversations IN EXCLUSIVE MODE"))
+            await conn.execute(text("SELECT id FROM users WHERE role = 'teamleader' FOR UPDATE"))
             yield
             await conn.rollback()
     finally:

@@ -41,8 +41,8 @@ FAULTS: dict[str, tuple[str, str, str]] = {
         "tests/chaos/test_cluster_faults.py::test_server_sigkill",
     ),
     "worker SIGSTOP past lease": (
-        "a worker frozen (SIGSTOP) while its claims wait on a table lock to commit, for twice "
-        "its lease (3 s here), then resumed (SIGCONT); twice",
+        "a worker frozen (SIGSTOP) while claims wait to commit (the leaders' rows held locked "
+        "for a moment), for twice its lease (3 s here), then resumed (SIGCONT)",
         "the other worker takes its claims over within 5 s; the late commit assigns nothing twice",
         "tests/chaos/test_cluster_faults.py::test_worker_sigstop_past_lease",
     ),

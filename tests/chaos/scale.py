@@ -18,16 +18,17 @@ class Scale:
     drain: float  # at most this long for the queue and baskets to empty
     converge: float  # at most this long to wait for recovery (the promise is 5 s)
     kills: int  # worker kills in the worker-kill scenario
+    stops: int  # SIGSTOP/SIGCONT rounds in the worker-stop scenario
     outage: float  # seconds a database or Redis stays away
 
 
 CI = Scale(
-    "ci", leaders=6, agents=10, rate=4.0, warmup=3, settle=4, drain=12, converge=10, kills=3,
-    outage=4,
+    "ci", leaders=6, agents=10, rate=4.0, warmup=2, settle=3, drain=10, converge=10, kills=2,
+    stops=1, outage=4,
 )  # fmt: skip
 LARGE = Scale(
     "large", leaders=30, agents=60, rate=5.0, warmup=10, settle=20, drain=45, converge=30,
-    kills=8, outage=15,
+    kills=8, stops=3, outage=15,
 )  # fmt: skip
 
 

@@ -21,13 +21,16 @@ pytestmark = pytest.mark.chaos("cluster")
 SHORT_LEASE = "3"  # seconds, for the scenario that stops a worker past its lease
 
 
-async def until_claimed(run: Run, seconds: float) -> None:
-    """Until a claim is in flight (or `seconds` have passed)."""
+async def until_claimed(run: Run, claims: int, seconds: float) -> int:
+    """Until `claims` are in flight or `seconds` have passed; how many are."""
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if run.claims is not None and await run.claims.in_flight():
-            return
+    held = 0
+    while time.monotonic() < deadline and run.claims is not None:
+        held = await run.claims.in_flight()
+        if held >= claims:
+            break
         await asyncio.sleep(0.02)
+    return held
 
 
 async def test_worker_sigkill(cluster: ClusterStack, chaos_scale: Scale) -> None:
@@ -84,19 +87,20 @@ def short_lease(cluster_env: dict[str, str]) -> None:
 
 @pytest.mark.usefixtures("short_lease")
 async def test_worker_sigstop_past_lease(cluster: ClusterStack, chaos_scale: Scale) -> None:
-    """A worker frozen (SIGSTOP) for twice its lease, then resumed (SIGCONT): what it
-    claimed is taken over by the other, and its late commit must not assign twice."""
+    """A worker frozen (SIGSTOP) for twice its lease with claims in hand, then resumed
+    (SIGCONT): the other takes its claims over, and its late commit assigns nothing twice."""
     async with running("worker SIGSTOP past lease", cluster, chaos_scale) as run:
         run.figures["lease_s"] = float(SHORT_LEASE)
         run.watch_claims()
         frozen = cluster.workers[1]
-        for _ in range(2):
-            # Frozen with a claim in hand (if it, not the other worker, made one): claims
-            # wait on the lock to commit, then the stop lands, then the lock goes.
-            async with faults.conversations_locked(cluster.database_url):
-                await until_claimed(run, 3)
+        for _ in range(chaos_scale.stops):
+            # Frozen with claims in hand: both workers' claims wait on the leaders' rows to
+            # commit (within half the lease, or they give them back), then the stop lands,
+            # then the lock goes.
+            async with faults.leaders_locked(cluster.database_url):
+                held = await until_claimed(run, 4, float(SHORT_LEASE) / 3)
                 frozen.signal(signal.SIGSTOP)
-            run.note("worker1 SIGSTOP (claims waiting to commit)")
+            run.note(f"worker1 SIGSTOP ({held} claims waiting to commit)")
             await run.traffic(2 * float(SHORT_LEASE) + 1)
             frozen.signal(signal.SIGCONT)
             run.note("worker1 SIGCONT")
