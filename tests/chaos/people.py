@@ -120,13 +120,13 @@ class Agents:
     def __init__(self, people: People, servers: Servers, ledger: Ledger, rate: float) -> None:
         self.people, self.servers, self.ledger, self.rate = people, servers, ledger, rate
         self.tasks: set[asyncio.Task[None]] = set()
-        self.created_at: dict[str, float] = {}  # marker -> time of the first try
+        self.give_up_at = float("inf")  # time.time() after which nothing is retried
 
-    async def run(self, stop: asyncio.Event, give_up_at: list[float]) -> None:
-        """Until `stop`; then the creates in hand finish (retrying until give_up_at[0])."""
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until `stop`; then the creates in hand finish (retrying until `give_up_at`)."""
         while not stop.is_set():
             agent = random.choice(self.people.agents)
-            task = asyncio.create_task(self.create(agent, give_up_at))
+            task = asyncio.create_task(self.create(agent))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
             with contextlib.suppress(TimeoutError):
@@ -134,17 +134,16 @@ class Agents:
         if self.tasks:
             await asyncio.wait(set(self.tasks))
 
-    async def create(self, agent: Person, give_up_at: list[float]) -> None:
+    async def create(self, agent: Person) -> None:
         marker = f"chaos {uuid.uuid4().hex}"
         op = self.ledger.new("create", marker)
         body: dict[str, Any] = {"message": marker}
         if CREATE_IDS:
             body["client_id"] = marker.split()[1]
-        self.created_at[marker] = time.time()
         delay = 0.2
         while True:
             attempt = await self.servers.post(op, agent, "/api/conversations", body)
-            if not should_retry(attempt, with_id=CREATE_IDS) or time.time() > give_up_at[0]:
+            if not should_retry(attempt, with_id=CREATE_IDS) or time.time() > self.give_up_at:
                 return
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)

@@ -40,7 +40,6 @@ class Run:
         self.leaders = Leaders(people, servers, self.ledger)
         self.agents = Agents(people, servers, self.ledger, scale.rate)
         self.stop_agents = asyncio.Event()
-        self.give_up = [float("inf")]  # creates retry until then
         self.agents_task: asyncio.Task[None] | None = None
         self.last_differences: list[str] = []
         self.summary = ""  # the report, once the run is over
@@ -70,7 +69,7 @@ class Run:
             self.findings.problems.append(text)
 
     def begin_traffic(self) -> None:
-        self.agents_task = asyncio.create_task(self.agents.run(self.stop_agents, self.give_up))
+        self.agents_task = asyncio.create_task(self.agents.run(self.stop_agents))
 
     async def converged(self, since: float, bound: float) -> float | None:
         """Seconds from `since` (time.monotonic()) until the system has recovered: every
@@ -109,7 +108,7 @@ class Run:
 
     async def drain(self) -> None:
         """Agents stop; leaders keep submitting until nothing is queued or assigned."""
-        self.give_up[0] = time.time() + self.scale.drain
+        self.agents.give_up_at = time.time() + self.scale.drain
         self.stop_agents.set()
         if self.agents_task is not None:
             await self.agents_task
@@ -200,7 +199,7 @@ async def running(name: str, stack: Stack, scale: Scale) -> AsyncIterator[Run]:
         save(run.findings)
     finally:
         run.stop_agents.set()
-        run.give_up[0] = 0
+        run.agents.give_up_at = 0
         if run.agents_task is not None:
             await asyncio.gather(run.agents_task, return_exceptions=True)
         await run.leaders.close()
