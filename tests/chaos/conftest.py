@@ -68,6 +68,8 @@ async def cluster(
     database = f"chaos_{uuid.uuid4().hex[:10]}"
     await create_database(postgres, database)
     yield ClusterStack(postgres, valkey, database, cluster_env)
+    if not postgres.running():  # a scenario that stopped it failed before starting it again
+        postgres.start()
 
 
 @pytest.fixture

@@ -64,8 +64,11 @@ class Postgres:
         """`fast` ends every connection and shuts down cleanly; `immediate` is a crash."""
         self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "30", "stop")
 
+    def running(self) -> bool:
+        return (self.data / "postmaster.pid").exists()
+
     def remove(self) -> None:
-        if (self.data / "postmaster.pid").exists():
+        if self.running():
             self.stop("immediate")
         shutil.rmtree(self.dir, ignore_errors=True)
 
