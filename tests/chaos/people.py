@@ -160,7 +160,6 @@ class Leader:
         self.connects = 0
         self.dropped = asyncio.Event()
         self.status: str | None = None
-        self.sio: socketio.AsyncClient | None = None
         self.submitting: set[int] = set()
 
     @property
@@ -243,7 +242,6 @@ class Leader:
                     await sio.disconnect()
                 await asyncio.sleep(0.3)
                 continue
-            self.sio = sio
             self.connected = True
             self.connects += 1
             try:
