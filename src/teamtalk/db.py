@@ -28,11 +28,19 @@ BACKSTOP_PAGES = 20_000
 READ_ONLY = "teamtalk_read_only"
 CHECKPOINT_SECONDS = 1.0
 SQLITE_READERS = 4  # connections for read-only sessions, beside the writing one
+# PostgreSQL ends a session left idle inside a transaction this long. A process that stopped
+# there (frozen, or cut off) would otherwise hold its row locks, and with them every
+# assignment to those leaders, for as long as it stays stopped. Our transactions never wait
+# this long between statements.
+IDLE_IN_TRANSACTION_MS = 3000
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
+        if parsed.get_driver_name() == "asyncpg":
+            settings = {"idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_MS)}
+            kwargs.setdefault("connect_args", {"server_settings": settings})
         return create_async_engine(url, pool_pre_ping=True, **kwargs)
     if parsed.database and parsed.database != ":memory:":
         path = Path(parsed.database)

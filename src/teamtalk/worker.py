@@ -142,6 +142,9 @@ class Worker:
                     await self.wait(stop)
             except Exception as exc:
                 self.stats.errors += 1
+                # Housekeeping first once it works again: a Redis that came back empty is
+                # rebuilt at once, not at the next round.
+                self._next_housekeeping = 0.0
                 await _sleep(stop, backoff.failed(exc))
         await keeper
         with contextlib.suppress(Exception):
@@ -174,13 +177,15 @@ class Worker:
 
     async def keep_alive(self, stop: asyncio.Event) -> None:
         """Every third of the liveness TTL, apart from the loop (a long batch or housekeeping
-        does not hold it up): refresh this worker's key, settle dead workers' records."""
+        does not hold it up): refresh this worker's key, settle dead workers' records, and
+        deliver the events whose own delivery failed."""
         backoff = failures.Backoff(log, "worker liveness")
         every = self.alive.ttl / 3
         while not stop.is_set():
             try:
                 await self.alive.refresh()
                 await reconcile.settle_orphaned(self.res)
+                await self.drain_outbox()
                 backoff.succeeded()
                 wait = every
             except Exception as exc:
@@ -279,7 +284,6 @@ class Worker:
             self.end_grace,  # also run on its own, on time; here in case a wake was missed
             lambda: lifecycle.close_expired(self.res, self.realtime),
             self.repair_drift,
-            self.drain_outbox,
         ]
         for step in steps:
             await step()

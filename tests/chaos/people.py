@@ -188,16 +188,33 @@ class Leader:
         else:
             self._left(cid)
 
+    def _replace(self, conversations: list[dict[str, Any]]) -> None:
+        held = {int(c["id"]) for c in conversations}
+        for cid in list(self.basket):
+            if cid not in held:
+                self._left(cid)
+        for c in conversations:
+            self._conversation(c)
+
+    async def _refetch_basket(self) -> None:
+        """The basket from the server, retried for a while through an outage."""
+        servers = self.crew.servers
+        for _ in range(20):
+            url = servers.pick()
+            with contextlib.suppress(httpx.HTTPError):
+                response = await servers.client.get(
+                    f"{url}/api/conversations/basket", headers={"Cookie": self.person.cookie}
+                )
+                if response.status_code == 200:
+                    self._replace(response.json()["conversations"])
+                    return
+            await asyncio.sleep(0.25)
+
     def _client(self) -> socketio.AsyncClient:
         sio = socketio.AsyncClient(reconnection=False, handle_sigint=False)
 
         async def sync_basket(data: dict[str, Any]) -> None:
-            held = {int(c["id"]) for c in data["conversations"]}
-            for cid in list(self.basket):
-                if cid not in held:
-                    self._left(cid)
-            for c in data["conversations"]:
-                self._conversation(c)
+            self._replace(data["conversations"])
 
         async def assign(data: dict[str, Any]) -> None:
             self._conversation(data["conversation"])
@@ -207,6 +224,10 @@ class Leader:
 
         async def remove(data: dict[str, Any]) -> None:
             self._left(int(data["conversation_id"]))
+
+        async def resync(data: dict[str, Any]) -> None:
+            # As the web app does: events may have been lost, so the basket is fetched.
+            await self._refetch_basket()
 
         async def ack_status(data: dict[str, Any]) -> None:
             self.status = data["status"]
@@ -220,6 +241,7 @@ class Leader:
         sio.on("update_conversation", update)
         sio.on("remove_from_basket", remove)
         sio.on("ack_status", ack_status)
+        sio.on("resync", resync)
         sio.on("disconnect", disconnect)
         return sio
 
