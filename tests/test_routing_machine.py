@@ -13,6 +13,7 @@ TEAMTALK_MACHINE_EXAMPLES and TEAMTALK_MACHINE_STEPS make it run longer.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import dataclasses
 import itertools
@@ -69,7 +70,9 @@ PICK = st.integers(0, 7)
 NEVER = 3600.0  # lease: only the rules below decide when a dead worker's records settle
 # A "database file" that is a directory cannot be opened: every statement fails as in an
 # outage (SQLITE_CANTOPEN).
-BROKEN_DATABASE = f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='teamtalk-outage-')}"
+_NOT_A_FILE = tempfile.mkdtemp(prefix="teamtalk-outage-")
+atexit.register(os.rmdir, _NOT_A_FILE)
+BROKEN_DATABASE = f"sqlite+aiosqlite:///{_NOT_A_FILE}"
 
 
 @dataclass(frozen=True)

@@ -360,11 +360,12 @@ def worker_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 
 
 async def test_a_database_outage_is_waited_out_quietly_then_the_queue_drains(
-    backend: Backend, caplog: pytest.LogCaptureFixture
+    backend: Backend, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
     caplog.set_level(logging.INFO, logger="teamtalk.worker")
     res = Resources.open(backend.settings(max_assign_attempts=2))
-    broken = db.create_engine("sqlite+aiosqlite://")  # no tables: every statement fails
+    # A "database file" that is a directory: every statement fails as in an outage.
+    broken = db.create_engine(f"sqlite+aiosqlite:///{tmp_path}")
     working = res.sessions, res.reads
     stop = asyncio.Event()
     worker = Worker(res, None)

@@ -39,6 +39,7 @@ HOUSEKEEPING_SECONDS = 5.0
 # A busy worker (never waiting) looks for grace periods that ended this often; an idle one
 # waits exactly until the earliest ends.
 GRACE_CHECK_SECONDS = 0.25
+OUTBOX_DRAIN_SECONDS = 1.0
 # Tests set it to kill ("after_assign") or pause ("pause_after_assign") the worker between
 # the script and the commit.
 FAULT_ENV = "TEAMTALK_FAULT"
@@ -122,7 +123,10 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until `stop` is set; the batch in hand is finished first (a drain on SIGTERM)."""
-        keeper = asyncio.create_task(self.keep_alive(stop))
+        beside = [
+            asyncio.create_task(task(stop))
+            for task in (self.keep_alive, self.settle_orphans, self.drain_outbox)
+        ]
         backoff = failures.Backoff(log, "routing worker")
         started = False
         while not stop.is_set():
@@ -146,7 +150,7 @@ class Worker:
                 # rebuilt at once, not at the next round.
                 self._next_housekeeping = 0.0
                 await _sleep(stop, backoff.failed(exc))
-        await keeper
+        await asyncio.gather(*beside)
         with contextlib.suppress(Exception):
             await self.alive.end()
             await self.res.redis.delete(self.res.keys.worker_stats(self.stats.worker_id))
@@ -177,19 +181,34 @@ class Worker:
 
     async def keep_alive(self, stop: asyncio.Event) -> None:
         """Every third of the liveness TTL, apart from the loop (a long batch or housekeeping
-        does not hold it up): refresh this worker's key, settle dead workers' records, and
-        deliver the events whose own delivery failed."""
-        backoff = failures.Backoff(log, "worker liveness")
-        every = self.alive.ttl / 3
+        does not hold it up): refresh this worker's key."""
+        await self._every(self.alive.ttl / 3, stop, "worker liveness", self.alive.refresh)
+
+    async def settle_orphans(self, stop: asyncio.Event) -> None:
+        """As often: settle the records of workers whose liveness key is gone (a task of its
+        own, so that a slow database never holds up this worker's own liveness)."""
+        await self._every(
+            self.alive.ttl / 3,
+            stop,
+            "dead workers' claims",
+            lambda: reconcile.settle_orphaned(self.res),
+        )
+
+    async def _every(
+        self,
+        seconds: float,
+        stop: asyncio.Event,
+        what: str,
+        step: Callable[[], Awaitable[object]],
+    ) -> None:
+        backoff = failures.Backoff(log, what)
         while not stop.is_set():
             try:
-                await self.alive.refresh()
-                await reconcile.settle_orphaned(self.res)
-                await self.drain_outbox()
+                await step()
                 backoff.succeeded()
-                wait = every
+                wait = seconds
             except Exception as exc:
-                wait = min(every, backoff.failed(exc))
+                wait = min(seconds, backoff.failed(exc))
             await _sleep(stop, wait)
 
     async def start(self) -> None:
@@ -295,9 +314,14 @@ class Worker:
             resync = Resync(reason="routing_rebuilt")
             await self.realtime.broadcast(resync.name, resync.model_dump(mode="json"))
 
-    async def drain_outbox(self) -> None:
-        if self.realtime is not None:
-            await outbox.drain(self.res, self.realtime)
+    async def drain_outbox(self, stop: asyncio.Event) -> None:
+        """Deliver the events whose own delivery failed; a task of its own, so that a slow
+        database holds up neither assignments nor this worker's liveness."""
+        realtime = self.realtime
+        if realtime is not None:
+            await self._every(
+                OUTBOX_DRAIN_SECONDS, stop, "outbox drain", lambda: outbox.drain(self.res, realtime)
+            )
 
     async def end_grace(self) -> None:
         """Leaders whose grace period ended go offline."""
