@@ -185,10 +185,10 @@ class Worker:
         await self._every(self.alive.ttl / 3, stop, "worker liveness", self.alive.refresh)
 
     async def settle_orphans(self, stop: asyncio.Event) -> None:
-        """As often: settle the records of workers whose liveness key is gone (a task of its
+        """Twice as often: settle the records of workers whose liveness key is gone (a task of its
         own, so that a slow database never holds up this worker's own liveness)."""
         await self._every(
-            self.alive.ttl / 3,
+            self.alive.ttl / 6,
             stop,
             "dead workers' claims",
             lambda: reconcile.settle_orphaned(self.res),

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -156,6 +157,7 @@ class Leader:
     def __init__(self, person: Person, crew: Leaders) -> None:
         self.person, self.crew = person, crew
         self.basket: dict[int, float] = {}  # conversation id -> when it arrived here
+        self.newest: dict[int, datetime] = {}  # conversation id -> newest state heard
         self.connected = False
         self.connects = 0
         self.dropped = asyncio.Event()
@@ -181,6 +183,12 @@ class Leader:
 
     def _conversation(self, conversation: dict[str, Any]) -> None:
         cid = int(conversation["id"])
+        # As the web app does: delivery is at least once, and a late copy of an older state
+        # (the outbox's) must not undo a newer one.
+        at = datetime.fromisoformat(conversation["updated_at"])
+        if cid in self.newest and at < self.newest[cid]:
+            return
+        self.newest[cid] = at
         if conversation.get("status") == "assigned" and conversation.get("assignee_id") == (
             self.user_id
         ):

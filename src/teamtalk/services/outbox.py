@@ -3,19 +3,15 @@ missed (the process died after the commit, or Redis failed), then forgets them.
 
 An entry is left alone for `SETTLE_SECONDS`, the time its own process has to deliver it;
 after that it is sent unless Redis says it was, and removed either way. Delivery is at
-least once: clients take an event twice without harm.
-
-Entries older than the routing state's last rebuild are not sent: a rebuild means Redis
-lost its data (the delivery marks with it), and clients were told to resync after it, so
-they have what those entries say; sending them now could take a client back to a state
-older than what it has since heard.
+least once: an entry whose mark Redis lost (a flush, a restart) is sent again, late, so
+clients take an event twice without harm and ignore one older than what they hold.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -51,15 +47,11 @@ async def drain(res: Resources, realtime: Realtime, *, settle: float = SETTLE_SE
 
 async def _drain_batch(res: Resources, realtime: Realtime, settle: float) -> int | None:
     """None when nothing was due."""
-    built = await res.redis.get(res.keys.built)
-    if built is None:
-        return None  # Redis lost its data and routing state is not rebuilt yet
-    rebuilt_at = datetime.fromtimestamp(int(built) / 1000, UTC)
     cutoff = utcnow() - timedelta(seconds=settle)
     async with res.reads() as db:
         rows = list(
             await db.execute(
-                select(OutboxEntry.id, OutboxEntry.events, OutboxEntry.created_at)
+                select(OutboxEntry.id, OutboxEntry.events)
                 .where(OutboxEntry.created_at <= cutoff)
                 .order_by(OutboxEntry.id)
                 .limit(BATCH)
@@ -67,13 +59,9 @@ async def _drain_batch(res: Resources, realtime: Realtime, settle: float) -> int
         )
     if not rows:
         return None
-    ids = [str(entry_id) for entry_id, _, _ in rows]
+    ids = [str(entry_id) for entry_id, _ in rows]
     marks: list[Any] = await res.redis.zmscore(res.keys.outbox_delivered, ids)
-    missed = [
-        events
-        for (_, events, created), mark in zip(rows, marks, strict=True)
-        if mark is None and created >= rebuilt_at
-    ]
+    missed = [events for (_, events), mark in zip(rows, marks, strict=True) if mark is None]
     if missed:
         # In entry order, so a conversation's later state arrives after its earlier one.
         items: list[Emission] = [
