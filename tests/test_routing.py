@@ -17,7 +17,7 @@ from teamtalk.services import presence, reconcile
 from teamtalk.services.assignment import commit_assignments
 from teamtalk.worker import Worker
 from tests.clients import connected, go, request, sign_in
-from tests.conftest import NO_POLLING, Backend, Harness, LiveServer, harness_with
+from tests.conftest import NO_POLLING, Backend, Harness, LiveServer, _delete_prefix, harness_with
 
 
 @pytest.fixture
@@ -374,3 +374,37 @@ async def test_a_status_change_stands_when_redis_fails_after_its_commit(harness:
             assert (routed.status if routed else Presence.OFFLINE) == status
     finally:
         await unreachable.aclose()
+
+
+async def test_requeue_facts_survive_a_redis_loss(harness: Harness) -> None:
+    """Failed attempts and preferences are database facts too: after Redis lost its data,
+    the rebuild serves a conversation that failed first, counts its attempts, parks what
+    Redis had parked, and offers a conversation put back by its leader to someone else."""
+    res = harness.resources
+    lead = await harness.user(Role.TEAMLEADER)
+    gone = await harness.user(Role.TEAMLEADER)  # offline in the database
+    agent = await harness.user(Role.AGENT)
+    async with res.sessions() as db:
+        await presence.set_status(db, res, None, lead.id, Presence.ONLINE)
+    put_back = (await request(harness, agent))["conversation"]["id"]
+    assert await Worker(res, None).step() == 1
+    async with harness.signed_in(lead) as client:
+        to_queue = {"leader_id": None}
+        back = await client.post(f"/api/conversations/{put_back}/transfer", json=to_queue)
+        assert back.status_code == 200, back.text
+    new, failed_once, failed_out = [
+        (await request(harness, agent))["conversation"]["id"] for _ in range(3)
+    ]
+    attempts = [Assignment(failed_once, gone.id)] + [Assignment(failed_out, gone.id)] * 5
+    for attempt in attempts:  # the leader is offline in the database: a failed attempt
+        async with res.sessions() as db:
+            _, outcomes = await commit_assignments(db, [attempt], deadline=lambda: math.inf)
+        assert outcomes == {attempt: Outcome.REQUEUE}
+
+    await _delete_prefix(harness.backend.redis_url, harness.backend.prefix)  # Redis lost it
+    assert await reconcile.ensure(res)
+    state = await res.router.snapshot()
+    assert state.queue == [put_back, failed_once, new]
+    assert state.parked == {failed_out}
+    assert await res.redis.hgetall(res.keys.attempts) == {str(failed_once): "1"}
+    assert await res.redis.hgetall(res.keys.preferred) == {str(put_back): f"-{lead.id}"}

@@ -30,7 +30,7 @@ from teamtalk.resources import Resources
 from teamtalk.routing.engine import Assignment, Outcome, Router
 from teamtalk.services import lifecycle, outbox, presence, reconcile
 from teamtalk.services.announce import deliver
-from teamtalk.services.assignment import LeaseExpired, commit_assignments
+from teamtalk.services.assignment import LeaseExpired, commit_assignments, record_failures
 
 log = logging.getLogger(__name__)
 
@@ -251,10 +251,14 @@ class Worker:
                     db, assignments, deadline=deadline, realtime=self.realtime
                 )
             except Exception as exc:
-                await self.settle(self.failed(assignments, exc))
+                outcomes = self.failed(assignments, exc)
+                await self.settle(outcomes)
                 if failures.dependency(exc):
                     raise
-                return 0
+                staged = None
+        if staged is None:  # failed, its transaction ended: now its attempts are written
+            await self.record_failures(outcomes)
+            return 0
         await self.settle(outcomes)
         # The leader's basket and the agent's view, for the whole batch at once.
         await deliver(self.realtime, staged)
@@ -276,6 +280,19 @@ class Worker:
             return dict.fromkeys(assignments, Outcome.RETRY)
         log.error("assignment batch failed; requeued", exc_info=exc)
         return dict.fromkeys(assignments, Outcome.REQUEUE)
+
+    async def record_failures(self, outcomes: dict[Assignment, Outcome]) -> None:
+        """The attempts counted, in the database as well; without it (the database failing
+        too), Redis alone keeps the count."""
+        failed = [a for a, outcome in outcomes.items() if outcome == Outcome.REQUEUE]
+        if not failed:
+            return
+        try:
+            async with self.res.sessions() as db:
+                await record_failures(db, failed, "error")
+                await db.commit()
+        except Exception as exc:
+            log.warning("could not record failed assignments: %s", exc)
 
     async def settle(self, outcomes: dict[Assignment, Outcome]) -> None:
         self._unsettled = outcomes  # until Redis has them: retried by the next step

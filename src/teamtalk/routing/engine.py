@@ -65,6 +65,11 @@ class Snapshot:
     available: list[int]
     parked: set[int]
     returned: set[int] = field(default_factory=set)  # the part of `queue` that came back
+    # From the database only (a rebuild restores them): failed assignment attempts since a
+    # conversation was queued, as (how many, ms of the last one), and whom to offer it to
+    # first ("+leader") or last ("-leader").
+    failures: dict[int, tuple[int, int]] = field(default_factory=dict)
+    preferred: dict[int, str] = field(default_factory=dict)
 
 
 def now_ms() -> int:
@@ -325,6 +330,19 @@ class Router:
             *old_baskets,
         )
         waiting = [c for c in state.queue if c not in inflight and c not in parked]
+        # Attempts restart once a parked conversation comes back: a count that is a whole
+        # multiple of the limit was parked at its last failure (unpark frees it in time).
+        set_aside = set()
+        for c in waiting:
+            count, last = state.failures.get(c, (0, 0))
+            if count and count % self.max_attempts == 0:
+                pipe.zadd(k.parked, {str(c): last})
+                set_aside.add(c)
+            elif count:
+                pipe.hset(k.attempts, str(c), count % self.max_attempts)
+            if c in state.preferred:
+                pipe.hset(k.preferred, str(c), state.preferred[c])
+        waiting = [c for c in waiting if c not in set_aside]
         new = [c for c in waiting if c not in state.returned]
         if new:
             pipe.rpush(k.queue, *new)

@@ -64,7 +64,7 @@ async def commit_assignments(
         )
     }
     room = await _room(db, leaders)
-    wanted, full = {}, []
+    wanted, full, unavailable = {}, [], []
     for a in assignments:
         leader = leaders.get(a.leader_id)
         eligible = (
@@ -80,6 +80,8 @@ async def commit_assignments(
             full.append(a)
         else:
             outcomes[a] = Outcome.REQUEUE
+            unavailable.append(a)
+    await record_failures(db, unavailable, "leader_unavailable")
     changes: list[Change] = []
     if wanted:
         now = utcnow()
@@ -112,6 +114,24 @@ async def commit_assignments(
         raise LeaseExpired()
     await db.commit()
     return staged, outcomes
+
+
+async def record_failures(db: AsyncSession, failed: Sequence[Assignment], reason: str) -> None:
+    """A failed attempt is a fact of the database too, so a rebuild after a Redis loss
+    still serves the conversation first, counts its attempts and parks it as Redis did."""
+    if failed:
+        await db.execute(
+            insert(ConversationEvent),
+            [
+                {
+                    "conversation_id": a.conversation_id,
+                    "type": "assignment_failed",
+                    "to_leader_id": a.leader_id,
+                    "reason": reason,
+                }
+                for a in failed
+            ],
+        )
 
 
 async def _record(

@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from teamtalk.models import Conversation, Presence, Role, Status, User
+from teamtalk.models import Conversation, ConversationEvent, Presence, Role, Status, User
 from teamtalk.resources import Resources
 from teamtalk.routing.engine import Assignment, LeaderState, Outcome, Snapshot
 
@@ -24,9 +24,12 @@ async def database_state(db: AsyncSession) -> Snapshot:
             .order_by(Conversation.queued_at, Conversation.id)
         )
     )
-    # Queued after having been assigned: it came back, and is served first, by id.
-    returned = sorted(cid for cid, was_assigned in queued if was_assigned)
-    new = [cid for cid, was_assigned in queued if not was_assigned]
+    failures, preferred = await _requeue_facts(db)
+    # Queued after having been assigned, or after a failed attempt: it came back, and is
+    # served first, by id.
+    came_back = {cid for cid, was_assigned in queued if was_assigned or cid in failures}
+    returned = sorted(came_back)
+    new = [cid for cid, _ in queued if cid not in came_back]
     leaders = {
         u.id: LeaderState(status=u.presence, capacity=u.capacity, free=0)
         for u in await db.scalars(
@@ -51,8 +54,43 @@ async def database_state(db: AsyncSession) -> Snapshot:
         inflight={},
         available=[],
         parked=set(),
-        returned=set(returned),
+        returned=came_back,
+        failures=failures,
+        preferred=preferred,
     )
+
+
+# Events that set whom a requeued conversation is offered to first, or last.
+PREFERS = {"reopened": "+", "requeued": "+", "transferred": "-"}
+
+
+async def _requeue_facts(db: AsyncSession) -> tuple[dict[int, tuple[int, int]], dict[int, str]]:
+    """What Redis knows of the queued conversations' way back, from their events since
+    they were queued: failed assignment attempts (how many, ms of the last), and the
+    preference their return set (used up by the next attempt, as `assign.lua` does)."""
+    events = ConversationEvent
+    rows = await db.execute(
+        select(events.conversation_id, events.type, events.from_leader_id, events.created_at)
+        .join(
+            Conversation,
+            and_(
+                Conversation.id == events.conversation_id,
+                Conversation.status == Status.QUEUED,
+                events.created_at >= Conversation.queued_at,
+            ),
+        )
+        .where(events.type.in_(["assignment_failed", *PREFERS]))
+        .order_by(events.id)
+    )
+    failures: dict[int, tuple[int, int]] = {}
+    preferred: dict[int, str] = {}
+    for cid, kind, leader_id, at in rows:
+        if kind == "assignment_failed":
+            failures[cid] = (failures.get(cid, (0, 0))[0] + 1, int(at.timestamp() * 1000))
+            preferred.pop(cid, None)
+        elif leader_id is not None:
+            preferred[cid] = f"{PREFERS[kind]}{leader_id}"
+    return failures, preferred
 
 
 @dataclass
