@@ -355,6 +355,32 @@ async def test_a_slot_redis_gives_but_the_database_has_not_is_not_taken(harness:
     assert await db_status(harness, waiting) == ("queued", None)
 
 
+async def test_a_transfer_to_a_leader_the_database_counts_full_is_refused(
+    harness: Harness,
+) -> None:
+    res = harness.resources
+    giver = await harness.user(Role.TEAMLEADER)
+    taker = await harness.user(Role.TEAMLEADER, capacity=1)
+    agent = await harness.user(Role.AGENT)
+    held = []
+    for lead in (taker, giver):
+        async with res.sessions() as db:
+            await presence.set_status(db, res, None, lead.id, Presence.ONLINE)
+        held.append((await request(harness, agent))["conversation"]["id"])
+        assert await Worker(res, None).step() == 1
+    takers, givers = held
+    await res.router.release(taker.id, takers)  # Redis a slot off: it says the taker has room
+    async with harness.signed_in(giver) as client:
+        reply = await client.post(
+            f"/api/conversations/{givers}/transfer", json={"leader_id": taker.id}
+        )
+    assert reply.status_code == 409
+    assert reply.json()["error"]["code"] == "leader_unavailable"
+    assert await db_status(harness, givers) == ("assigned", giver.id)
+    assert await db_status(harness, takers) == ("assigned", taker.id)
+    assert (await res.router.snapshot()).leaders[giver.id].basket == {givers}
+
+
 async def test_a_status_change_stands_when_redis_fails_after_its_commit(harness: Harness) -> None:
     res = harness.resources
     lead = await harness.user(Role.TEAMLEADER)

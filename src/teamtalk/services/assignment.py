@@ -63,7 +63,7 @@ async def commit_assignments(
             select(User).where(User.id.in_(leader_ids)).order_by(User.id).with_for_update()
         )
     }
-    room = await _room(db, leaders)
+    room = await free_slots(db, leaders)
     wanted, full, unavailable = {}, [], []
     for a in assignments:
         leader = leaders.get(a.leader_id)
@@ -178,8 +178,9 @@ async def _record(
     return {m.conversation_id: m for m in stored}
 
 
-async def _room(db: AsyncSession, leaders: dict[int, User]) -> dict[int, int]:
-    """Free slots per leader, as the database counts them."""
+async def free_slots(db: AsyncSession, leaders: dict[int, User]) -> dict[int, int]:
+    """Free slots per leader, as the database counts them (exact when their rows are
+    locked: every change to a basket locks its leader's row first)."""
     held = await db.execute(
         select(Conversation.assignee_id, func.count())
         .where(Conversation.assignee_id.in_(list(leaders)), Conversation.status == Status.ASSIGNED)

@@ -31,6 +31,7 @@ from teamtalk.resources import Resources
 from teamtalk.schemas import ConversationOut
 from teamtalk.services.access import Actor, can_read, get_conversation
 from teamtalk.services.announce import Change, after_commit, announce
+from teamtalk.services.assignment import free_slots
 from teamtalk.services.audit import record
 from teamtalk.services.conversations import check_topic
 from teamtalk.services.message_store import CLOSED_MESSAGE
@@ -150,14 +151,17 @@ async def transfer(
         return await _back_to_queue(db, res, realtime, actor, conversation, reason)
     if to_leader_id == actor.id:
         raise Conflict("You already hold this conversation.", code="leader_unavailable")
-    taker = await db.get(User, to_leader_id)
+    # The taker's row locked, as the worker does before filling a basket: the database's
+    # count of their slots holds until the commit, even when Redis is a slot off.
+    taker = await db.get(User, to_leader_id, with_for_update=True)
     if taker is None or taker.role != Role.TEAMLEADER or not taker.is_active:
         raise NotFound("No such team leader.", code="leader_not_found")
     if taker.presence != Presence.ONLINE:
         raise Conflict(f"{taker.display_name} is not online.", code="leader_unavailable")
     # The slot is checked and taken atomically in Redis, inside the transaction: if the
     # commit fails the move is undone.
-    if not await res.router.transfer(actor.id, taker.id, conversation.id):
+    full = (await free_slots(db, {taker.id: taker}))[taker.id] <= 0
+    if full or not await res.router.transfer(actor.id, taker.id, conversation.id):
         raise Conflict(f"{taker.display_name} has no free slot.", code="leader_unavailable")
     try:
         now = utcnow()
