@@ -237,6 +237,9 @@ async def close_manager(manager: Any) -> None:
             await asyncio.wait({listener}, timeout=0.1)
         if listener.done() and not listener.cancelled():
             listener.exception()  # retrieved, so not reported as never retrieved
+    closing = getattr(manager, "_closing", None)
+    if closing:  # old subscriptions still closing: their connections go back first
+        await asyncio.wait(set(closing))
     if manager.pubsub is not None:
         await manager.pubsub.aclose()
     if manager.redis is not None:

@@ -162,7 +162,10 @@ class Worker:
         await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
         for task in (waiter, stopper):
             task.cancel()
-        if waiter.done() and not waiter.cancelled():
+        # Until the cancelled one has ended: a BLPOP cancelled while connecting gives its
+        # connection back to the pool then, and must not after the pool is closed.
+        await asyncio.wait({waiter, stopper})
+        if not waiter.cancelled():
             waiter.result()  # raises when Redis went away: the loop backs off
 
     async def idle_wait(self) -> float:
