@@ -102,7 +102,7 @@ class Settings(BaseSettings):
     # A worker's liveness key lives this long and is refreshed every third of it; once it
     # has expired, other workers settle what the worker had in flight.
     worker_liveness_seconds: float = Field(
-        default=3.0, gt=0, validation_alias="TEAMTALK_WORKER_LIVENESS_SECONDS"
+        default=2.0, gt=0, validation_alias="TEAMTALK_WORKER_LIVENESS_SECONDS"
     )
     status_changes_per_minute: int = Field(
         default=30, ge=1, validation_alias="TEAMTALK_STATUS_CHANGES_PER_MINUTE"
