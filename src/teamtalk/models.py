@@ -79,6 +79,17 @@ class Presence(enum.StrEnum):
     OFFLINE = "offline"
 
 
+class PresenceCause(enum.StrEnum):
+    """Why a leader's status changed."""
+
+    CHOSEN = "chosen"  # the leader picked it
+    GRACE_ENDED = "grace_ended"  # their last tab closed and did not come back in time
+    SERVER_LOST = "server_lost"  # the server holding their sockets died
+    DEACTIVATED = "deactivated"
+    ROLE_CHANGED = "role_changed"
+    ADMIN = "admin"  # a supervisor set it (a stuck leader)
+
+
 class MessageKind(enum.StrEnum):
     USER = "user"
     SYSTEM = "system"
@@ -222,6 +233,25 @@ class ConversationEvent(Base):
     from_leader_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     to_leader_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PresenceChange(Base):
+    """The presence log: every status change of a leader, written in the change's
+    transaction; the source of every time-based leader figure (online time, occupancy)."""
+
+    __tablename__ = "presence_log"
+    __table_args__ = (
+        Index("ix_presence_log_user_id_created_at", "user_id", "created_at"),
+        Index("ix_presence_log_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16))
+    previous: Mapped[str] = mapped_column(String(16))
+    cause: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -100,6 +100,11 @@ class Keys:
         return self._k("routing:disconnected")
 
     @property
+    def server_lost(self) -> str:
+        """SET of leaders in `disconnected` because their server died (not a closed tab)."""
+        return self._k("routing:server_lost")
+
+    @property
     def built(self) -> str:
         """Marker: routing state was built from the database and is maintained since."""
         return self._k("routing:built")

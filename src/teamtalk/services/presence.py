@@ -13,7 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from teamtalk.errors import Forbidden, TooManyRequests
 from teamtalk.events import AckStatus, SyncBasket
-from teamtalk.models import Conversation, Presence, Role, Status, User, utcnow
+from teamtalk.models import (
+    Conversation,
+    Presence,
+    PresenceCause,
+    PresenceChange,
+    Role,
+    Status,
+    User,
+    utcnow,
+)
 from teamtalk.realtime import Realtime, live_sockets
 from teamtalk.resources import Resources
 from teamtalk.routing.engine import now_ms
@@ -48,15 +57,28 @@ async def set_status(
     user_id: int,
     status: Presence,
     *,
+    cause: PresenceCause = PresenceCause.CHOSEN,
+    actor_id: int | None = None,
     reason: str = "leader went offline",
 ) -> Presence:
-    """Commits `db`. The leader's row is locked first, so this and an assignment of theirs
-    happen one after the other, never interleaved."""
+    """Commits `db`, with a row in the presence log when the status changes. The leader's
+    row is locked first, so this and an assignment of theirs happen one after the other,
+    never interleaved."""
     leader = await db.scalar(select(User).where(User.id == user_id).with_for_update())
     if leader is None or leader.role != Role.TEAMLEADER:
         raise Forbidden("Only team leaders have a status.", code="not_a_teamleader")
     if not leader.is_active and status != Presence.OFFLINE:
         raise Forbidden("This account is deactivated.", code="deactivated")
+    if leader.presence != status:
+        db.add(
+            PresenceChange(
+                user_id=leader.id,
+                status=status.value,
+                previous=leader.presence,
+                cause=cause.value,
+                actor_id=actor_id,
+            )
+        )
     changes: list[Change] = []
     if status == Presence.OFFLINE:
         changes = await _go_offline(db, leader, reason)
@@ -104,7 +126,10 @@ async def connected(res: Resources, realtime: Realtime, user: User, sid: str) ->
         return
     if user.role != Role.TEAMLEADER:
         return
-    await res.redis.zrem(res.keys.disconnected, str(user.id))
+    async with res.redis.pipeline(transaction=True) as pipe:
+        pipe.zrem(res.keys.disconnected, str(user.id))
+        pipe.srem(res.keys.server_lost, str(user.id))
+        await pipe.execute()
     async with res.sessions() as db:
         basket = await basket_of(db, user.id)
         conversations = await conversations_out(db, basket)
@@ -131,8 +156,10 @@ async def sweep_absent(res: Resources) -> None:
     died, or Redis lost the socket registry) start one now."""
     leaders: list[Any] = await res.redis.hkeys(res.keys.leader_status)
     for raw in leaders:
-        if not await live_sockets(res.redis, res.keys, int(raw)):
-            await res.redis.zadd(res.keys.disconnected, {str(raw): now_ms()}, nx=True)
+        if await live_sockets(res.redis, res.keys, int(raw)):
+            continue
+        if await res.redis.zadd(res.keys.disconnected, {str(raw): now_ms()}, nx=True):
+            await res.redis.sadd(res.keys.server_lost, str(raw))
 
 
 async def grace_left(res: Resources) -> float | None:
@@ -155,13 +182,21 @@ async def expire_grace(res: Resources, realtime: Realtime | None) -> list[int]:
         # Whoever removes the entry does the work, so two workers never both do it.
         if not await res.redis.zrem(res.keys.disconnected, raw):
             continue
+        lost = await res.redis.srem(res.keys.server_lost, raw)
         if await live_sockets(res.redis, res.keys, user_id):
             continue
+        cause = PresenceCause.SERVER_LOST if lost else PresenceCause.GRACE_ENDED
         async with res.sessions() as db:
             user = await db.get(User, user_id)
             if user is not None and user.presence != Presence.OFFLINE:
                 await set_status(
-                    db, res, realtime, user_id, Presence.OFFLINE, reason="leader disconnected"
+                    db,
+                    res,
+                    realtime,
+                    user_id,
+                    Presence.OFFLINE,
+                    cause=cause,
+                    reason="leader disconnected",
                 )
                 gone.append(user_id)
     return gone

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from teamtalk.errors import Conflict, NotFound
-from teamtalk.models import Presence, Role, User, utcnow
+from teamtalk.models import Presence, PresenceCause, Role, User, utcnow
 from teamtalk.realtime import Realtime
 from teamtalk.resources import Resources
 from teamtalk.services import presence
@@ -77,7 +77,13 @@ async def update_user(
     a capacity change reaches routing at once."""
     if role not in (None, Role.TEAMLEADER) and user.role == Role.TEAMLEADER and res is not None:
         await presence.set_status(
-            db, res, realtime, user.id, Presence.OFFLINE, reason="role changed"
+            db,
+            res,
+            realtime,
+            user.id,
+            Presence.OFFLINE,
+            cause=PresenceCause.ROLE_CHANGED,
+            reason="role changed",
         )
     if display_name is not None:
         user.display_name = display_name.strip()
@@ -102,7 +108,13 @@ async def deactivate_user(
     and a leader's basket back to the queue."""
     if user.role == Role.TEAMLEADER and res is not None:
         await presence.set_status(
-            db, res, realtime, user.id, Presence.OFFLINE, reason="leader deactivated"
+            db,
+            res,
+            realtime,
+            user.id,
+            Presence.OFFLINE,
+            cause=PresenceCause.DEACTIVATED,
+            reason="leader deactivated",
         )
     if user.is_active:
         user.is_active = False
