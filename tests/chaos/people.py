@@ -39,6 +39,10 @@ class Attempt:
     code: str | None = None  # the error body's code
     error: str | None = None
     detail: str = ""  # the body of a 5xx answer
+    # Sent on a connection kept alive from an earlier request, which the server closed before
+    # any answer: a stopping server closes its idle connections, and a request that was on
+    # its way then was never read. Clients retry it (RFC 9112, 9.3.1; browsers do).
+    unread: bool = False
 
 
 @dataclass
@@ -88,12 +92,23 @@ class Servers:
     async def post(self, op: Operation, person: Person, path: str, body: Any) -> Attempt:
         url = self.pick()
         started = time.time()
+        steps: list[str] = []
+
+        async def trace(step: str, info: dict[str, Any]) -> None:
+            steps.append(step)
+
         try:
             response = await self.client.post(
-                f"{url}{path}", json=body, headers={"Cookie": person.cookie, "Origin": url}
+                f"{url}{path}",
+                json=body,
+                headers={"Cookie": person.cookie, "Origin": url},
+                extensions={"trace": trace},
             )
         except httpx.HTTPError as exc:
             attempt = Attempt(started, time.time(), url, None, error=type(exc).__name__)
+            attempt.unread = "connection.connect_tcp.started" not in steps and (
+                "http11.receive_response_headers.failed" in steps
+            )
         else:
             code = None
             if response.status_code >= 400:

@@ -65,7 +65,8 @@ FAULTS: dict[str, tuple[str, str, str]] = {
     ),
     "graceful SIGTERM during a burst": (
         "SIGTERM to a server and a worker during a burst (3x the request rate)",
-        "both finish what they hold and exit by themselves within 15 s; no request cut off",
+        "both finish what they hold and exit by themselves within 15 s; no request they read "
+        "is cut off",
         "tests/chaos/test_cluster_faults.py::test_graceful_sigterm_during_burst",
     ),
     "embedded: server SIGKILL": (
@@ -85,7 +86,8 @@ FAULTS: dict[str, tuple[str, str, str]] = {
     ),
     "embedded: graceful SIGTERM during a burst": (
         "SIGTERM to the embedded server during a burst",
-        "it finishes what it holds, stops its Valkey and exits within 15 s; no request cut off",
+        "it finishes what it holds, stops its Valkey and exits within 15 s; no request it read "
+        "is cut off",
         "tests/chaos/test_embedded_faults.py::test_embedded_graceful_sigterm",
     ),
 }
@@ -98,6 +100,7 @@ SHOWN = (
     "created_to_assigned_s",
     "created_to_leader_screen_s",
     "claim_to_assigned_s",
+    "closed_unread",
     "drain_s",
     "reconnects",
     "wall_s",
@@ -137,6 +140,17 @@ def render(entries: list[dict[str, Any]], command: str) -> str:
         "CI runs the same scenarios at a small scale on every push: the plain test run takes"
         " the embedded ones, the run with `TEST_DATABASE_URL` the cluster ones"
         " (`TEAMTALK_CHAOS=all` runs both).",
+        "",
+        "A graceful stop closes its idle keep-alive connections; a request already on its way"
+        " on one is never read, and the client sends it again (RFC 9112, 9.3.1; browsers do;"
+        " creates carry a client id and submits answer the current state, so a resend is"
+        " safe). `closed_unread` counts those; they are not cut off.",
+        "",
+        "Not a scenario here: the SQLite file made unreadable. These processes run as root, and"
+        " permissions do not reach a file already open. A database file that cannot be opened"
+        " is told an outage (503 `database_unavailable`) in"
+        " `tests/test_outages.py::test_outages_are_told_from_bugs`, and routing keeps every"
+        " invariant through it in the state machine of `tests/test_routing_machine.py`.",
         "",
         "| fault | promise | kept |",
         "|---|---|---|",

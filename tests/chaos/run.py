@@ -153,12 +153,15 @@ class Run:
         return f
 
     def cut_off(self, since: float) -> list[str]:
-        """Requests sent after `since` (time.time()) that got no answer although they
-        reached a server (a connection refused is not one)."""
+        """Requests sent after `since` (time.time()) that got no answer although a server
+        read them (a connection refused is not one, nor a request on an idle connection the
+        stopping server closed unread: counted in the figures, and retried)."""
+        late = [a for a in self.ledger.answers() if a.started >= since and a.status is None]
+        self.figures["closed_unread"] = sum(a.unread for a in late)
         return [
             f"{a.server} {a.error} after {a.ended - a.started:.2f} s"
-            for a in self.ledger.answers()
-            if a.started >= since and a.status is None and a.error not in NOT_SENT_NAMES
+            for a in late
+            if a.error not in NOT_SENT_NAMES and not a.unread
         ]
 
     def report(self) -> str:
