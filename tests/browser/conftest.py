@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from playwright.async_api import (
@@ -118,8 +119,9 @@ class Browsing:
     violations: list[tuple[str, str]] = field(default_factory=list)  # (source, text)
     _reported: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def page(self) -> Page:
-        context = await self.browser.new_context(base_url=self.live.url)
+    async def page(self, viewport: tuple[int, int] | None = None) -> Page:
+        size = {"width": viewport[0], "height": viewport[1]} if viewport else None
+        context = await self.browser.new_context(base_url=self.live.url, viewport=size)
         context.set_default_timeout(TIMEOUT_MS)
         self.contexts.append(context)
         await context.expose_function("__cspViolation", lambda text: self._violation("page", text))
@@ -146,9 +148,11 @@ class Browsing:
                 await self._reported.wait()
         self.violations[:] = [(s, t) for s, t in self.violations if directive not in t]
 
-    async def sign_in(self, user: User, password: str = PASSWORD) -> Page:
+    async def sign_in(
+        self, user: User, password: str = PASSWORD, viewport: tuple[int, int] | None = None
+    ) -> Page:
         """A new context signed in as `user` through the login form, on their home page."""
-        page = await self.page()
+        page = await self.page(viewport)
         await page.goto("/login")
         await fill_login(page, user.email, password)
         await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
@@ -157,6 +161,14 @@ class Browsing:
     async def close(self) -> None:
         for context in self.contexts:
             await context.close()
+
+
+SCREENSHOTS = Path(os.environ.get("TEAMTALK_SCREENSHOTS", "test-results/screenshots"))
+
+
+async def screenshot(page: Page, name: str) -> None:
+    """Kept for people to look at (test-results/ is not committed)."""
+    await page.screenshot(path=SCREENSHOTS / f"{name}.png")  # makes the folder
 
 
 @pytest.fixture

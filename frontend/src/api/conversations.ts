@@ -82,12 +82,18 @@ export function useConversationList(filter: ListFilter, { pageSize = PAGE_SIZE }
 }
 
 /** The signed-in leader's basket; `sync_basket` also fills it on every connect. */
-export function useBasket() {
+export function useBasket({ enabled = true }: { enabled?: boolean } = {}) {
   return useQuery({
     queryKey: basketKey,
     queryFn: async () =>
       (await api.get<ConversationPage>("/api/conversations/basket")).conversations,
+    enabled,
   });
+}
+
+/** How many conversations the signed-in leader holds (0 for everyone else). */
+export function useHeldCount(isLeader: boolean): number {
+  return useBasket({ enabled: isLeader }).data?.length ?? 0;
 }
 
 // Nothing tells an agent when a conversation ahead of theirs leaves the queue,

@@ -1,8 +1,13 @@
-import type { ReactNode } from "react";
+import { useState, type ReactNode } from "react";
 import { NavLink } from "react-router";
 import { CurrentUserContext, useLogout } from "../api/auth";
+import { useHeldCount } from "../api/conversations";
 import { ROLE_LABELS, type Role, type User } from "../api/types";
+import { ConfirmDialog } from "./ConfirmDialog";
+import { clearDrafts } from "./drafts";
+import { goesBack } from "./held";
 import { ReconnectingBanner } from "./ReconnectingBanner";
+import { useLeavePrompt } from "./useLeavePrompt";
 import { useMessageAlerts } from "./useMessageAlerts";
 
 interface NavItem {
@@ -31,6 +36,10 @@ interface Props {
 
 export function AppShell({ user, children }: Props) {
   const logout = useLogout();
+  const held = useHeldCount(user.role === "teamleader");
+  const [asking, setAsking] = useState(false);
+  useLeavePrompt(held > 0);
+  const signOut = () => logout.mutate(undefined, { onSettled: clearDrafts });
   return (
     <CurrentUserContext.Provider value={user}>
       <MessageAlerts />
@@ -56,11 +65,26 @@ export function AppShell({ user, children }: Props) {
           <button
             type="button"
             className="button secondary"
-            onClick={() => logout.mutate()}
+            onClick={() => (held > 0 ? setAsking(true) : signOut())}
             disabled={logout.isPending}
           >
             Sign out
           </button>
+          <ConfirmDialog
+            open={asking}
+            title="Sign out?"
+            confirm="Sign out"
+            onConfirm={() => {
+              setAsking(false);
+              signOut();
+            }}
+            onCancel={() => setAsking(false)}
+          >
+            <p>
+              {goesBack(held)} to the queue unless you sign in again within the grace period
+              (a minute by default).
+            </p>
+          </ConfirmDialog>
         </div>
       </header>
       <ReconnectingBanner />

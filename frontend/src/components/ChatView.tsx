@@ -8,6 +8,7 @@ import { useRealtime, useSocketEvent } from "../realtime/context";
 import { useOutbox, useSend, type Outgoing } from "../realtime/outbox";
 import { call } from "../realtime/socket";
 import { Composer } from "./Composer";
+import { draftKey } from "./drafts";
 import { LoadError } from "./LoadError";
 import { MessageList } from "./MessageList";
 
@@ -122,7 +123,13 @@ export function ChatView({
         {typing ? `${typing} is typing…` : ""}
       </p>
       {canWrite && !closed ? (
-        <Composer onSend={send} onTyping={onTyping} note={composerNote} />
+        <Composer
+          key={id}
+          draftKey={draftKey(me, id)}
+          onSend={send}
+          onTyping={onTyping}
+          note={composerNote}
+        />
       ) : (
         <div className="chat-readonly">{readOnlyNote}</div>
       )}

@@ -1,4 +1,5 @@
 import { useEffect, useId, useRef, useState, type KeyboardEvent } from "react";
+import { loadDraft, saveDraft } from "./drafts";
 
 const MAX_MESSAGE = 5000;
 const TYPING_EVERY_MS = 2_000;
@@ -10,12 +11,14 @@ interface Props {
   disabled?: boolean;
   /** A line above the box, e.g. what sending will do to a solved conversation. */
   note?: string | null;
+  /** Where the unsent text is kept (see drafts.ts); mount one composer per key. */
+  draftKey: string;
 }
 
 /** Enter sends, Shift+Enter starts a new line. */
-export function Composer({ onSend, onTyping, disabled = false, note }: Props) {
+export function Composer({ onSend, onTyping, disabled = false, note, draftKey }: Props) {
   const id = useId();
-  const [body, setBody] = useState("");
+  const [body, setBody] = useState(() => loadDraft(draftKey));
   const lastTyping = useRef(0);
   const box = useRef<HTMLTextAreaElement>(null);
 
@@ -30,6 +33,7 @@ export function Composer({ onSend, onTyping, disabled = false, note }: Props) {
     if (text === "" || disabled) return;
     onSend(text);
     setBody("");
+    saveDraft(draftKey, "");
     lastTyping.current = 0;
     box.current?.focus();
   };
@@ -71,6 +75,7 @@ export function Composer({ onSend, onTyping, disabled = false, note }: Props) {
           onKeyDown={keyDown}
           onChange={(event) => {
             setBody(event.target.value);
+            saveDraft(draftKey, event.target.value);
             const now = Date.now();
             if (event.target.value !== "" && now - lastTyping.current >= TYPING_EVERY_MS) {
               lastTyping.current = now;

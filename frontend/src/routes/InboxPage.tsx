@@ -12,7 +12,7 @@ export function InboxPage() {
   const id = parseId(conversationId);
   const around = parseId(params.get("seq") ?? undefined);
   return (
-    <section aria-labelledby="page-title">
+    <section aria-labelledby="page-title" className="inbox fills-window">
       <div className="page-head">
         <h1 id="page-title">Inbox</h1>
         <div className="page-tools">

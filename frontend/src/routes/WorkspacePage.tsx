@@ -43,7 +43,7 @@ export function WorkspacePage() {
   }, [selectedId]);
 
   return (
-    <section aria-labelledby="page-title" className="workspace">
+    <section aria-labelledby="page-title" className="workspace fills-window">
       <div className="page-head">
         <h1 id="page-title">Workspace</h1>
         <div className="page-tools">
