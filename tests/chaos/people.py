@@ -178,6 +178,8 @@ class Leader:
         self.dropped = asyncio.Event()
         self.status: str | None = None
         self.submitting: set[int] = set()
+        self.fetching = False  # a basket refetch is under way
+        self.heard_while_fetching = False
 
     @property
     def user_id(self) -> int:
@@ -195,6 +197,12 @@ class Leader:
 
     def _left(self, conversation_id: int) -> None:
         self.basket.pop(conversation_id, None)
+
+    def _heard(self) -> None:
+        # As the web app does: a refetch under way may answer with the basket as it was
+        # before this event, so it is fetched once more afterwards.
+        if self.fetching:
+            self.heard_while_fetching = True
 
     def _conversation(self, conversation: dict[str, Any]) -> None:
         cid = int(conversation["id"])
@@ -220,17 +228,27 @@ class Leader:
             self._conversation(c)
 
     async def _refetch_basket(self) -> None:
-        """The basket from the server, retried for a while through an outage."""
+        """The basket from the server, retried for a while through an outage, and again
+        when an event changed it meanwhile."""
         servers = self.crew.servers
-        for _ in range(20):
+        tries = 0
+        while tries < 20:
+            tries += 1
             url = servers.pick()
-            with contextlib.suppress(httpx.HTTPError):
+            self.fetching, self.heard_while_fetching = True, False
+            try:
                 response = await servers.client.get(
                     f"{url}/api/conversations/basket", headers={"Cookie": self.person.cookie}
                 )
-                if response.status_code == 200:
-                    self._replace(response.json()["conversations"])
+            except httpx.HTTPError:
+                response = None
+            finally:
+                self.fetching = False
+            if response is not None and response.status_code == 200:
+                self._replace(response.json()["conversations"])
+                if not self.heard_while_fetching:
                     return
+                continue
             await asyncio.sleep(0.25)
 
     def _client(self) -> socketio.AsyncClient:
@@ -240,12 +258,15 @@ class Leader:
             self._replace(data["conversations"])
 
         async def assign(data: dict[str, Any]) -> None:
+            self._heard()
             self._conversation(data["conversation"])
 
         async def update(data: dict[str, Any]) -> None:
+            self._heard()
             self._conversation(data["conversation"])
 
         async def remove(data: dict[str, Any]) -> None:
+            self._heard()
             self._left(int(data["conversation_id"]))
 
         async def resync(data: dict[str, Any]) -> None:
