@@ -370,9 +370,8 @@ async def topics(db: AsyncSession, scope: Scope, told: Sequence[Story]) -> list[
     named = [t for t in by_topic if t is not None]
     names: dict[int, str] = {}
     if named:
-        names = dict(
-            (await db.execute(select(Topic.id, Topic.name).where(Topic.id.in_(named)))).tuples()
-        )
+        found = await db.execute(select(Topic.id, Topic.name).where(Topic.id.in_(named)))
+        names = {topic_id: name for topic_id, name in found}
     rows = [
         TopicRow(
             topic_id=topic_id,
