@@ -186,3 +186,32 @@ async def test_history_local_time_filters_are_checked(harness: Harness) -> None:
         reversed_span = {"created_from": span["created_to"], "created_to": span["created_from"]}
         body = await get_json(client, "/api/conversations", {**reversed_span, "hour": "1"})
         assert body["conversations"] == []
+
+
+async def test_slots_held_through_the_whole_range_count(harness: Harness) -> None:
+    """Assigned on 10 January and still held, or solved long after: no event in the range,
+    a slot held all through it. The leader is online all of 20 January (UTC)."""
+    admin = await harness.user(Role.ADMIN)
+    lead = await harness.user(Role.TEAMLEADER, display_name="Lead", capacity=2)
+    agent = await harness.user(Role.AGENT)
+    await make_presence(
+        harness, lead, [(utc(2026, 1, 19), "online"), (utc(2026, 1, 22), "offline")]
+    )
+    await make_history(
+        harness, agent, utc(2026, 1, 10), [Ev("assigned", utc(2026, 1, 10, 1), to=lead)]
+    )
+    await make_history(
+        harness,
+        agent,
+        utc(2026, 1, 10),
+        [Ev("assigned", utc(2026, 1, 10, 2), to=lead), Ev("solved", utc(2026, 2, 1), by=lead)],
+    )
+    params = {"from": "2026-01-20", "to": "2026-01-20"}
+    async with harness.signed_in(admin) as client:
+        report = await get_json(client, "/api/reports", params)
+    assert report["summary"]["requests"] == 0  # created before the range
+    (leader,) = report["leaders"]
+    assert leader["conversations"] == 0
+    assert leader["online_seconds"] == 86400.0
+    assert leader["slot_seconds"] == 172800.0  # two slots x 24 h
+    assert leader["occupancy"] == 1.0  # 172800 / (2 * 86400)

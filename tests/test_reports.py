@@ -38,8 +38,9 @@ from sqlalchemy import event
 from teamtalk.api.reports import TABLES
 from teamtalk.models import Role, User
 from teamtalk.services import reports
+from teamtalk.services.cohort import nearest_rank
 from teamtalk.services.periods import Period
-from teamtalk.services.reports import Scope, nearest_rank
+from teamtalk.services.reports import Scope
 from tests.conftest import Backend, Harness, harness_with
 from tests.history_factories import make_topic
 from tests.report_factories import Ev, make_history, make_presence, utc

@@ -416,7 +416,7 @@ class SearchPage(BaseModel):
 # its JSON. `history_query` is the query string of GET /api/conversations that lists
 # exactly the conversations a row counts.
 
-Outcome = Literal["solved", "pending", "withdrawn", "closed", "transferred", "reopened"]
+ReportOutcome = Literal["solved", "pending", "withdrawn", "closed", "transferred", "reopened"]
 ResponseBucket = Literal["under_1m", "1m_5m", "5m_15m", "15m_60m", "over_60m", "none"]
 
 
@@ -442,7 +442,7 @@ class SummaryRow(BaseModel):
 
 
 class OutcomeRow(BaseModel):
-    outcome: Outcome
+    outcome: ReportOutcome
     conversations: int
     rate: float | None  # of the requests; None when there are none
 

@@ -14,7 +14,7 @@ Definitions (all times in seconds):
 - outcome rates: the share of the requests with at least one event of that kind
   (`transferred`: to a leader or back to the queue);
 - median: the middle value, or the mean of the two middle ones; the 90th percentile by
-  nearest rank (see `nearest_rank`);
+  nearest rank (see `cohort.nearest_rank`);
 - per leader: conversations they ever held; assignments = `assigned` events plus
   transfers to them, and load share = theirs over everyone's; solved and handle time are
   of the conversations whose first solve was theirs (so they add up to the summary).
@@ -26,33 +26,21 @@ topics. The events are replayed in Python.
 
 from __future__ import annotations
 
-import math
-import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from urllib.parse import urlencode
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from teamtalk.models import (
-    Conversation,
-    ConversationEvent,
-    Message,
-    MessageKind,
-    Role,
-    Topic,
-    User,
-    utcnow,
-)
+from teamtalk.models import Role, Topic, User, utcnow
 from teamtalk.schemas import (
     DayRow,
     FirstResponseRow,
     HeatCell,
     LeaderRow,
-    Outcome,
     OutcomeRow,
     Report,
     ReportPeriod,
@@ -60,18 +48,11 @@ from teamtalk.schemas import (
     SummaryRow,
     TopicRow,
 )
-from teamtalk.services import occupancy
+from teamtalk.services import cohort, occupancy
+from teamtalk.services.cohort import OUTCOMES, Story
 from teamtalk.services.listing import Filters, visible
 from teamtalk.services.periods import Period
 
-OUTCOMES: tuple[Outcome, ...] = (
-    "solved",
-    "pending",
-    "withdrawn",
-    "closed",
-    "transferred",
-    "reopened",
-)
 # Upper bounds in seconds (exclusive) of the first-response buckets; over the last: over_60m.
 BUCKETS: tuple[tuple[ResponseBucket, float], ...] = (
     ("under_1m", 60),
@@ -136,119 +117,9 @@ def _iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-@dataclass
-class Story:
-    """One conversation's history, replayed."""
-
-    id: int
-    created_at: datetime
-    topic_id: int | None
-    first_assigned: datetime | None = None
-    first_solved: datetime | None = None
-    solver: int | None = None
-    first_response: datetime | None = None
-    outcomes: set[str] = field(default_factory=set)
-    assignments: Counter[int] = field(default_factory=Counter)
-
-    def take(self, type_: str, at: datetime, from_id: int | None, to_id: int | None) -> None:
-        if type_ in OUTCOMES:
-            self.outcomes.add(type_)
-        if type_ == "assigned" and self.first_assigned is None:
-            self.first_assigned = at
-        if type_ in ("assigned", "transferred") and to_id is not None:
-            self.assignments[to_id] += 1
-        if type_ == "solved" and self.first_solved is None:
-            self.first_solved, self.solver = at, from_id
-
-    @property
-    def wait(self) -> float | None:
-        return _seconds(self.created_at, self.first_assigned)
-
-    @property
-    def response(self) -> float | None:
-        return _seconds(self.first_assigned, self.first_response)
-
-    @property
-    def handle(self) -> float | None:
-        return _seconds(self.first_assigned, self.first_solved)
-
-
-def _seconds(a: datetime | None, b: datetime | None) -> float | None:
-    if a is None or b is None or b < a:
-        return None
-    return (b - a).total_seconds()
-
-
-def nearest_rank(values: Sequence[float], percent: float) -> float | None:
-    """The percentile by nearest rank: the value at rank ceil(percent/100 x n) (1-based) of
-    the sorted values, so always one of them (the 90th of 1..10 is 9; of 1..11, 10)."""
-    if not values:
-        return None
-    rank = max(1, math.ceil(percent / 100 * len(values)))
-    return sorted(values)[rank - 1]
-
-
-def _avg(values: Iterable[float | None]) -> float | None:
-    known = [v for v in values if v is not None]
-    return round(statistics.fmean(known), 3) if known else None
-
-
-def _median(values: Iterable[float | None]) -> float | None:
-    known = [v for v in values if v is not None]
-    return round(statistics.median(known), 3) if known else None
-
-
-def _share(part: float, whole: float) -> float | None:
-    return round(part / whole, 4) if whole else None
-
-
-async def stories(db: AsyncSession, viewer: User, scope: Scope) -> list[Story]:
-    """The report's conversations, replayed: three queries."""
-    where = visible(viewer, scope.filters())
-    ids = select(Conversation.id).where(*where)
-    found = {
-        cid: Story(cid, created_at, topic_id)
-        for cid, created_at, topic_id in await db.execute(
-            select(Conversation.id, Conversation.created_at, Conversation.topic_id)
-            .where(*where)
-            .order_by(Conversation.created_at, Conversation.id)
-        )
-    }
-    if not found:
-        return []
-    events = await db.execute(
-        select(
-            ConversationEvent.conversation_id,
-            ConversationEvent.type,
-            ConversationEvent.created_at,
-            ConversationEvent.from_leader_id,
-            ConversationEvent.actor_id,
-            ConversationEvent.to_leader_id,
-        )
-        .where(ConversationEvent.conversation_id.in_(ids))
-        .order_by(ConversationEvent.created_at, ConversationEvent.id)
-    )
-    for cid, type_, at, from_id, actor_id, to_id in events:
-        found[cid].take(type_, at, from_id or actor_id, to_id)
-    responses = await db.execute(
-        select(Message.conversation_id, func.min(Message.created_at))
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(
-            Message.conversation_id.in_(ids),
-            Message.kind == MessageKind.USER,
-            Message.sender_id.is_not(None),
-            Message.sender_id != Conversation.agent_id,
-        )
-        .group_by(Message.conversation_id)
-    )
-    for cid, at in responses:
-        found[cid].first_response = at
-    return list(found.values())
-
-
 async def build(db: AsyncSession, viewer: User, scope: Scope) -> Report:
     period = scope.period
-    told = await stories(db, viewer, scope)
+    told = await cohort.stories(db, visible(viewer, scope.filters()))
     return Report(
         period=ReportPeriod(
             first_day=period.first,
@@ -272,19 +143,19 @@ def summary(told: Sequence[Story]) -> SummaryRow:
     return SummaryRow(
         requests=len(told),
         assigned=sum(s.first_assigned is not None for s in told),
-        wait_avg_seconds=_avg(waits),
-        wait_median_seconds=_median(waits),
-        wait_p90_seconds=nearest_rank(waits, 90),
-        first_response_avg_seconds=_avg(s.response for s in told),
-        handle_avg_seconds=_avg(s.handle for s in told),
-        handle_median_seconds=_median(s.handle for s in told),
+        wait_avg_seconds=cohort.avg(waits),
+        wait_median_seconds=cohort.median(waits),
+        wait_p90_seconds=cohort.nearest_rank(waits, 90),
+        first_response_avg_seconds=cohort.avg(s.response for s in told),
+        handle_avg_seconds=cohort.avg(s.handle for s in told),
+        handle_median_seconds=cohort.median(s.handle for s in told),
     )
 
 
 def outcomes(told: Sequence[Story]) -> list[OutcomeRow]:
     counts = Counter(o for s in told for o in s.outcomes)
     return [
-        OutcomeRow(outcome=o, conversations=counts[o], rate=_share(counts[o], len(told)))
+        OutcomeRow(outcome=o, conversations=counts[o], rate=cohort.share(counts[o], len(told)))
         for o in OUTCOMES
     ]
 
@@ -303,7 +174,9 @@ def first_response(told: Sequence[Story]) -> list[FirstResponseRow]:
     counts = Counter(bucket_of(s.response) for s in assigned)
     names: list[ResponseBucket] = [*(name for name, _ in BUCKETS), "over_60m", "none"]
     return [
-        FirstResponseRow(bucket=b, conversations=counts[b], share=_share(counts[b], len(assigned)))
+        FirstResponseRow(
+            bucket=b, conversations=counts[b], share=cohort.share(counts[b], len(assigned))
+        )
         for b in names
     ]
 
@@ -318,11 +191,12 @@ async def leaders(
     for story in told:
         for leader_id in story.assignments:
             held[leader_id].append(story)
-    query = select(User.id, User.display_name, User.capacity, User.presence)
+    # Leaders, and anyone who held a conversation then (their role may have changed since).
+    query = select(User.id, User.display_name, User.capacity, User.presence).where(
+        or_(User.role == Role.TEAMLEADER, User.id.in_(list(held)))
+    )
     if scope.leader_id is not None:
         query = query.where(User.id == scope.leader_id)
-    else:
-        query = query.where(or_(User.role == Role.TEAMLEADER, User.id.in_(list(held))))
     users = {
         uid: (name, capacity, presence) for uid, name, capacity, presence in await db.execute(query)
     }
@@ -349,13 +223,13 @@ async def leaders(
                 capacity=capacity,
                 conversations=len(theirs),
                 assignments=assignments,
-                load_share=_share(assignments, everyone),
+                load_share=cohort.share(assignments, everyone),
                 solved=len(solved),
-                handle_avg_seconds=_avg(s.handle for s in solved),
+                handle_avg_seconds=cohort.avg(s.handle for s in solved),
                 online_seconds=round(time.online_seconds, 3),
                 away_seconds=round(time.away_seconds, 3),
                 slot_seconds=round(time.slot_seconds, 3),
-                occupancy=_share(time.slot_seconds, capacity * time.online_seconds),
+                occupancy=cohort.share(time.slot_seconds, capacity * time.online_seconds),
                 history_query=scope.history_query(leader_id=uid),
             )
         )
@@ -378,7 +252,7 @@ async def topics(db: AsyncSession, scope: Scope, told: Sequence[Story]) -> list[
             name=None if topic_id is None else names.get(topic_id),
             requests=len(group),
             solved=sum("solved" in s.outcomes for s in group),
-            handle_avg_seconds=_avg(s.handle for s in group),
+            handle_avg_seconds=cohort.avg(s.handle for s in group),
             history_query=(
                 scope.history_query(no_topic=True)
                 if topic_id is None
@@ -425,7 +299,7 @@ def daily(scope: Scope, told: Sequence[Story]) -> list[DayRow]:
                 requests=len(group),
                 assigned=sum(s.first_assigned is not None for s in group),
                 solved=sum("solved" in s.outcomes for s in group),
-                wait_avg_seconds=_avg(s.wait for s in group),
+                wait_avg_seconds=cohort.avg(s.wait for s in group),
                 history_query=scope.history_query(start, end),
             )
         )
