@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -409,3 +409,135 @@ class SearchHit(BaseModel):
 class SearchPage(BaseModel):
     hits: list[SearchHit]
     next_offset: int | None
+
+
+# ---- Reports (services/reports.py, api/reports.py) -------------------------------------
+# Every time is in seconds. Each table's rows are flat, so its CSV has the same columns as
+# its JSON. `history_query` is the query string of GET /api/conversations that lists
+# exactly the conversations a row counts.
+
+ReportOutcome = Literal["solved", "pending", "withdrawn", "closed", "transferred", "reopened"]
+ResponseBucket = Literal["under_1m", "1m_5m", "5m_15m", "15m_60m", "over_60m", "none"]
+
+
+class ReportPeriod(BaseModel):
+    """Local dates first_day..last_day in tz: the instants [starts_at, ends_at)."""
+
+    first_day: date
+    last_day: date
+    tz: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+class SummaryRow(BaseModel):
+    requests: int
+    assigned: int
+    wait_avg_seconds: float | None
+    wait_median_seconds: float | None
+    wait_p90_seconds: float | None
+    first_response_avg_seconds: float | None
+    handle_avg_seconds: float | None
+    handle_median_seconds: float | None
+
+
+class OutcomeRow(BaseModel):
+    outcome: ReportOutcome
+    conversations: int
+    rate: float | None  # of the requests; None when there are none
+
+
+class FirstResponseRow(BaseModel):
+    bucket: ResponseBucket
+    conversations: int
+    share: float | None  # of the assigned requests; None when none was assigned
+
+
+class LeaderRow(BaseModel):
+    leader_id: int
+    display_name: str
+    capacity: int
+    conversations: int
+    assignments: int
+    load_share: float | None
+    solved: int
+    handle_avg_seconds: float | None
+    online_seconds: float
+    away_seconds: float
+    slot_seconds: float
+    occupancy: float | None
+    history_query: str
+
+
+class TopicRow(BaseModel):
+    topic_id: int | None
+    name: str | None
+    requests: int
+    solved: int
+    handle_avg_seconds: float | None
+    history_query: str
+
+
+class HeatCell(BaseModel):
+    weekday: int  # ISO: 1 = Monday ... 7 = Sunday
+    hour: int
+    requests: int
+    history_query: str
+
+
+class DayRow(BaseModel):
+    day: date
+    requests: int
+    assigned: int
+    solved: int
+    wait_avg_seconds: float | None
+    history_query: str
+
+
+class Report(BaseModel):
+    period: ReportPeriod
+    summary: SummaryRow
+    outcomes: list[OutcomeRow]
+    first_response: list[FirstResponseRow]
+    leaders: list[LeaderRow]
+    topics: list[TopicRow]
+    heatmap: list[HeatCell]
+    daily: list[DayRow]
+
+
+class SummaryReport(BaseModel):
+    period: ReportPeriod
+    rows: list[SummaryRow]
+
+
+class OutcomeReport(BaseModel):
+    period: ReportPeriod
+    rows: list[OutcomeRow]
+
+
+class FirstResponseReport(BaseModel):
+    period: ReportPeriod
+    rows: list[FirstResponseRow]
+
+
+class LeaderReport(BaseModel):
+    period: ReportPeriod
+    rows: list[LeaderRow]
+
+
+class TopicReport(BaseModel):
+    period: ReportPeriod
+    rows: list[TopicRow]
+
+
+class HeatmapReport(BaseModel):
+    period: ReportPeriod
+    rows: list[HeatCell]
+
+
+class DailyReport(BaseModel):
+    period: ReportPeriod
+    rows: list[DayRow]
+
+
+# ---- end of Reports ----------------------------------------------------------------------

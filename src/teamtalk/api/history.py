@@ -12,7 +12,7 @@ from teamtalk.api.params import IsoTime, PathId, QueryId, QuerySeq
 from teamtalk.errors import Invalid
 from teamtalk.models import Status
 from teamtalk.schemas import MAX_ID, ConversationPage, MessagePage, SearchPage
-from teamtalk.services import listing, search
+from teamtalk.services import listing, periods, search
 from teamtalk.services.listing import Filters, Sort
 
 router = APIRouter(tags=["history"])
@@ -32,20 +32,34 @@ def utc(value: datetime | None, field: str) -> datetime | None:
 def filters(
     status: Annotated[list[Status] | None, Query(description="repeatable")] = None,
     topic_id: QueryId | None = None,
+    no_topic: Annotated[bool, Query(description="only those with no topic")] = False,
     agent_id: QueryId | None = None,
     leader_id: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="any leader who ever held it")
     ] = None,
     created_from: Annotated[IsoTime | None, Query(description="inclusive")] = None,
     created_to: Annotated[IsoTime | None, Query(description="exclusive")] = None,
+    tz: Annotated[str, Query(description="IANA time zone of weekday and hour")] = "UTC",
+    weekday: Annotated[
+        int | None,
+        Query(ge=1, le=7, description="created on this ISO weekday (1 = Monday) in tz"),
+    ] = None,
+    hour: Annotated[
+        int | None, Query(ge=0, le=23, description="created in this hour in tz")
+    ] = None,
 ) -> Filters:
+    periods.zone(tz)  # an unknown zone is refused even when no weekday or hour uses it
     return Filters(
         statuses=tuple(status or ()),
         topic_id=topic_id,
+        no_topic=no_topic,
         agent_id=agent_id,
         leader_id=leader_id,
         created_from=utc(created_from, "created_from"),
         created_to=utc(created_to, "created_to"),
+        tz=tz,
+        weekday=weekday,
+        hour=hour,
     )
 
 

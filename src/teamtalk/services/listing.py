@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from sqlalchemy import ColumnElement, Select, and_, func, select, tuple_
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -35,6 +35,7 @@ from teamtalk.schemas import (
     MessageOut,
     MessagePage,
 )
+from teamtalk.services import periods
 from teamtalk.services.access import can_read, get_conversation
 from teamtalk.services.presenters import names_for
 
@@ -54,10 +55,16 @@ class Filters:
 
     statuses: tuple[Status, ...] = ()
     topic_id: int | None = None
+    no_topic: bool = False
     agent_id: int | None = None
     leader_id: int | None = None  # any leader who ever held it
     created_from: datetime | None = None  # inclusive
     created_to: datetime | None = None  # exclusive
+    # Created on this ISO weekday (1 = Monday) and/or in this hour, local time in `tz`: a
+    # cell of the reports' heat map. Needs both created bounds.
+    tz: str = "UTC"
+    weekday: int | None = None
+    hour: int | None = None
 
 
 def visible(user: User, filters: Filters) -> list[ColumnElement[bool]]:
@@ -69,6 +76,8 @@ def visible(user: User, filters: Filters) -> list[ColumnElement[bool]]:
         where.append(Conversation.status.in_([s.value for s in filters.statuses]))
     if filters.topic_id is not None:
         where.append(Conversation.topic_id == filters.topic_id)
+    if filters.no_topic:
+        where.append(Conversation.topic_id.is_(None))
     if filters.agent_id is not None:
         where.append(Conversation.agent_id == filters.agent_id)
     if filters.leader_id is not None:
@@ -80,7 +89,32 @@ def visible(user: User, filters: Filters) -> list[ColumnElement[bool]]:
         where.append(Conversation.created_at >= filters.created_from)
     if filters.created_to is not None:
         where.append(Conversation.created_at < filters.created_to)
+    if filters.weekday is not None or filters.hour is not None:
+        where.append(_local_time(filters))
     return where
+
+
+def _local_time(filters: Filters) -> ColumnElement[bool]:
+    """The local weekday and hour as UTC spans of the created range, found in Python: the
+    same on both databases (SQLite knows no time zones), and exactly what the reports
+    count, DST days included."""
+    start, end = filters.created_from, filters.created_to
+    if start is None or end is None:
+        raise Invalid(
+            "A weekday or hour filter needs both created_from and created_to.",
+            code="range_required",
+        )
+    if end - start > periods.MAX_LOCAL_SPAN:
+        raise Invalid(
+            f"A weekday or hour filter covers at most {periods.MAX_LOCAL_SPAN.days} days.",
+            code="range_too_long",
+        )
+    spans = periods.spans_at(
+        start, end, periods.zone(filters.tz), weekday=filters.weekday, hour=filters.hour
+    )
+    if not spans:
+        return false()
+    return or_(*(and_(Conversation.created_at >= a, Conversation.created_at < b) for a, b in spans))
 
 
 def encode_cursor(sort: Sort, key: datetime, conversation_id: int) -> str:
