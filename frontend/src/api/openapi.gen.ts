@@ -16,26 +16,42 @@ export interface Schemas {
   ConversationItem: ConversationItem;
   ConversationOut: ConversationOut;
   ConversationPage: ConversationPage;
+  DailyReport: DailyReport;
+  DayRow: DayRow;
   Directory: Directory;
   DirectoryEntry: DirectoryEntry;
+  FirstResponseReport: FirstResponseReport;
+  FirstResponseRow: FirstResponseRow;
+  HeatCell: HeatCell;
+  HeatmapReport: HeatmapReport;
+  LeaderReport: LeaderReport;
+  LeaderRow: LeaderRow;
   LoginIn: LoginIn;
   MessageEnvelope: MessageEnvelope;
   MessageIn: MessageIn;
   MessageKind: MessageKind;
   MessageOut: MessageOut;
   MessagePage: MessagePage;
+  OutcomeReport: OutcomeReport;
+  OutcomeRow: OutcomeRow;
   ReadIn: ReadIn;
   ReadOut: ReadOut;
+  Report: Report;
+  ReportPeriod: ReportPeriod;
   Role: Role;
   SearchHit: SearchHit;
   SearchPage: SearchPage;
   SnippetPart: SnippetPart;
   Status: Status;
   SubmitAs: SubmitAs;
+  SummaryReport: SummaryReport;
+  SummaryRow: SummaryRow;
   TopicEnvelope: TopicEnvelope;
   TopicIn: TopicIn;
   TopicList: TopicList;
   TopicOut: TopicOut;
+  TopicReport: TopicReport;
+  TopicRow: TopicRow;
   TransferIn: TransferIn;
   TransferTarget: TransferTarget;
   TransferTargets: TransferTargets;
@@ -130,6 +146,28 @@ export interface ConversationPage {
   conversations: ConversationItem[];
   next_cursor: string | null;
 }
+export interface DailyReport {
+  period: ReportPeriod;
+  rows: DayRow[];
+}
+/**
+ * Local dates first_day..last_day in tz: the instants [starts_at, ends_at).
+ */
+export interface ReportPeriod {
+  first_day: string;
+  last_day: string;
+  tz: string;
+  starts_at: string;
+  ends_at: string;
+}
+export interface DayRow {
+  day: string;
+  requests: number;
+  assigned: number;
+  solved: number;
+  wait_avg_seconds: number | null;
+  history_query: string;
+}
 export interface Directory {
   users: DirectoryEntry[];
 }
@@ -138,6 +176,44 @@ export interface DirectoryEntry {
   display_name: string;
   role: Role;
   is_active: boolean;
+}
+export interface FirstResponseReport {
+  period: ReportPeriod;
+  rows: FirstResponseRow[];
+}
+export interface FirstResponseRow {
+  bucket: "under_1m" | "1m_5m" | "5m_15m" | "15m_60m" | "over_60m" | "none";
+  conversations: number;
+  share: number | null;
+}
+export interface HeatCell {
+  weekday: number;
+  hour: number;
+  requests: number;
+  history_query: string;
+}
+export interface HeatmapReport {
+  period: ReportPeriod;
+  rows: HeatCell[];
+}
+export interface LeaderReport {
+  period: ReportPeriod;
+  rows: LeaderRow[];
+}
+export interface LeaderRow {
+  leader_id: number;
+  display_name: string;
+  capacity: number;
+  conversations: number;
+  assignments: number;
+  load_share: number | null;
+  solved: number;
+  handle_avg_seconds: number | null;
+  online_seconds: number;
+  away_seconds: number;
+  slot_seconds: number;
+  occupancy: number | null;
+  history_query: string;
 }
 export interface LoginIn {
   email: string;
@@ -158,11 +234,48 @@ export interface MessagePage {
   has_more_before: boolean;
   has_more_after: boolean;
 }
+export interface OutcomeReport {
+  period: ReportPeriod;
+  rows: OutcomeRow[];
+}
+export interface OutcomeRow {
+  outcome: "solved" | "pending" | "withdrawn" | "closed" | "transferred" | "reopened";
+  conversations: number;
+  rate: number | null;
+}
 export interface ReadIn {
   seq: number;
 }
 export interface ReadOut {
   last_read_seq: number;
+}
+export interface Report {
+  period: ReportPeriod;
+  summary: SummaryRow;
+  outcomes: OutcomeRow[];
+  first_response: FirstResponseRow[];
+  leaders: LeaderRow[];
+  topics: TopicRow[];
+  heatmap: HeatCell[];
+  daily: DayRow[];
+}
+export interface SummaryRow {
+  requests: number;
+  assigned: number;
+  wait_avg_seconds: number | null;
+  wait_median_seconds: number | null;
+  wait_p90_seconds: number | null;
+  first_response_avg_seconds: number | null;
+  handle_avg_seconds: number | null;
+  handle_median_seconds: number | null;
+}
+export interface TopicRow {
+  topic_id: number | null;
+  name: string | null;
+  requests: number;
+  solved: number;
+  handle_avg_seconds: number | null;
+  history_query: string;
 }
 export interface SearchHit {
   message: MessageOut;
@@ -184,6 +297,10 @@ export interface SubmitAs {
   status: "solved" | "pending";
   topic_id: number;
 }
+export interface SummaryReport {
+  period: ReportPeriod;
+  rows: SummaryRow[];
+}
 export interface TopicEnvelope {
   topic: TopicOut;
 }
@@ -198,6 +315,10 @@ export interface TopicIn {
 }
 export interface TopicList {
   topics: TopicOut[];
+}
+export interface TopicReport {
+  period: ReportPeriod;
+  rows: TopicRow[];
 }
 export interface TransferIn {
   leader_id: number | null;
