@@ -14,6 +14,7 @@ from teamtalk.app import API_ROUTERS
 from teamtalk.models import Role
 from tests.conftest import PASSWORD, Harness
 
+REPORT_TABLES = ("summary", "outcomes", "first-response", "leaders", "topics", "heatmap", "daily")
 ADMIN_ROUTES = [
     ("GET", "/api/users", None),
     (
@@ -24,11 +25,19 @@ ADMIN_ROUTES = [
     ("GET", "/api/users/1", None),
     ("PATCH", "/api/users/1", {"display_name": "Y"}),
     ("POST", "/api/users/1/deactivate", None),
+    ("POST", "/api/users/1/reactivate", None),
     ("POST", "/api/users/1/unlock", None),
     ("POST", "/api/topics", {"name": "Billing"}),
     ("PATCH", "/api/topics/1", {"name": "Money"}),
     ("POST", "/api/topics/1/archive", None),
+    ("POST", "/api/topics/1/restore", None),
     ("GET", "/api/monitoring/routing", None),
+    ("GET", "/api/reports", None),
+    *[
+        ("GET", f"/api/reports/{table}{suffix}", None)
+        for table in REPORT_TABLES
+        for suffix in ("", ".csv")
+    ],
 ]
 
 
@@ -165,3 +174,56 @@ async def test_leaders_and_admins_read_the_directory_agents_do_not(harness: Harn
         ]
     async with harness.signed_in(agent) as client:
         assert (await client.get("/api/users/directory")).status_code == 403
+
+
+async def test_topic_names_differ_by_more_than_case_and_archived_ones_come_back(
+    harness: Harness,
+) -> None:
+    admin = await harness.user(Role.ADMIN)
+    async with harness.signed_in(admin) as client:
+        billing = (await client.post("/api/topics", json={"name": "Billing"})).json()["topic"]
+        refunds = (await client.post("/api/topics", json={"name": "Refunds"})).json()["topic"]
+        for attempt in (
+            client.post("/api/topics", json={"name": " billing "}),
+            client.patch(f"/api/topics/{refunds['id']}", json={"name": "BILLING"}),
+        ):
+            refused = await attempt
+            assert refused.status_code == 409
+            assert refused.json()["error"] == {
+                "code": "topic_exists",
+                "message": "There is already a topic named Billing.",
+                "details": None,
+            }
+        # Its own name in another case is a rename, not a clash.
+        recased = await client.patch(f"/api/topics/{billing['id']}", json={"name": "billing"})
+        assert recased.json()["topic"]["name"] == "billing"
+        await client.post(f"/api/topics/{refunds['id']}/archive")
+        restored = await client.post(f"/api/topics/{refunds['id']}/restore")
+        assert restored.json()["topic"]["archived"] is False
+        again = await client.post(f"/api/topics/{refunds['id']}/restore")  # already: as is
+        assert again.status_code == 200 and again.json()["topic"]["archived"] is False
+        listing = await client.get("/api/topics")
+        assert [t["name"] for t in listing.json()["topics"]] == ["billing", "Refunds"]
+
+
+async def test_a_deactivated_user_is_reactivated(harness: Harness) -> None:
+    admin = await harness.user(Role.ADMIN)
+    agent = await harness.user()
+    async with harness.signed_in(admin) as client:
+        await client.post(f"/api/users/{agent.id}/deactivate")
+        back = await client.post(f"/api/users/{agent.id}/reactivate")
+        assert back.status_code == 200
+        assert back.json()["user"]["is_active"] is True
+    async with harness.signed_in(agent) as client:  # signs in again
+        assert (await client.get("/api/me")).json()["user"]["id"] == agent.id
+
+
+async def test_validation_messages_read_as_sentences(harness: Harness) -> None:
+    admin = await harness.user(Role.ADMIN)
+    body = {"email": "new@example.com", "display_name": "", "role": "agent", "password": "short"}
+    async with harness.signed_in(admin) as client:
+        response = await client.post("/api/users", json=body)
+    assert response.status_code == 422
+    messages = {d["field"]: d["message"] for d in response.json()["error"]["details"]}
+    assert messages["password"] == "Use at least 8 characters."
+    assert messages["display_name"] == "Required."

@@ -188,9 +188,35 @@ def error_payload(code: str, message: str, details: Any = None) -> dict[str, Any
 
 
 def field_errors(errors: Any) -> list[dict[str, Any]]:
-    """Pydantic validation errors as [{field, message, type}] for clients to show by field."""
+    """Pydantic validation errors as [{field, message, type}] for clients to show by field,
+    each message a sentence a person reads next to the field."""
     out = []
     for err in errors:
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
-        out.append({"field": ".".join(loc), "message": err.get("msg", ""), "type": err.get("type")})
+        message = human_message(err)
+        out.append({"field": ".".join(loc), "message": message, "type": err.get("type")})
     return out
+
+
+def human_message(err: dict[str, Any]) -> str:
+    """Pydantic's wording ("String should have at least 8 characters") as people put it."""
+    kind, ctx, msg = err.get("type"), err.get("ctx") or {}, str(err.get("msg", ""))
+    if kind == "missing":
+        return "Required."
+    unit = "characters" if isinstance(err.get("input"), str) else "items"
+    if kind in ("string_too_short", "too_short"):
+        n = ctx.get("min_length", 1)
+        return "Required." if n == 1 else f"Use at least {n} {unit}."
+    if kind in ("string_too_long", "too_long"):
+        return f"Use at most {ctx.get('max_length')} {unit}."
+    if kind in ("greater_than_equal", "greater_than"):
+        return f"Use a number of at least {ctx.get('ge', ctx.get('gt'))}."
+    if kind in ("less_than_equal", "less_than"):
+        return f"Use a number of at most {ctx.get('le', ctx.get('lt'))}."
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return "Use a whole number."
+    if kind in ("enum", "literal_error") and "expected" in ctx:
+        return f"Choose one of {ctx['expected']}."
+    if kind == "value_error":
+        return msg.removeprefix("Value error, ")
+    return msg

@@ -35,3 +35,10 @@ async def rename_topic(topic_id: PathId, body: TopicIn, admin: Admin, db: DB) ->
 async def archive_topic(topic_id: PathId, admin: Admin, db: DB) -> TopicEnvelope:
     topic = await topics.get_topic(db, topic_id)
     return TopicEnvelope(topic=TopicOut.of(await topics.archive_topic(db, topic)))
+
+
+@router.post("/{topic_id}/restore", response_model=TopicEnvelope)
+async def restore_topic(topic_id: PathId, admin: Admin, db: DB) -> TopicEnvelope:
+    """An archived topic offered again."""
+    topic = await topics.get_topic(db, topic_id)
+    return TopicEnvelope(topic=TopicOut.of(await topics.restore_topic(db, topic)))

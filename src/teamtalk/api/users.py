@@ -88,6 +88,13 @@ async def deactivate_user(
     return UserEnvelope(user=UserOut.of(user))
 
 
+@router.post("/{user_id}/reactivate", response_model=UserEnvelope)
+async def reactivate_user(user_id: PathId, admin: Admin, db: DB) -> UserEnvelope:
+    """A deactivated account may sign in again."""
+    user = await users.get_user(db, user_id)
+    return UserEnvelope(user=UserOut.of(await users.reactivate_user(db, user)))
+
+
 @router.post("/{user_id}/unlock", response_model=UserEnvelope)
 async def unlock_user(user_id: PathId, admin: Admin, db: DB, res: Res) -> UserEnvelope:
     """End the sign-in backoff strangers' wrong passwords put on this account."""

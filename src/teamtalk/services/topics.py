@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,7 +13,7 @@ from teamtalk.models import Topic, utcnow
 
 
 async def list_topics(db: AsyncSession, *, include_archived: bool = False) -> Sequence[Topic]:
-    query = select(Topic).order_by(Topic.name)
+    query = select(Topic).order_by(func.lower(Topic.name), Topic.id)
     if not include_archived:
         query = query.where(Topic.archived_at.is_(None))
     return (await db.scalars(query)).all()
@@ -27,6 +27,7 @@ async def get_topic(db: AsyncSession, topic_id: int) -> Topic:
 
 
 async def create_topic(db: AsyncSession, name: str) -> Topic:
+    await _check_unused(db, name.strip())
     topic = Topic(name=name.strip())
     db.add(topic)
     await _commit_unique(db)
@@ -34,9 +35,29 @@ async def create_topic(db: AsyncSession, name: str) -> Topic:
 
 
 async def rename_topic(db: AsyncSession, topic: Topic, name: str) -> Topic:
+    await _check_unused(db, name.strip(), but=topic.id)
     topic.name = name.strip()
     await _commit_unique(db)
     return topic
+
+
+async def restore_topic(db: AsyncSession, topic: Topic) -> Topic:
+    """An archived topic back in the lists people choose from."""
+    if topic.archived_at is not None:
+        topic.archived_at = None
+        await db.commit()
+    return topic
+
+
+async def _check_unused(db: AsyncSession, name: str, *, but: int | None = None) -> None:
+    """Names are told apart without regard to case: "billing" is "Billing" (archived ones
+    too, so restoring one never makes two)."""
+    query = select(Topic.name).where(func.lower(Topic.name) == name.lower())
+    if but is not None:
+        query = query.where(Topic.id != but)
+    taken = await db.scalar(query.limit(1))
+    if taken is not None:
+        raise Conflict(f"There is already a topic named {taken}.", code="topic_exists")
 
 
 async def archive_topic(db: AsyncSession, topic: Topic) -> Topic:

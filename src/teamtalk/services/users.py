@@ -124,3 +124,12 @@ async def deactivate_user(
     if realtime is not None:
         await realtime.disconnect_user(user.id)
     return user
+
+
+async def reactivate_user(db: AsyncSession, user: User) -> User:
+    """A deactivated account may sign in again (offline, as after any sign-in)."""
+    if not user.is_active:
+        user.is_active = True
+        user.deactivated_at = None
+        await db.commit()
+    return user
