@@ -29,6 +29,7 @@ ADMIN_ROUTES = [
     ("PATCH", "/api/topics/1", {"name": "Money"}),
     ("POST", "/api/topics/1/archive", None),
     ("GET", "/api/monitoring/routing", None),
+    ("GET", "/api/monitoring/overview", None),
 ]
 
 

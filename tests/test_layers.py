@@ -26,6 +26,7 @@ FLOORS: list[tuple[str, set[str]]] = [
             "failures",
             "ratelimit",
             "logs",
+            "metrics",
             "datadir",
             "embedded",
             "redis_pool",
