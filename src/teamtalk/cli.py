@@ -15,6 +15,7 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from teamtalk import datadir, db, serving
+from teamtalk.api import metrics
 from teamtalk.embedded import EmbeddedValkey
 from teamtalk.errors import Conflict, TeamTalkError
 from teamtalk.logs import setup_logging
@@ -147,6 +148,15 @@ def worker(
     burst: Annotated[
         bool, typer.Option("--burst", help="Assign what can be assigned now, then exit.")
     ] = False,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            help="Serve Prometheus /metrics on this port (at TEAMTALK_HOST).",
+            min=1,
+            max=65535,
+        ),
+    ] = None,
 ) -> None:
     """Run a routing worker (any number may run; `teamtalk serve` runs one unless --no-worker)."""
     settings = Settings()
@@ -158,10 +168,10 @@ def worker(
             err=True,
         )
         raise typer.Exit(2)
-    asyncio.run(_run_worker(settings, burst=burst))
+    asyncio.run(_run_worker(settings, burst=burst, metrics_port=metrics_port))
 
 
-async def _run_worker(settings: Settings, *, burst: bool) -> None:
+async def _run_worker(settings: Settings, *, burst: bool, metrics_port: int | None = None) -> None:
     res = Resources.open(settings)
     assert settings.redis_url is not None
     realtime = Realtime.write_only(settings.redis_url, res.redis, res.keys)
@@ -176,7 +186,12 @@ async def _run_worker(settings: Settings, *, burst: bool) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)  # finish the batch in hand, then stop
         gc.freeze()  # as the server does: start-up's objects out of the collector's way
-        await routing_worker.run(stop)
+        if metrics_port is None:
+            await routing_worker.run(stop)
+        else:
+            await serving.alongside(
+                routing_worker.run(stop), metrics.app(res), settings, metrics_port, stop
+            )
     finally:
         await realtime.close()
         await res.close()

@@ -162,14 +162,22 @@ class SharedCollector(Collector):
 
 
 class _ProcessMetrics(Collector):
+    def __init__(self, shared_up: bool) -> None:
+        self.shared_up = shared_up
+
     def collect(self) -> Iterable[Metric]:
-        return REGISTRY.collect()
+        yield from REGISTRY.collect()
+        yield GaugeMetricFamily(
+            "teamtalk_shared_state_up",
+            "1 when this scrape read the shared state (database and Redis), else 0.",
+            value=int(self.shared_up),
+        )
 
 
 def exposition(shared: Shared | None) -> bytes:
-    """This process's metrics and the shared ones, in the text format."""
+    """This process's metrics and the shared ones (None: they could not be read)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_ProcessMetrics())
+    registry.register(_ProcessMetrics(shared is not None))
     if shared is not None:
         registry.register(SharedCollector(shared))
     return generate_latest(registry)

@@ -1,4 +1,5 @@
-"""ASGI middleware: Host check, body deadline, cross-site request refusal and body size limits."""
+"""ASGI middleware: Host check, body deadline, cross-site request refusal, body size limits
+and request timing."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import contextlib
 import ipaddress
 import re
+import time
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,6 +16,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from teamtalk import metrics
 from teamtalk.errors import PayloadTooLarge, TeamTalkError, error_payload
 from teamtalk.services.auth import COOKIE_NAME
 
@@ -254,3 +257,39 @@ class RequestTimeout(TeamTalkError):
 
     def __init__(self) -> None:
         super().__init__(headers={"Connection": "close"})
+
+
+class RequestTimer:
+    """Times each HTTP request for /metrics, labelled by the route template the app matched
+    (never the raw path: ids would make a series each)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # unless the app answers
+
+        async def timed_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, timed_send)
+        finally:
+            elapsed = time.perf_counter() - started
+            metrics.http_observed(scope["method"], route_template(scope), status, elapsed)
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template. FastAPI (0.16x) runs an included router's routes
+    in place, without prefixed copies: the full template is in its route context (what its
+    own telemetry reports as http.route); plain Starlette routes are in `route`."""
+    context = scope.get("fastapi", {}).get("effective_route_context")
+    path = getattr(context, "path_format", None) or getattr(scope.get("route"), "path", None)
+    return path if isinstance(path, str) and path else "unmatched"
