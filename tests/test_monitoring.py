@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select, update
+from typer.testing import CliRunner
 
+from teamtalk import cli
 from teamtalk.models import (
     Conversation,
     ConversationEvent,
@@ -369,3 +373,39 @@ async def test_admins_hear_routing_changes_after_the_commit(live: LiveServer) ->
         ]
     # Only admins are in the room.
     assert "monitor_changed" not in {name for name, _ in agent_socket.log}
+
+
+async def test_stats_once_prints_the_queue_the_api_shows(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    res = harness.resources
+    admin = await harness.user(Role.ADMIN)
+    agent = await harness.user(Role.AGENT)
+    lead = await harness.user(Role.TEAMLEADER, capacity=1, display_name="Lena")
+    async with res.sessions() as db:
+        await presence.set_status(db, res, None, lead.id, Presence.ONLINE)
+    for _ in range(4):
+        await request(harness, agent)
+    worker = Worker(res, None)
+    await worker.burst()
+    await worker.heartbeat()
+    async with harness.signed_in(admin) as client:
+        o = (await client.get("/api/monitoring/overview")).json()
+    assert o["queue"]["length"] == 3
+    backend = harness.backend
+    for name, env in (
+        ("DATABASE_URL", backend.database_url),
+        ("REDIS_URL", backend.redis_url),
+        ("TEAMTALK_REDIS_PREFIX", backend.prefix),
+        ("TEAMTALK_SECRET_KEY", "test-secret"),
+        ("TEAMTALK_DATA_DIR", str(backend.data_dir)),
+    ):
+        monkeypatch.setenv(name, env)
+    monkeypatch.setenv("COLUMNS", "160")
+    result = await asyncio.to_thread(CliRunner().invoke, cli.app, ["stats", "--once"])
+    assert result.exit_code == 0, result.output
+    found = re.search(r"Queue length: (\d+)", result.output)
+    assert found is not None, result.output
+    assert int(found[1]) == o["queue"]["length"]
+    assert "Lena" in result.output and "1/1" in result.output  # her basket
+    assert worker.stats.worker_id in result.output

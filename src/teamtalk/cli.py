@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import signal
@@ -218,6 +219,39 @@ def routing_rebuild() -> None:
         typer.echo("Error: another process is rebuilding right now; try again.", err=True)
         raise typer.Exit(1)
     typer.echo("Routing state rebuilt from the database.")
+
+
+@app.command()
+def stats(
+    once: Annotated[
+        bool, typer.Option("--once", help="Print one snapshot and exit (for scripts).")
+    ] = False,
+    every: Annotated[
+        float, typer.Option("--every", help="Seconds between refreshes.", min=0.2)
+    ] = 1.0,
+) -> None:
+    """The live queue, leaders and worker health, refreshing in place (Ctrl-C to stop)."""
+    from rich.console import Console
+
+    from teamtalk import stats as stats_view
+
+    settings = Settings()
+    if settings.redis_url is None:  # the embedded default: the running server's Valkey
+        running = EmbeddedValkey(settings.data_dir).running_url()
+        if running is not None:
+            settings = settings.model_copy(update={"redis_url": running})
+
+    async def run(settings: Settings) -> None:
+        if settings.embedded_database:
+            engine = db.create_engine(settings.sqlalchemy_url)
+            try:
+                await db.upgrade(engine)
+            finally:
+                await engine.dispose()
+        await stats_view.show(settings, Console(), once=once, every=every)
+
+    with redis_for(settings) as settings, contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run(settings))
 
 
 @app.command("demo")
