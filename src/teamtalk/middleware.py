@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from teamtalk import metrics
@@ -283,13 +284,22 @@ class RequestTimer:
             await self.app(scope, receive, timed_send)
         finally:
             elapsed = time.perf_counter() - started
-            metrics.http_observed(scope["method"], route_template(scope), status, elapsed)
+            route = route_template(scope, getattr(self.app, "routes", ()))
+            metrics.http_observed(scope["method"], route, status, elapsed)
 
 
-def route_template(scope: Scope) -> str:
+def route_template(scope: Scope, routes: Iterable[Any] = ()) -> str:
     """The matched route's path template. FastAPI (0.16x) runs an included router's routes
     in place, without prefixed copies: the full template is in its route context (what its
-    own telemetry reports as http.route); plain Starlette routes are in `route`."""
+    own telemetry reports as http.route); Starlette's router leaves its match in `route`.
+    FastAPI's own router records neither for its plain routes (openapi.json, mounts): those
+    few are matched again here, off the API's hot path."""
     context = scope.get("fastapi", {}).get("effective_route_context")
     path = getattr(context, "path_format", None) or getattr(scope.get("route"), "path", None)
-    return path if isinstance(path, str) and path else "unmatched"
+    if isinstance(path, str) and path:
+        return path
+    for route in routes:
+        plain = getattr(route, "original_router", None) is None and hasattr(route, "path_format")
+        if plain and route.matches(dict(scope))[0] == Match.FULL:
+            return str(route.path_format)
+    return "unmatched"
