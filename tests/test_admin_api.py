@@ -32,6 +32,7 @@ ADMIN_ROUTES = [
     ("POST", "/api/topics/1/archive", None),
     ("POST", "/api/topics/1/restore", None),
     ("GET", "/api/monitoring/routing", None),
+    ("GET", "/api/monitoring/overview", None),
     ("GET", "/api/reports", None),
     *[
         ("GET", f"/api/reports/{table}{suffix}", None)

@@ -37,6 +37,8 @@ def test_help_everywhere() -> None:
         ["users"],
         ["users", "create"],
         ["demo"],
+        ["stats"],
+        ["worker"],
     ):
         assert "Usage" in run(*command, "--help")
 

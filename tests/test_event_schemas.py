@@ -104,12 +104,18 @@ async def test_every_event_the_server_emits_fits_its_schema(
         connected(live, await sign_in(harness, first)) as first_socket,
         connected(live, await sign_in(harness, second)) as second_socket,
         connected(live, await sign_in(harness, agent)) as agent_socket,
+        connected(live, await sign_in(harness, admin)) as admin_socket,
     ):
-        probes = [first_socket, second_socket, agent_socket]
+        probes = [first_socket, second_socket, agent_socket, admin_socket]
         # A leader's socket gets the basket and the status on connect, then each change.
         await first_socket.expect("sync_basket")
         await go(first_socket, "online")
         await first_socket.expect("ack_status", status="online")
+        # Admins' dashboards hear every routing change.
+        status_change = await admin_socket.expect("monitor_changed")
+        assert status_change["changes"] == [
+            {"what": "leader_status", "conversation_id": None, "leader_id": first.id}
+        ]
 
         # A new request: the worker assigns it and both sides hear.
         conversation_id = (await request(harness, agent, "Refund for order 881"))["conversation"][
@@ -119,6 +125,13 @@ async def test_every_event_the_server_emits_fits_its_schema(
         assert assigned["conversation"]["id"] == conversation_id
         await agent_socket.until(
             "update_conversation", lambda data: data["conversation"]["status"] == "assigned"
+        )
+        await admin_socket.until(
+            "monitor_changed",
+            lambda data: (
+                {"what": "assigned", "conversation_id": conversation_id, "leader_id": first.id}
+                in data["changes"]
+            ),
         )
 
         # The chat: messages, typing, reading.

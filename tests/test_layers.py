@@ -10,7 +10,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 # From the top down. A module belongs to the floor of the longest name that prefixes it.
 FLOORS: list[tuple[str, set[str]]] = [
-    ("entry points", {"__main__", "cli", "app", "worker", "contract"}),
+    ("entry points", {"__main__", "cli", "app", "worker", "contract", "stats"}),
     ("edges", {"api", "sockets", "socket_server", "middleware", "apidocs", "headers", "serving"}),
     ("services", {"services"}),
     ("what services are handed", {"resources", "events"}),
@@ -26,6 +26,7 @@ FLOORS: list[tuple[str, set[str]]] = [
             "failures",
             "ratelimit",
             "logs",
+            "metrics",
             "datadir",
             "embedded",
             "redis_pool",

@@ -19,7 +19,17 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from teamtalk import db, sockets
-from teamtalk.api import auth, conversations, health, history, monitoring, reports, topics, users
+from teamtalk.api import (
+    auth,
+    conversations,
+    health,
+    history,
+    metrics,
+    monitoring,
+    reports,
+    topics,
+    users,
+)
 from teamtalk.apidocs import add_api_docs
 from teamtalk.errors import (
     DEPENDENCY_FAILURES,
@@ -31,7 +41,14 @@ from teamtalk.errors import (
 )
 from teamtalk.failures import Backoff
 from teamtalk.headers import SecurityHeaders
-from teamtalk.middleware import BodyLimit, BodyTimeout, HostGuard, OriginGuard, allowed_hosts
+from teamtalk.middleware import (
+    BodyLimit,
+    BodyTimeout,
+    HostGuard,
+    OriginGuard,
+    RequestTimer,
+    allowed_hosts,
+)
 from teamtalk.realtime import SERVER_TTL, Realtime
 from teamtalk.resources import Resources
 from teamtalk.services.live_sessions import LiveSessions
@@ -101,10 +118,11 @@ def create_app(settings: Settings) -> Any:
     for router in API_ROUTERS:
         api.include_router(router, prefix="/api")
     api.include_router(health.router)
+    api.include_router(metrics.router)
     add_api_docs(api)
     _add_web(api)
 
-    guarded = BodyLimit(OriginGuard(api, settings.allowed_origins))
+    guarded = BodyLimit(OriginGuard(RequestTimer(api), settings.allowed_origins))
     sio_app = socketio.ASGIApp(sio, other_asgi_app=guarded, socketio_path="socket.io")
     # Host and body deadline outside Socket.IO: its handshake and polling POSTs need them too.
     hosts = allowed_hosts(settings.allowed_origins, settings.allowed_hosts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import signal
@@ -15,6 +16,7 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from teamtalk import datadir, db, serving
+from teamtalk.api import metrics
 from teamtalk.embedded import EmbeddedValkey
 from teamtalk.errors import Conflict, TeamTalkError
 from teamtalk.logs import setup_logging
@@ -147,6 +149,15 @@ def worker(
     burst: Annotated[
         bool, typer.Option("--burst", help="Assign what can be assigned now, then exit.")
     ] = False,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            help="Serve Prometheus /metrics on this port (at TEAMTALK_HOST).",
+            min=1,
+            max=65535,
+        ),
+    ] = None,
 ) -> None:
     """Run a routing worker (any number may run; `teamtalk serve` runs one unless --no-worker)."""
     settings = Settings()
@@ -158,10 +169,10 @@ def worker(
             err=True,
         )
         raise typer.Exit(2)
-    asyncio.run(_run_worker(settings, burst=burst))
+    asyncio.run(_run_worker(settings, burst=burst, metrics_port=metrics_port))
 
 
-async def _run_worker(settings: Settings, *, burst: bool) -> None:
+async def _run_worker(settings: Settings, *, burst: bool, metrics_port: int | None = None) -> None:
     res = Resources.open(settings)
     assert settings.redis_url is not None
     realtime = Realtime.write_only(settings.redis_url, res.redis, res.keys)
@@ -176,7 +187,12 @@ async def _run_worker(settings: Settings, *, burst: bool) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)  # finish the batch in hand, then stop
         gc.freeze()  # as the server does: start-up's objects out of the collector's way
-        await routing_worker.run(stop)
+        if metrics_port is None:
+            await routing_worker.run(stop)
+        else:
+            await serving.alongside(
+                routing_worker.run(stop), metrics.app(res), settings, metrics_port, stop
+            )
     finally:
         await realtime.close()
         await res.close()
@@ -203,6 +219,39 @@ def routing_rebuild() -> None:
         typer.echo("Error: another process is rebuilding right now; try again.", err=True)
         raise typer.Exit(1)
     typer.echo("Routing state rebuilt from the database.")
+
+
+@app.command()
+def stats(
+    once: Annotated[
+        bool, typer.Option("--once", help="Print one snapshot and exit (for scripts).")
+    ] = False,
+    every: Annotated[
+        float, typer.Option("--every", help="Seconds between refreshes.", min=0.2)
+    ] = 1.0,
+) -> None:
+    """The live queue, leaders and worker health, refreshing in place (Ctrl-C to stop)."""
+    from rich.console import Console
+
+    from teamtalk import stats as stats_view
+
+    settings = Settings()
+    if settings.redis_url is None:  # the embedded default: the running server's Valkey
+        running = EmbeddedValkey(settings.data_dir).running_url()
+        if running is not None:
+            settings = settings.model_copy(update={"redis_url": running})
+
+    async def run(settings: Settings) -> None:
+        if settings.embedded_database:
+            engine = db.create_engine(settings.sqlalchemy_url)
+            try:
+                await db.upgrade(engine)
+            finally:
+                await engine.dispose()
+        await stats_view.show(settings, Console(), once=once, every=every)
+
+    with redis_for(settings) as settings, contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run(settings))
 
 
 @app.command("demo")

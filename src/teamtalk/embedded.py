@@ -196,6 +196,23 @@ class EmbeddedValkey:
     ) -> None:
         self.stop()
 
+    def running_url(self) -> str | None:
+        """The URL of the server another process runs on this data dir (`teamtalk serve`
+        on the embedded default), for a command that reads its state; None when none runs."""
+        pid = self._read_pid()
+        if pid is None or not self._is_our_server(pid):
+            return None
+        try:
+            password = (self.dir / "password").read_text().strip()
+            config = self.config_path.read_text().splitlines()
+        except OSError:
+            return None
+        pw = quote(password, safe="")
+        ports = [line.split()[1] for line in config if line.startswith("port ")]
+        if ports and ports[0] != "0":
+            return f"redis://:{pw}@127.0.0.1:{ports[0]}/0"
+        return f"unix://:{pw}@{self.socket_path}?db=0"
+
     def _configure(self) -> str:
         """Write the config; returns the URL, which stays valid across restarts."""
         password = self._password()

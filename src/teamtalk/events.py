@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from teamtalk.realtime import RESYNC_EVENT, Emission, Realtime, user_room
+from teamtalk.realtime import ADMINS_ROOM, RESYNC_EVENT, Emission, Realtime, user_room
 from teamtalk.schemas import ConversationOut, MessageOut
 
 
@@ -100,6 +100,36 @@ class Resync(Event):
     reason: Literal["missed_events", "routing_rebuilt"]
 
 
+class MonitorFact(BaseModel):
+    """One routing change: a request queued (created, reopened, wrote again), assigned,
+    returned to the queue, transferred, submitted (solved or pending), withdrawn or closed,
+    or a leader's status change."""
+
+    what: Literal[
+        "queued",
+        "assigned",
+        "returned",
+        "transferred",
+        "submitted",
+        "withdrawn",
+        "closed",
+        "updated",
+        "leader_status",
+    ]
+    conversation_id: int | None = None
+    leader_id: int | None = None
+
+
+class MonitorChanged(Event):
+    """Routing state changed (after the commit): admins' dashboards refetch the overview."""
+
+    name: ClassVar[str] = "monitor_changed"
+    changes: list[MonitorFact]
+
+    def for_admins(self) -> Emission:
+        return self.name, self.model_dump(mode="json"), ADMINS_ROOM
+
+
 ALL_EVENTS: tuple[type[Event], ...] = (
     AssignConversation,
     UpdateConversation,
@@ -110,6 +140,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     Typing,
     Read,
     Resync,
+    MonitorChanged,
 )
 
 

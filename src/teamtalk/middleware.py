@@ -1,4 +1,5 @@
-"""ASGI middleware: Host check, body deadline, cross-site request refusal and body size limits."""
+"""ASGI middleware: Host check, body deadline, cross-site request refusal, body size limits
+and request timing."""
 
 from __future__ import annotations
 
@@ -6,14 +7,17 @@ import asyncio
 import contextlib
 import ipaddress
 import re
+import time
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from teamtalk import metrics
 from teamtalk.errors import PayloadTooLarge, TeamTalkError, error_payload
 from teamtalk.services.auth import COOKIE_NAME
 
@@ -254,3 +258,48 @@ class RequestTimeout(TeamTalkError):
 
     def __init__(self) -> None:
         super().__init__(headers={"Connection": "close"})
+
+
+class RequestTimer:
+    """Times each HTTP request for /metrics, labelled by the route template the app matched
+    (never the raw path: ids would make a series each)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # unless the app answers
+
+        async def timed_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, timed_send)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = route_template(scope, getattr(self.app, "routes", ()))
+            metrics.http_observed(scope["method"], route, status, elapsed)
+
+
+def route_template(scope: Scope, routes: Iterable[Any] = ()) -> str:
+    """The matched route's path template. FastAPI (0.16x) runs an included router's routes
+    in place, without prefixed copies: the full template is in its route context (what its
+    own telemetry reports as http.route); Starlette's router leaves its match in `route`.
+    FastAPI's own router records neither for its plain routes (openapi.json, mounts): those
+    few are matched again here, off the API's hot path."""
+    context = scope.get("fastapi", {}).get("effective_route_context")
+    path = getattr(context, "path_format", None) or getattr(scope.get("route"), "path", None)
+    if isinstance(path, str) and path:
+        return path
+    for route in routes:
+        plain = getattr(route, "original_router", None) is None and hasattr(route, "path_format")
+        if plain and route.matches(dict(scope))[0] == Match.FULL:
+            return str(route.path_format)
+    return "unmatched"

@@ -8,15 +8,18 @@ browser (python-socketio, "Emitting from external processes").
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import socketio
 from redis.asyncio import Redis
 
+from teamtalk import metrics
 from teamtalk.redis_pool import redis_pool
 from teamtalk.routing.keys import Keys
 
@@ -30,9 +33,12 @@ LISTEN_RETRY_FIRST, LISTEN_RETRY_MAX = 0.1, 2.0
 # Sent to sockets that may have missed events (this process's subscription was down, or
 # routing state was rebuilt): their clients refetch what they show.
 RESYNC_EVENT = "resync"
+# Every admin's sockets: the supervisors' dashboard hears routing changes here.
+ADMINS_ROOM = "admins"
 
 # (event, payload, room or rooms): a socket in several of the rooms gets it once.
 Emission = tuple[str, dict[str, Any], str | list[str]]
+_Outgoing = tuple[str, dict[str, Any], str | list[str] | None]  # None: every socket
 
 
 def user_room(user_id: int) -> str:
@@ -41,6 +47,18 @@ def user_room(user_id: int) -> str:
 
 def conversation_room(conversation_id: int) -> str:
     return f"conversation:{conversation_id}"
+
+
+def room_kind(room: object) -> str | None:
+    """user, conversation or admins; None for the rooms python-socketio keeps itself (one
+    per socket, and the namespace's)."""
+    if room == ADMINS_ROOM:
+        return "admins"
+    if isinstance(room, str):
+        kind, sep, rest = room.partition(":")
+        if sep and rest.isdigit() and kind in ("user", "conversation"):
+            return kind
+    return None
 
 
 class RedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
@@ -130,17 +148,29 @@ class Realtime:
         room: str | list[str] | None,
         skip_sid: str | None = None,
     ) -> None:
-        """To every socket in the room (or in any of the rooms, once each; None: all)."""
-        await self.manager.emit(event, data, namespace="/", room=room, skip_sid=skip_sid)
+        """To every socket in the room (or in any of the rooms, once each; None: all). A
+        failure to publish is logged and dropped, as python-socketio's own emit does."""
+        try:
+            await self._publish([(event, data, room)], skip_sid=skip_sid)
+        except Exception as exc:
+            log.warning("event %s not published to other processes: %s", event, exc)
 
     async def emit_many(self, items: Sequence[Emission], *, outbox_id: int | None = None) -> None:
         """Several (event, data, room) in one Redis round trip; raises when it could not be
-        published (python-socketio's own emit logs and drops it). With `outbox_id`, the
-        outbox entry is marked delivered in the same round trip.
+        published. With `outbox_id`, the outbox entry is marked delivered in the same round
+        trip."""
+        await self._publish(items, outbox_id=outbox_id)
 
-        Builds the messages python-socketio's own emit publishes (its "emit" method on the
-        channel), delivering to this process's sockets first as its emit does.
-        """
+    async def _publish(
+        self,
+        items: Sequence[_Outgoing],
+        *,
+        skip_sid: str | None = None,
+        outbox_id: int | None = None,
+    ) -> None:
+        """Builds the messages python-socketio's own emit publishes (its "emit" method on the
+        channel), delivering to this process's sockets first as its emit does. Each event is
+        counted, in this process and in Redis (same round trip), for monitoring."""
         manager = self.manager
         messages = [
             {
@@ -150,12 +180,14 @@ class Realtime:
                 "binary": False,
                 "namespace": "/",
                 "room": room,
-                "skip_sid": None,
+                "skip_sid": skip_sid,
                 "callback": None,
                 "host_id": manager.host_id,
             }
             for event, data, room in items
         ]
+        counts = Counter(event for event, _, _ in items)
+        metrics.events_emitted(counts)
         if manager.server is not None:
             for message in messages:
                 await manager._handle_emit(message)
@@ -164,6 +196,8 @@ class Realtime:
         async with manager.redis.pipeline(transaction=False) as pipe:
             for message in messages:
                 pipe.publish(manager.channel, manager.json.dumps(message))
+            for event, n in counts.items():
+                pipe.hincrby(self.keys.events_emitted, event, n)
             if outbox_id is not None:
                 pipe.zadd(self.keys.outbox_delivered, {str(outbox_id): int(time.time() * 1000)})
             await pipe.execute()
@@ -180,20 +214,41 @@ class Realtime:
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hset(self.keys.user_sockets(user_id), sid, f"{session_id}:{self.host_id}")
             pipe.set(self.keys.server(self.host_id), "1", ex=SERVER_TTL)
+            pipe.hincrby(self.keys.server_sockets, self.host_id, 1)
             await pipe.execute()
 
     async def untrack(self, user_id: int, sid: str) -> None:
-        self.local.pop(sid, None)
-        await self.redis.hdel(self.keys.user_sockets(user_id), sid)
+        known = self.local.pop(sid, None) is not None
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hdel(self.keys.user_sockets(user_id), sid)
+            if known:
+                pipe.hincrby(self.keys.server_sockets, self.host_id, -1)
+            await pipe.execute()
 
     async def heartbeat(self) -> None:
         """Say this process is alive and (re)register its sockets: the registry survives a
-        Redis that lost its data, and entries of a process that died expire with it."""
+        Redis that lost its data, and entries of a process that died expire with it. The
+        socket count is set again (a count that drifted is mended) and the rooms told."""
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.set(self.keys.server(self.host_id), "1", ex=SERVER_TTL)
             for sid, (user_id, session_id) in self.local.items():
                 pipe.hset(self.keys.user_sockets(user_id), sid, f"{session_id}:{self.host_id}")
+            if self.manager.server is not None:
+                pipe.hset(self.keys.server_sockets, self.host_id, len(self.local))
+                pipe.hset(self.keys.server_rooms, self.host_id, json.dumps(self.rooms()))
             await pipe.execute()
+
+    def rooms(self) -> dict[str, dict[str, int]]:
+        """This process's rooms by kind (user, conversation, admins): how many, and how
+        many sockets are in them."""
+        found: dict[str, dict[str, int]] = {}
+        for room, members in self.manager.rooms.get("/", {}).items():
+            kind = room_kind(room)
+            if kind is not None:
+                entry = found.setdefault(kind, {"rooms": 0, "members": 0})
+                entry["rooms"] += 1
+                entry["members"] += len(members)
+        return found
 
     async def disconnect_user(self, user_id: int, session_id: int | None = None) -> None:
         """End a user's sockets in every process (all of them, or one session's)."""

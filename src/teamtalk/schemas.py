@@ -541,3 +541,138 @@ class DailyReport(BaseModel):
 
 
 # ---- end of Reports ----------------------------------------------------------------------
+
+
+# ---------------------------------------------------------------------------------------
+# Monitoring (issue 11): GET /api/monitoring/overview, what supervisors watch live.
+# Durations in seconds; times in UTC.
+# ---------------------------------------------------------------------------------------
+
+
+class WorkerHealth(BaseModel):
+    """A routing worker, as its last heartbeat (every few seconds) told it."""
+
+    worker_id: str
+    heartbeat_age_seconds: float | None
+    processed: int
+    errors: int
+    parked: int
+    poll_interval_seconds: float
+    last_processed_at: datetime | None
+    started_at: datetime
+    uptime_seconds: float
+
+
+class QueuedRequest(BaseModel):
+    conversation_id: int
+    agent_id: int
+    agent_name: str
+    topic_id: int | None
+    topic_name: str | None
+    created_at: datetime
+    queued_at: datetime
+    wait_seconds: float  # since it was (last) queued
+    # 1-based in serving order; None while a worker is assigning it (in_flight), after it
+    # was set aside for repeated failures (parked), or before it reached routing (missing).
+    position: int | None
+    routing: Literal["waiting", "in_flight", "parked", "missing"]
+
+
+class QueueOverview(BaseModel):
+    length: int  # requests queued in the database
+    oldest_wait_seconds: float  # 0 when none waits
+    requests: list[QueuedRequest]  # in serving order, at most 200
+    truncated: bool
+    in_flight: int
+    parked: int
+
+
+class LeaderOverview(BaseModel):
+    id: int
+    display_name: str
+    status: Literal["online", "away", "offline"]
+    status_since: datetime | None  # the presence log's latest row (None: never changed)
+    capacity: int
+    held: int  # conversations in their basket
+    free: int  # capacity - held (0 when over, after a capacity was lowered)
+    last_assigned_at: datetime | None  # latest assignment or transfer to them, last 24 h
+    disconnected_since: datetime | None  # their last tab closed: the grace period runs
+
+
+class MonitoringTotals(BaseModel):
+    agents_online: int
+    leaders_online: int
+    leaders_away: int
+    free_slots: int  # of leaders online (not away)
+
+
+class AssignmentWindow(BaseModel):
+    """Assignments in the window; latency from a request's creation to its first
+    assignment, for the requests first assigned in the window."""
+
+    window: Literal["15m", "4h", "8h"]
+    seconds: int
+    assigned: int
+    failed: int  # attempts that failed and were requeued
+    success_rate: float | None  # assigned / (assigned + failed); None with neither
+    latency_avg_seconds: float | None
+    latency_p50_seconds: float | None
+    latency_p90_seconds: float | None
+
+
+class ServiceLevelSplit(BaseModel):
+    """Of the window's requests whose outcome for this threshold is known (assigned, or
+    waiting or withdrawn for longer than it), how many were assigned within it."""
+
+    threshold_seconds: int
+    within: int
+    total: int
+    share: float | None  # within / total; None when total is 0
+
+
+class ServiceLevelWindow(BaseModel):
+    window: Literal["15m", "4h", "today"]
+    since: datetime  # requests created since (today: midnight in the asked time zone)
+    splits: list[ServiceLevelSplit]
+
+
+class MonitoringWarning(BaseModel):
+    code: Literal["long_wait", "no_leader_online"]
+    message: str
+    conversation_id: int | None = None
+    wait_seconds: float | None = None
+
+
+class RoomCount(BaseModel):
+    rooms: int
+    members: int  # sockets in them
+
+
+class RealtimeOverview(BaseModel):
+    servers: int  # web server processes alive
+    socket_connections: int
+    # By event name, since Redis last lost its data, counted by every process.
+    events_emitted: dict[str, int]
+    # By kind (user, conversation, admins), as of each server's last heartbeat (10 s).
+    rooms: dict[str, RoomCount]
+
+
+class SeriesPoint(BaseModel):
+    minute: datetime  # the minute's start
+    created: int
+    assigned: int
+    # Creation -> first assignment, of the requests first assigned in that minute.
+    avg_wait_seconds: float | None
+
+
+class MonitoringOverview(BaseModel):
+    at: datetime
+    workers: list[WorkerHealth]
+    queue: QueueOverview
+    leaders: list[LeaderOverview]
+    totals: MonitoringTotals
+    assignments: list[AssignmentWindow]
+    service_level: list[ServiceLevelWindow]
+    warnings: list[MonitoringWarning]
+    realtime: RealtimeOverview
+    series: list[SeriesPoint]  # the last hour, one point a minute, oldest first

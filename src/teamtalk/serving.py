@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import sys
+from collections.abc import Awaitable, Iterator
 from typing import Any
 
 import uvicorn
@@ -156,3 +157,26 @@ def run(config: ServeConfig) -> None:
             server.run()
     if not server.started and not config.should_reload:
         sys.exit(STARTUP_FAILURE)
+
+
+class QuietServer(uvicorn.Server):
+    """uvicorn inside a process that owns its signals (the worker): it leaves them alone."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def alongside(
+    main: Awaitable[None], app: Any, settings: Settings, port: int, stop: asyncio.Event
+) -> None:
+    """Run `main` with `app` served on `port` beside it, until `main` ends (`stop`)."""
+    config = server_config(app, settings, port=port, lifespan="off", access_log=False)
+    server = QuietServer(config)
+    serve = asyncio.create_task(server.serve())
+    try:
+        await main
+    finally:
+        stop.set()
+        server.should_exit = True
+        await serve

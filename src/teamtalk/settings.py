@@ -128,6 +128,19 @@ class Settings(BaseSettings):
     # after it, the conversation is closed.
     reopen_minutes: float = Field(default=30.0, ge=0, validation_alias="TEAMTALK_REOPEN_MINUTES")
 
+    # Monitoring. Service level: the share of requests assigned within each of these waits
+    # (seconds, comma-separated, as TaskRouter's split_by_wait_time); a warning once the
+    # oldest request has waited longer than `wait_warning_seconds`.
+    service_level_seconds: Annotated[list[int], NoDecode] = Field(
+        default_factory=lambda: [30, 60, 120], validation_alias="TEAMTALK_SERVICE_LEVEL_SECONDS"
+    )
+    wait_warning_seconds: float = Field(
+        default=120.0, gt=0, validation_alias="TEAMTALK_WAIT_WARNING_SECONDS"
+    )
+    # /metrics answers loopback clients; others only with `Authorization: Bearer <token>`
+    # (with no token set, only loopback).
+    metrics_token: str | None = Field(default=None, validation_alias="TEAMTALK_METRICS_TOKEN")
+
     # Logging: "auto" is JSON unless stderr is a terminal.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", validation_alias="TEAMTALK_LOG_LEVEL"
@@ -148,6 +161,17 @@ class Settings(BaseSettings):
     def _split_hosts(cls, value: object) -> object:
         if isinstance(value, str):
             return [h.strip().lower() for h in value.split(",") if h.strip()]
+        return value
+
+    @field_validator("service_level_seconds", mode="before")
+    @classmethod
+    def _split_thresholds(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [int(t.strip()) for t in value.split(",") if t.strip()]
+        if isinstance(value, list):
+            if not value or any(int(t) <= 0 for t in value):
+                raise ValueError("service level thresholds must be positive seconds")
+            return sorted({int(t) for t in value})
         return value
 
     @field_validator("trusted_proxies", mode="before")

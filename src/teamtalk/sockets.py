@@ -29,7 +29,14 @@ from teamtalk.errors import (
 )
 from teamtalk.middleware import origin_allowed, own_origin
 from teamtalk.models import Presence, Role
-from teamtalk.realtime import Realtime, RedisManager, conversation_room, live_sockets, user_room
+from teamtalk.realtime import (
+    ADMINS_ROOM,
+    Realtime,
+    RedisManager,
+    conversation_room,
+    live_sockets,
+    user_room,
+)
 from teamtalk.resources import Resources
 from teamtalk.schemas import ConversationRef, SocketMessageIn, SocketReadIn, SyncIn, SyncOut
 from teamtalk.services import auth, messages, presence
@@ -129,6 +136,8 @@ def register(sio: Server, resources: Resources, realtime: Realtime, live: LiveSe
         )
         live.opened(sid, session.id, user, session.last_seen_at)
         await sio.enter_room(sid, user_room(user.id))
+        if user.role == Role.ADMIN:  # the dashboard hears routing changes (monitor_changed)
+            await sio.enter_room(sid, ADMINS_ROOM)
         await presence.connected(resources, realtime, user, sid)
 
     def refuse(error: TeamTalkError) -> NoReturn:

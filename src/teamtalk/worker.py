@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 
-from teamtalk import failures
+from teamtalk import failures, metrics
 from teamtalk.events import Resync
 from teamtalk.realtime import Realtime
 from teamtalk.resources import Resources
@@ -53,7 +53,8 @@ class Stats:
     errors: int = 0
     parked: int = 0
     last_processed: float | None = None
-    interval: float = 0.0
+    interval: float = 0.0  # the current adaptive poll, seconds
+    heartbeat_at: float | None = None  # time.time() of the stats' last write
 
 
 class Liveness:
@@ -259,9 +260,18 @@ class Worker:
                 if failures.dependency(exc):
                     raise
                 staged = None
+        metrics.assignments_failed(sum(o == Outcome.REQUEUE for o in outcomes.values()))
         if staged is None:  # failed, its transaction ended: now its attempts are written
             await self.record_failures(outcomes)
             return 0
+        metrics.assignments_committed(
+            (
+                (out.assigned_at - out.created_at).total_seconds(),
+                (out.assigned_at - (out.queued_at or out.created_at)).total_seconds(),
+            )
+            for out in staged.outs
+            if out.assigned_at is not None
+        )
         await self.settle(outcomes)
         # The leader's basket and the agent's view, for the whole batch at once.
         await deliver(self.realtime, staged)
@@ -349,7 +359,8 @@ class Worker:
         self._grace_due = time.monotonic() + GRACE_CHECK_SECONDS
 
     async def heartbeat(self) -> None:
-        stats = asdict(self.stats) | {"uptime": time.time() - self.stats.started}
+        self.stats.heartbeat_at = time.time()
+        stats = asdict(self.stats) | {"uptime": self.stats.heartbeat_at - self.stats.started}
         async with self.res.redis.pipeline(transaction=False) as pipe:
             pipe.set(self.res.keys.worker_heartbeat, self.stats.worker_id, ex=HEARTBEAT_TTL)
             pipe.set(

@@ -147,6 +147,21 @@ class Keys:
         """HASH socket id -> "session id:server id", across every server process."""
         return self._k(f"user:{user_id}:sockets")
 
+    @property
+    def events_emitted(self) -> str:
+        """HASH event name -> how many were emitted, counted by every process."""
+        return self._k("realtime:events_emitted")
+
+    @property
+    def server_sockets(self) -> str:
+        """HASH web server id -> its open sockets (entries of dead servers are ignored)."""
+        return self._k("realtime:sockets")
+
+    @property
+    def server_rooms(self) -> str:
+        """HASH web server id -> JSON of its rooms by kind, as of its last heartbeat."""
+        return self._k("realtime:rooms")
+
     def server(self, host_id: str) -> str:
         """A web server process's liveness, with a TTL it keeps refreshing."""
         return self._k(f"servers:{host_id}")

@@ -15,8 +15,15 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from teamtalk import failures
-from teamtalk.events import AssignConversation, NewMessage, RemoveFromBasket, UpdateConversation
-from teamtalk.models import Conversation, Message, OutboxEntry, utcnow
+from teamtalk.events import (
+    AssignConversation,
+    MonitorChanged,
+    MonitorFact,
+    NewMessage,
+    RemoveFromBasket,
+    UpdateConversation,
+)
+from teamtalk.models import Conversation, Message, OutboxEntry, Status, utcnow
 from teamtalk.realtime import Emission, Realtime, conversation_room, user_room
 from teamtalk.schemas import ConversationOut, MessageOut, Names
 from teamtalk.services.access import Followed
@@ -67,10 +74,12 @@ async def stage(
     changes: Sequence[Change],
     *,
     also: Sequence[Emission] = (),
+    noted: Sequence[MonitorFact] = (),
 ) -> Staged:
     """In the change's transaction: the changed conversations as clients see them, and the
     events that tell everyone concerned (then whatever `also` holds), written to the outbox
-    so that they are delivered even if this process or Redis fails before `deliver`."""
+    so that they are delivered even if this process or Redis fails before `deliver`.
+    `noted`: routing changes besides the conversations' (a leader's status), for admins."""
     changed = [ch.conversation for ch in changes if isinstance(ch.conversation, Conversation)]
     stored = [m for ch in changes for m in ch.messages if isinstance(m, Message)]
     names, outs = Names(), dict[int, ConversationOut]()
@@ -84,7 +93,7 @@ async def stage(
         outs = {c.id: ConversationOut.of(c, names) for c in changed}
     if realtime is None:
         return Staged(list(outs.values()), [])
-    events = [*events_of(changes, outs, names), *also]
+    events = [*events_of(changes, outs, names, noted), *also]
     return Staged(list(outs.values()), events, await write_outbox(db, events))
 
 
@@ -92,11 +101,15 @@ def events_of(
     changes: Sequence[Change],
     outs: dict[int, ConversationOut] | None = None,
     names: Names | None = None,
+    noted: Sequence[MonitorFact] = (),
 ) -> list[Emission]:
     """The events that tell everyone concerned; `outs` are the changed conversations as
-    clients see them, `names` those of the stored messages' senders."""
+    clients see them, `names` those of the stored messages' senders. Admins hear one
+    `monitor_changed` for the conversations whose state changed and what is `noted`."""
     outs, names = outs or {}, names or Names()
     events: list[Emission] = []
+    facts = [fact_of(ch) for ch in changes if ch.conversation.id in outs]
+    facts += noted
     for ch in changes:
         c = ch.conversation
         out = outs.get(c.id)
@@ -110,7 +123,29 @@ def events_of(
         for m in ch.messages:
             message = m if isinstance(m, MessageOut) else MessageOut.of(m, names)
             events.append(NewMessage(conversation_id=c.id, message=message).for_rooms(rooms))
+    if facts:
+        events.append(MonitorChanged(changes=facts).for_admins())
     return events
+
+
+def fact_of(change: Change) -> MonitorFact:
+    """What a conversation's change did to routing, told from its new state."""
+    c, taken, given = change.conversation, change.removed_from, change.assigned_to
+    status = c.status if isinstance(c, Conversation) else None
+    if status == Status.ASSIGNED and given is not None:
+        what = "transferred" if taken is not None else "assigned"
+        return MonitorFact(what=what, conversation_id=c.id, leader_id=given)
+    if status == Status.QUEUED:
+        what = "returned" if taken is not None else "queued"
+        return MonitorFact(what=what, conversation_id=c.id, leader_id=taken)
+    kinds = {
+        Status.SOLVED: "submitted",
+        Status.PENDING: "submitted",
+        Status.CANCELLED: "withdrawn",
+        Status.CLOSED: "closed",
+    }
+    what = kinds.get(Status(status), "updated") if status is not None else "updated"
+    return MonitorFact(what=what, conversation_id=c.id, leader_id=taken)
 
 
 async def write_outbox(db: AsyncSession, events: Sequence[Emission]) -> int | None:
@@ -143,12 +178,13 @@ async def announce(
     changes: Sequence[Change],
     *,
     also: Sequence[Emission] = (),
+    noted: Sequence[MonitorFact] = (),
 ) -> list[ConversationOut]:
     """Commit the session's transaction with the change's events in the outbox, then tell
     everyone concerned; returns the changed conversations as clients see them, for the
     caller's answer. (Called after the caller's own commit, the events get a transaction
     of their own: a failure between the two loses them, so callers leave the commit here.)"""
-    staged = await stage(db, realtime, changes, also=also)
+    staged = await stage(db, realtime, changes, also=also, noted=noted)
     # Ended before any Redis call: on SQLite the transaction holds the write lock.
     await db.commit()
     await deliver(realtime, staged)

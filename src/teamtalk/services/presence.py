@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from teamtalk.errors import Forbidden, TooManyRequests
-from teamtalk.events import AckStatus, SyncBasket
+from teamtalk.events import AckStatus, MonitorFact, SyncBasket
 from teamtalk.models import (
     Conversation,
     Presence,
@@ -69,7 +69,9 @@ async def set_status(
         raise Forbidden("Only team leaders have a status.", code="not_a_teamleader")
     if not leader.is_active and status != Presence.OFFLINE:
         raise Forbidden("This account is deactivated.", code="deactivated")
+    noted = []
     if leader.presence != status:
+        noted.append(MonitorFact(what="leader_status", leader_id=leader.id))
         db.add(
             PresenceChange(
                 user_id=leader.id,
@@ -87,7 +89,8 @@ async def set_status(
         basket = [c.id for c in await basket_of(db, leader.id)]
     # Every tab of theirs hears it, after what their basket lost. Commits, with the events
     # in the outbox; routing follows.
-    await announce(db, realtime, changes, also=[AckStatus(status=status.value).for_user(user_id)])
+    ack = AckStatus(status=status.value).for_user(user_id)
+    await announce(db, realtime, changes, also=[ack], noted=noted)
     if status == Presence.OFFLINE:
         returned = [ch.conversation.id for ch in changes]
         await after_commit(res.router.leader_offline(leader.id, returned), "leader_offline")
