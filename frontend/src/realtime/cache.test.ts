@@ -4,6 +4,7 @@
 import { QueryClient, QueryObserver, type InfiniteData } from "@tanstack/react-query";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
+  applyConversation,
   basketKey,
   conversationsKey,
   detailKey,
@@ -432,6 +433,44 @@ describe("a late older copy of a conversation", () => {
     });
     fake.receive("assign_conversation", { conversation: conversation({ id: a, updated_at: at(a + 10) }) });
     expect(basketIds(queryClient)).toEqual([b]);
+  });
+
+  it("does not undo a newer state that came with a request's answer", () => {
+    const { queryClient, fake } = setup();
+    const id = newId();
+    queryClient.setQueryData(detailKey(id), detail(conversation({ id, updated_at: at(id) })));
+    // As useSubmitAs does with the server's answer.
+    const solved = conversation({ id, status: "solved", updated_at: at(id + 20) });
+    applyConversation(queryClient, solved);
+    fake.receive("update_conversation", {
+      conversation: conversation({ id, topic_id: 7, updated_at: at(id + 10) }),
+    });
+    expect(detailOf(queryClient, id)?.conversation).toEqual(solved);
+  });
+
+  it("does not undo a newer state fetched over HTTP", () => {
+    const { queryClient, fake } = setup();
+    const id = newId();
+    queryClient.setQueryData(basketKey, [item({ id, topic_id: 2, updated_at: at(id + 20) })]);
+    fake.receive("update_conversation", {
+      conversation: conversation({ id, topic_id: 1, updated_at: at(id + 10) }),
+    });
+    expect(held(queryClient, id)?.topic_id).toBe(2);
+  });
+
+  it("in a sync answer, does not undo a newer state heard before it", async () => {
+    const { queryClient, fake } = setup();
+    const id = newId();
+    setWindow(queryClient, id, 1, 2);
+    const solved = conversation({ id, status: "solved", updated_at: at(id + 20) });
+    fake.answer("sync", () => {
+      // Answered before the change; the change's event overtakes the answer.
+      fake.receive("update_conversation", { conversation: solved });
+      return { conversations: [conversation({ id, updated_at: at(id + 10) })], messages: [], truncated: [] };
+    });
+    queryClient.setQueryData(detailKey(id), detail(conversation({ id, updated_at: at(id) })));
+    await resync(fake.socket, queryClient, { reconnected: false });
+    expect(detailOf(queryClient, id)?.conversation).toEqual(solved);
   });
 
   it("is applied again when it is the same copy (delivery is at least once)", () => {
