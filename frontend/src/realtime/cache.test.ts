@@ -22,6 +22,7 @@ import {
   deferred,
   detail,
   fakeFetch,
+  HttpError,
   item,
   message,
   messages,
@@ -598,6 +599,17 @@ describe("new_message", () => {
     expect(windowOf(queryClient, id)?.hasMoreAfter).toBe(false);
   });
 
+  it("leaves the window as it was, to load afresh, when the gap cannot be fetched", async () => {
+    const { queryClient, fake } = setup();
+    const id = newId();
+    fakeFetch(() => new HttpError(503, "unavailable"));
+    setWindow(queryClient, id, 1, 3);
+    newMessage(fake, { conversation_id: id, seq: 6 });
+    await settle();
+    expect(seqsOf(queryClient, id)).toEqual([1, 2, 3]);
+    expect(invalidated(queryClient, windowKey(id, null))).toBe(true);
+  });
+
   it("is the basket's preview, and unread when someone else sent it", () => {
     const { queryClient, fake } = setup();
     const id = newId();
@@ -840,6 +852,20 @@ describe("resync, connect and reconnect", () => {
     ]);
     expect(seqsOf(queryClient, a)).toEqual([1, 2, 3, 4, 5]);
     expect(seqsOf(queryClient, b)).toEqual([1]);
+  });
+
+  it("pages over HTTP when the sync is not answered in 10 s", async () => {
+    const { queryClient, fake } = setup();
+    const id = newId();
+    setWindow(queryClient, id, 1, 3);
+    const requests = fakeFetch(() => page(messages(id, 4, 4)));
+    const done = resync(fake.socket, queryClient, { reconnected: false });
+    await settle(9_999);
+    expect(requests).toHaveLength(0);
+    await settle(1);
+    await done;
+    expect(requests.map((r) => r.url.searchParams.get("after"))).toEqual(["3"]);
+    expect(seqsOf(queryClient, id)).toEqual([1, 2, 3, 4]);
   });
 
   it("asks nothing when no messages are cached", async () => {
