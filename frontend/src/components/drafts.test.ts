@@ -41,12 +41,12 @@ describe("drafts", () => {
   it("are all cleared on sign-out, and nothing else is", () => {
     saveDraft(draftKey(1, 5), "one");
     saveDraft(draftKey(2, 6), "two");
-    localStorage.setItem("teamtalk:opened:1", "[\"5@\"]");
+    localStorage.setItem("teamtalk:opened:1", '["5@"]');
     localStorage.setItem("other-app", "keep");
     clearDrafts();
     expect(loadDraft(draftKey(1, 5))).toBe("");
     expect(loadDraft(draftKey(2, 6))).toBe("");
-    expect(localStorage.getItem("teamtalk:opened:1")).toBe("[\"5@\"]");
+    expect(localStorage.getItem("teamtalk:opened:1")).toBe('["5@"]');
     expect(localStorage.getItem("other-app")).toBe("keep");
     expect(localStorage).toHaveLength(2);
   });

@@ -3,18 +3,9 @@
 
 import { QueryClient, QueryObserver, type InfiniteData } from "@tanstack/react-query";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import {
-  applyConversation,
-  basketKey,
-  conversationsKey,
-  detailKey,
-} from "../api/conversations";
+import { applyConversation, basketKey, conversationsKey, detailKey } from "../api/conversations";
 import { windowKey, type MessageWindow } from "../api/messages";
-import type {
-  ConversationDetail,
-  ConversationItem,
-  ConversationPage,
-} from "../api/types";
+import type { ConversationDetail, ConversationItem, ConversationPage } from "../api/types";
 import { FakeSocket } from "../test/socket";
 import {
   at,
@@ -129,7 +120,11 @@ function setWindow(
   id: number,
   from: number,
   to: number,
-  { around = null, before = false, after = false }: {
+  {
+    around = null,
+    before = false,
+    after = false,
+  }: {
     around?: number | null;
     before?: boolean;
     after?: boolean;
@@ -201,16 +196,15 @@ describe("sync_basket", () => {
     const { queryClient, fake } = setup();
     const [a, b] = [newId(), newId()];
     const answers = [deferred<ConversationItem[]>(), deferred<ConversationItem[]>()];
-    const basket = observe(
-      queryClient,
-      basketKey,
-      (n) => answers[n - 1]!.promise,
-      [item({ id: a })],
-    );
+    const basket = observe(queryClient, basketKey, (n) => answers[n - 1]!.promise, [
+      item({ id: a }),
+    ]);
     void queryClient.invalidateQueries({ queryKey: basketKey });
     expect(basket.fetches).toBe(1);
 
-    fake.receive("sync_basket", { conversations: [conversation({ id: a }), conversation({ id: b })] });
+    fake.receive("sync_basket", {
+      conversations: [conversation({ id: a }), conversation({ id: b })],
+    });
     expect(basket.fetches).toBe(2);
     // The first answer was computed before b was assigned; it must not win.
     answers[0]!.resolve([item({ id: a })]);
@@ -271,7 +265,10 @@ describe("assign_conversation", () => {
     const { queryClient, fake } = setup();
     const id = newId();
     const queued = conversation({ id, status: "queued", assignee_id: null, updated_at: at(id) });
-    queryClient.setQueryData(detailKey(id), detail(queued, { queue_position: 3, last_read_seq: 1 }));
+    queryClient.setQueryData(
+      detailKey(id),
+      detail(queued, { queue_position: 3, last_read_seq: 1 }),
+    );
     const assigned = conversation({ id, updated_at: at(id + 1) });
     fake.receive("assign_conversation", { conversation: assigned });
     expect(detailOf(queryClient, id)).toEqual({
@@ -291,7 +288,11 @@ describe("update_conversation", () => {
     fake.receive("update_conversation", {
       conversation: conversation({ id, ticket_link: "T-1", updated_at: at(id + 5) }),
     });
-    expect(held(queryClient, id)).toMatchObject({ ticket_link: "T-1", unread: 1, last_message: last });
+    expect(held(queryClient, id)).toMatchObject({
+      ticket_link: "T-1",
+      unread: 1,
+      last_message: last,
+    });
   });
 
   it.each([
@@ -328,7 +329,12 @@ describe("update_conversation", () => {
     const id = newId();
     queryClient.setQueryData(detailKey(id), detail(conversation({ id })));
     fake.receive("update_conversation", {
-      conversation: conversation({ id, status: "queued", assignee_id: null, updated_at: at(id + 5) }),
+      conversation: conversation({
+        id,
+        status: "queued",
+        assignee_id: null,
+        updated_at: at(id + 5),
+      }),
     });
     expect(detailOf(queryClient, id)?.queue_position).toBeNull();
     expect(invalidated(queryClient, detailKey(id))).toBe(true);
@@ -396,7 +402,9 @@ describe("update_conversation", () => {
     const id = newId();
     const list = observe(queryClient, listKey, () => Promise.resolve(listOf()), listOf());
     for (let i = 1; i <= 3; i += 1) {
-      fake.receive("update_conversation", { conversation: conversation({ id, updated_at: at(id + i) }) });
+      fake.receive("update_conversation", {
+        conversation: conversation({ id, updated_at: at(id + i) }),
+      });
     }
     await settle(99);
     expect(list.fetches).toBe(0);
@@ -404,7 +412,9 @@ describe("update_conversation", () => {
     expect(list.fetches).toBe(1);
 
     await settle(200);
-    fake.receive("update_conversation", { conversation: conversation({ id, updated_at: at(id + 9) }) });
+    fake.receive("update_conversation", {
+      conversation: conversation({ id, updated_at: at(id + 9) }),
+    });
     await settle(700);
     expect(list.fetches).toBe(1);
     await settle(100);
@@ -432,7 +442,9 @@ describe("a late older copy of a conversation", () => {
     fake.receive("update_conversation", {
       conversation: conversation({ id: a, status: "solved", updated_at: at(a + 20) }),
     });
-    fake.receive("assign_conversation", { conversation: conversation({ id: a, updated_at: at(a + 10) }) });
+    fake.receive("assign_conversation", {
+      conversation: conversation({ id: a, updated_at: at(a + 10) }),
+    });
     expect(basketIds(queryClient)).toEqual([b]);
   });
 
@@ -467,7 +479,11 @@ describe("a late older copy of a conversation", () => {
     fake.answer("sync", () => {
       // Answered before the change; the change's event overtakes the answer.
       fake.receive("update_conversation", { conversation: solved });
-      return { conversations: [conversation({ id, updated_at: at(id + 10) })], messages: [], truncated: [] };
+      return {
+        conversations: [conversation({ id, updated_at: at(id + 10) })],
+        messages: [],
+        truncated: [],
+      };
     });
     queryClient.setQueryData(detailKey(id), detail(conversation({ id, updated_at: at(id) })));
     await resync(fake.socket, queryClient, { reconnected: false });
@@ -489,7 +505,9 @@ describe("a late older copy of a conversation", () => {
     const { queryClient, fake } = setup();
     const [a, b] = [newId(), newId()];
     queryClient.setQueryData(detailKey(b), detail(conversation({ id: b, updated_at: at(1) })));
-    fake.receive("update_conversation", { conversation: conversation({ id: a, updated_at: at(9_999) }) });
+    fake.receive("update_conversation", {
+      conversation: conversation({ id: a, updated_at: at(9_999) }),
+    });
     fake.receive("update_conversation", {
       conversation: conversation({ id: b, status: "solved", updated_at: at(2) }),
     });
@@ -519,12 +537,10 @@ describe("remove_from_basket", () => {
     const { queryClient, fake } = setup();
     const [a, b] = [newId(), newId()];
     const answers = [deferred<ConversationItem[]>(), deferred<ConversationItem[]>()];
-    const basket = observe(
-      queryClient,
-      basketKey,
-      (n) => answers[n - 1]!.promise,
-      [item({ id: a }), item({ id: b })],
-    );
+    const basket = observe(queryClient, basketKey, (n) => answers[n - 1]!.promise, [
+      item({ id: a }),
+      item({ id: b }),
+    ]);
     void queryClient.invalidateQueries({ queryKey: basketKey });
     fake.receive("remove_from_basket", { conversation_id: a });
     expect(basket.fetches).toBe(2);
@@ -636,7 +652,9 @@ describe("new_message", () => {
     const { queryClient, fake } = setup();
     const id = newId();
     const newer = message({ conversation_id: id, seq: 5 });
-    queryClient.setQueryData(basketKey, [item({ id, last_seq: 5, unread: 1, last_message: newer })]);
+    queryClient.setQueryData(basketKey, [
+      item({ id, last_seq: 5, unread: 1, last_message: newer }),
+    ]);
     newMessage(fake, { conversation_id: id, seq: 4 });
     expect(held(queryClient, id)).toMatchObject({ last_seq: 5, unread: 1, last_message: newer });
   });
@@ -738,12 +756,23 @@ describe("typing", () => {
     queryClient.setQueryData(basketKey, [item({ id })]);
     queryClient.setQueryData(detailKey(id), detail(conversation({ id })));
     setWindow(queryClient, id, 1, 2);
-    const before = queryClient.getQueryCache().getAll().map((q) => [q.queryKey, q.state.data]);
+    const before = queryClient
+      .getQueryCache()
+      .getAll()
+      .map((q) => [q.queryKey, q.state.data]);
     fake.receive("typing", { conversation_id: id, user_id: AGENT, display_name: "Ann Agent" });
     await settle(1_000);
-    const after = queryClient.getQueryCache().getAll().map((q) => [q.queryKey, q.state.data]);
+    const after = queryClient
+      .getQueryCache()
+      .getAll()
+      .map((q) => [q.queryKey, q.state.data]);
     expect(after).toEqual(before);
-    expect(queryClient.getQueryCache().getAll().some((q) => q.state.isInvalidated)).toBe(false);
+    expect(
+      queryClient
+        .getQueryCache()
+        .getAll()
+        .some((q) => q.state.isInvalidated),
+    ).toBe(false);
   });
 });
 
@@ -788,11 +817,25 @@ describe("resync, connect and reconnect", () => {
   it("on the first connect: only syncs the message windows", async () => {
     const { queryClient, fake } = setup();
     const { shown, hidden } = filled(queryClient);
-    fake.answer("sync", () => ({ conversations: [], messages: messages(hidden, 6, 6), truncated: [] }));
+    fake.answer("sync", () => ({
+      conversations: [],
+      messages: messages(hidden, 6, 6),
+      truncated: [],
+    }));
     await resync(fake.socket, queryClient, { reconnected: false });
-    expect(queryClient.getQueryCache().getAll().some((q) => q.state.isInvalidated)).toBe(false);
+    expect(
+      queryClient
+        .getQueryCache()
+        .getAll()
+        .some((q) => q.state.isInvalidated),
+    ).toBe(false);
     expect(fake.sent("sync")).toEqual([
-      { since: [{ conversation_id: shown, seq: 3 }, { conversation_id: hidden, seq: 5 }] },
+      {
+        since: [
+          { conversation_id: shown, seq: 3 },
+          { conversation_id: hidden, seq: 5 },
+        ],
+      },
     ]);
     expect(seqsOf(queryClient, hidden)).toEqual([1, 2, 3, 4, 5, 6]);
   });
@@ -820,7 +863,11 @@ describe("resync, connect and reconnect", () => {
     const { queryClient, fake } = setup();
     const id = newId();
     setWindow(queryClient, id, 1, 3);
-    fake.answer("sync", () => ({ conversations: [], messages: messages(id, 4, 5), truncated: [id] }));
+    fake.answer("sync", () => ({
+      conversations: [],
+      messages: messages(id, 4, 5),
+      truncated: [id],
+    }));
     const requests = fakeFetch(({ url }) =>
       url.searchParams.get("after") === "5" ? page(messages(id, 6, 7)) : page([]),
     );

@@ -56,10 +56,10 @@ function setup({ connected = true }: { connected?: boolean } = {}) {
   const fake = new FakeSocket();
   fake.connected = connected;
   const render = (): Rendered<Chat> => {
-    const rendered = renderHook(
-      () => ({ ...useSend(id, ME), box: useOutbox(id) }),
-      { queryClient, socket: fake.socket },
-    );
+    const rendered = renderHook(() => ({ ...useSend(id, ME), box: useOutbox(id) }), {
+      queryClient,
+      socket: fake.socket,
+    });
     cleanups.push(() => rendered.unmount());
     // What the user does changes the outbox at once: inside act.
     return {
@@ -80,9 +80,7 @@ function setup({ connected = true }: { connected?: boolean } = {}) {
 }
 
 function seqs(queryClient: QueryClient, id: number): number[] | undefined {
-  return queryClient
-    .getQueryData<MessageWindow>(windowKey(id, null))
-    ?.messages.map((m) => m.seq);
+  return queryClient.getQueryData<MessageWindow>(windowKey(id, null))?.messages.map((m) => m.seq);
 }
 
 function stored(id: number, seq: number, clientId: string, body: string): Message {
@@ -244,7 +242,10 @@ describe("settling by the echoed client_id", () => {
     expect(state).toBe("failed");
 
     inAct(() =>
-      fake.receive("new_message", { conversation_id: id, message: stored(id, 3, clientId, "hello") }),
+      fake.receive("new_message", {
+        conversation_id: id,
+        message: stored(id, 3, clientId, "hello"),
+      }),
     );
     await flush();
     expect(chat.current.box).toEqual([]);
@@ -260,7 +261,12 @@ describe("settling by the echoed client_id", () => {
 
     const theirs = message({ conversation_id: id, seq: 3, sender_id: AGENT, client_id: clientId });
     fake.receive("new_message", { conversation_id: id, message: theirs });
-    const elsewhere = message({ conversation_id: id + 1, seq: 3, sender_id: ME, client_id: clientId });
+    const elsewhere = message({
+      conversation_id: id + 1,
+      seq: 3,
+      sender_id: ME,
+      client_id: clientId,
+    });
     fake.receive("new_message", { conversation_id: id + 1, message: elsewhere });
     await flush();
     expect(only(chat.current.box).clientId).toBe(clientId);

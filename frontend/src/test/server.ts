@@ -38,9 +38,7 @@ export function conversation(fields: Partial<Conversation> & { id: number }): Co
   };
 }
 
-export function item(
-  fields: Partial<ConversationItem> & { id: number },
-): ConversationItem {
+export function item(fields: Partial<ConversationItem> & { id: number }): ConversationItem {
   return { ...conversation(fields), last_message: null, unread: 0, ...fields };
 }
 
