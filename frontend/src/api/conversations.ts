@@ -203,11 +203,24 @@ function byAge(a: Conversation, b: Conversation): number {
   return a.created_at.localeCompare(b.created_at) || a.id - b.id;
 }
 
-/** A refetch already under way could overwrite a patch with older data. */
-function refetchIfFetching(queryClient: QueryClient, queryKey: readonly unknown[]): void {
-  if (queryClient.isFetching({ queryKey, exact: true }) > 0) {
-    void queryClient.invalidateQueries({ queryKey, exact: true });
+/**
+ * Marks a query stale and fetches it again if it is shown. A fetch already under way may
+ * answer with what was true before the change, so it is replaced, never joined.
+ */
+function refresh(queryClient: QueryClient, queryKey: readonly unknown[]): void {
+  const exact = { queryKey, exact: true };
+  if (queryClient.isFetching(exact) > 0 && queryClient.getQueryData(queryKey) === undefined) {
+    // An invalidation cancels a refetch and starts another, but it joins a first fetch
+    // (nothing cached yet): cancel that one, then fetch anew.
+    void queryClient.cancelQueries(exact).then(() => queryClient.invalidateQueries(exact));
+  } else {
+    void queryClient.invalidateQueries(exact);
   }
+}
+
+/** A fetch already under way could overwrite a patch, or miss a change, with older data. */
+function refetchIfFetching(queryClient: QueryClient, queryKey: readonly unknown[]): void {
+  if (queryClient.isFetching({ queryKey, exact: true }) > 0) refresh(queryClient, queryKey);
 }
 
 // A burst of changes (a mutation's answer and its own events, a busy conversation) costs
@@ -254,9 +267,9 @@ export function applyConversation(queryClient: QueryClient, conversation: Conver
     // Back in the queue (or a position never known): ask where it now stands.
     const positionUnknown =
       detail.conversation.status !== "queued" || detail.queue_position === null;
-    if (status === "queued" && positionUnknown) {
-      void queryClient.invalidateQueries({ queryKey: detailKey(id), exact: true });
-    }
+    if (status === "queued" && positionUnknown) refresh(queryClient, detailKey(id));
+    else refetchIfFetching(queryClient, detailKey(id));
+  } else {
     refetchIfFetching(queryClient, detailKey(id));
   }
 
@@ -272,8 +285,8 @@ export function applyConversation(queryClient: QueryClient, conversation: Conver
         ? basket.map((c) => (c.id === id ? { ...c, ...conversation } : c))
         : basket.filter((c) => c.id !== id),
     );
-    refetchIfFetching(queryClient, basketKey);
   }
+  refetchIfFetching(queryClient, basketKey);
 }
 
 /** A new message: the basket's latest message and unread count, the detail's last seq. */
@@ -299,8 +312,8 @@ export function applyNewMessage(queryClient: QueryClient, message: Message, me: 
       basketKey,
       basket.map((c) => (c.id === id ? patch(c) : c)),
     );
-    refetchIfFetching(queryClient, basketKey);
   }
+  refetchIfFetching(queryClient, basketKey);
 
   const detail = queryClient.getQueryData<ConversationDetail>(detailKey(id));
   if (detail !== undefined && detail.conversation.last_seq < message.seq) {
@@ -328,7 +341,7 @@ export function applyRead(queryClient: QueryClient, id: number, seq: number): vo
       );
     } else {
       // Read part of the way: only the server can count what is left.
-      void queryClient.invalidateQueries({ queryKey: basketKey, exact: true });
+      refresh(queryClient, basketKey);
     }
   }
 }
@@ -338,7 +351,7 @@ export function addToBasket(queryClient: QueryClient, conversation: Conversation
   applyConversation(queryClient, conversation);
   const basket = queryClient.getQueryData<ConversationItem[]>(basketKey);
   if (basket === undefined) {
-    void queryClient.invalidateQueries({ queryKey: basketKey, exact: true });
+    refresh(queryClient, basketKey);
     return;
   }
   const before = basket.find((c) => c.id === conversation.id);
@@ -346,7 +359,7 @@ export function addToBasket(queryClient: QueryClient, conversation: Conversation
   const item: ConversationItem = { ...before, ...conversation };
   queryClient.setQueryData<ConversationItem[]>(basketKey, [...others, item].sort(byAge));
   // An assignment does not say what the leader has not read yet.
-  if (before === undefined) void queryClient.invalidateQueries({ queryKey: basketKey, exact: true });
+  if (before === undefined) refresh(queryClient, basketKey);
   else refetchIfFetching(queryClient, basketKey);
 }
 
@@ -357,10 +370,10 @@ export function removeFromBasket(queryClient: QueryClient, id: number): void {
       basketKey,
       basket.filter((c) => c.id !== id),
     );
-    refetchIfFetching(queryClient, basketKey);
   }
+  refetchIfFetching(queryClient, basketKey);
   // Its new state (back in the queue, transferred) did not come with this event.
-  void queryClient.invalidateQueries({ queryKey: detailKey(id), exact: true });
+  refresh(queryClient, detailKey(id));
 }
 
 export function setBasket(queryClient: QueryClient, conversations: ConversationItem[]): void {

@@ -5,10 +5,11 @@ import {
   applyConversation,
   applyNewMessage,
   applyRead,
+  detailKey,
   removeFromBasket,
   setBasket,
 } from "../api/conversations";
-import type { ConversationItem } from "../api/types";
+import type { Conversation, ConversationDetail, ConversationItem } from "../api/types";
 import { addMessages, catchUp, knownSeqs, messagesKey } from "../api/messages";
 import { settle } from "./outbox";
 import { call, subscribe, type TeamTalkSocket } from "./socket";
@@ -28,10 +29,10 @@ export function bindQueryCache(
     subscribe(socket, "ack_status", ({ status }) => queryClient.setQueryData(statusKey, status)),
     subscribe(socket, "sync_basket", ({ conversations }) => setBasket(queryClient, conversations)),
     subscribe(socket, "assign_conversation", ({ conversation }) => {
-      if (!heardBefore(conversation)) addToBasket(queryClient, conversation);
+      if (!heardBefore(queryClient, conversation)) addToBasket(queryClient, conversation);
     }),
     subscribe(socket, "update_conversation", ({ conversation }) => {
-      if (!heardBefore(conversation)) applyConversation(queryClient, conversation);
+      if (!heardBefore(queryClient, conversation)) applyConversation(queryClient, conversation);
     }),
     subscribe(socket, "remove_from_basket", ({ conversation_id }) =>
       removeFromBasket(queryClient, conversation_id),
@@ -80,14 +81,19 @@ async function checkBasket(socket: TeamTalkSocket, queryClient: QueryClient): Pr
 const newest = new Map<number, number>();
 
 /**
- * Whether a newer state of this conversation was heard already. Delivery is at least
- * once, and an event whose first delivery failed comes later (from the server's
- * outbox), possibly after newer ones: it must not take the view back.
+ * Whether a newer state of this conversation was heard already, in an event or in what
+ * the cache holds (a request's answer, a fetch, a sync). Delivery is at least once, and
+ * an event whose first delivery failed comes later (from the server's outbox), possibly
+ * after newer ones: it must not take the view back.
  */
-function heardBefore({ id, updated_at }: { id: number; updated_at: string }): boolean {
+function heardBefore(queryClient: QueryClient, { id, updated_at }: Conversation): boolean {
   const at = Date.parse(updated_at);
-  const known = newest.get(id);
-  if (known !== undefined && at < known) return true;
+  const cached = [
+    queryClient.getQueryData<ConversationDetail>(detailKey(id))?.conversation,
+    queryClient.getQueryData<ConversationItem[]>(basketKey)?.find((c) => c.id === id),
+  ].flatMap((copy) => (copy === undefined ? [] : [Date.parse(copy.updated_at)]));
+  const known = Math.max(newest.get(id) ?? -Infinity, ...cached);
+  if (at < known) return true;
   newest.set(id, at);
   return false;
 }
@@ -119,7 +125,9 @@ export async function resync(
   try {
     const answer = await call(socket, "sync", { since }, 10_000);
     addMessages(queryClient, answer.messages);
-    for (const conversation of answer.conversations) applyConversation(queryClient, conversation);
+    for (const conversation of answer.conversations) {
+      if (!heardBefore(queryClient, conversation)) applyConversation(queryClient, conversation);
+    }
     await Promise.all(
       answer.truncated.map((id) => {
         const seq = knownSeqs(queryClient).get(id);
