@@ -81,12 +81,12 @@ function ReportBody({ report, scope, busy }: { report: Report; scope: ReportScop
         <OutcomeTiles outcomes={report.outcomes} scope={scope} />
       </div>
       <DailyChart rows={report.daily} scope={scope} />
+      <Heatmap cells={report.heatmap} scope={scope} />
       <div className="report-pair">
         <FirstResponseChart rows={report.first_response} scope={scope} />
-        <Heatmap cells={report.heatmap} scope={scope} />
+        <TopicTable rows={report.topics} scope={scope} />
       </div>
       <LeaderTable rows={report.leaders} scope={scope} />
-      <TopicTable rows={report.topics} scope={scope} />
     </div>
   );
 }

@@ -12,7 +12,7 @@ import {
 } from "recharts";
 import type { DayRow, ReportScope } from "../../api/reports";
 import { COLORS } from "./colors";
-import { formatDuration, shortDay } from "./format";
+import { formatDuration, formatTick, shortDay } from "./format";
 import { historyLink } from "./history";
 import { ReportCard } from "./ReportCard";
 
@@ -42,7 +42,7 @@ export function DailyChart({ rows, scope }: { rows: DayRow[]; scope: ReportScope
               yAxisId="wait"
               orientation="right"
               stroke={COLORS.wait}
-              tickFormatter={(s: number) => formatDuration(s)}
+              tickFormatter={formatTick}
               width={72}
             />
             <Tooltip
@@ -51,7 +51,7 @@ export function DailyChart({ rows, scope }: { rows: DayRow[]; scope: ReportScope
                 name === "Average wait" ? formatDuration(Number(value)) : String(value)
               }
             />
-            <Legend />
+            <Legend itemSorter={null} />
             {(["requests", "assigned", "solved"] as const).map((key) => (
               <Bar
                 key={key}
@@ -70,7 +70,6 @@ export function DailyChart({ rows, scope }: { rows: DayRow[]; scope: ReportScope
               name="Average wait"
               stroke={COLORS.wait}
               strokeWidth={2}
-              connectNulls
               isAnimationActive={false}
             />
           </ComposedChart>

@@ -13,11 +13,25 @@ export const BUCKET_LABELS: Record<ResponseBucket, string> = {
   none: "No response",
 };
 
+/** The buckets as the chart's axis names them, short enough to sit side by side. */
+const AXIS_LABELS: Record<ResponseBucket, string> = {
+  under_1m: "< 1 min",
+  "1m_5m": "1–5",
+  "5m_15m": "5–15",
+  "15m_60m": "15–60",
+  over_60m: "> 60 min",
+  none: "None",
+};
+
 const TITLE = "Time to first response";
 
 /** Assigned conversations by the time a leader took to write first, in buckets. */
 export function FirstResponseChart({ rows, scope }: { rows: FirstResponseRow[]; scope: ReportScope }) {
-  const data = rows.map((row) => ({ ...row, label: BUCKET_LABELS[row.bucket] }));
+  const data = rows.map((row) => ({
+    ...row,
+    label: BUCKET_LABELS[row.bucket],
+    axis: AXIS_LABELS[row.bucket],
+  }));
   const description =
     "Assigned conversations by the time from assignment to the team leader's first message.";
   return (
@@ -30,9 +44,9 @@ export function FirstResponseChart({ rows, scope }: { rows: FirstResponseRow[]; 
         <ResponsiveContainer width="100%" height={240}>
           <BarChart data={data} title={TITLE} desc={description} margin={{ top: 8, right: 8, bottom: 0, left: 0 }}>
             <CartesianGrid stroke={COLORS.grid} vertical={false} />
-            <XAxis dataKey="label" stroke={COLORS.text} interval={0} />
+            <XAxis dataKey="axis" stroke={COLORS.text} interval={0} />
             <YAxis allowDecimals={false} stroke={COLORS.text} width={40} />
-            <Tooltip />
+            <Tooltip labelFormatter={(_, items) => String(items[0]?.payload?.label ?? "")} />
             <Bar dataKey="conversations" name="Conversations" fill={COLORS.requests} isAnimationActive={false} />
           </BarChart>
         </ResponsiveContainer>

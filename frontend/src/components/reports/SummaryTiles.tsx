@@ -21,7 +21,7 @@ function Tiles({ label, tiles }: { label: string; tiles: Tile[] }) {
   return (
     <dl className="tiles" aria-label={label}>
       {tiles.map((tile) => (
-        <div key={tile.label} className="tile">
+        <div key={tile.label} className="tile" data-testid={`tile ${tile.label}`}>
           <dt>{tile.label}</dt>
           <dd>
             <span className="tile-value">{tile.value}</span>

@@ -14,6 +14,13 @@ export function formatDuration(seconds: number | null | undefined): string {
   return secs > 0 ? `${minutes} min ${secs} s` : `${minutes} min`;
 }
 
+/** A chart axis's tick: one unit, rounded ("45 s", "4 min", "1.5 h"). */
+export function formatTick(seconds: number): string {
+  if (seconds < 60) return `${Math.round(seconds)} s`;
+  if (seconds < 3600) return `${Math.round((seconds / 60) * 10) / 10} min`;
+  return `${Math.round((seconds / 3600) * 10) / 10} h`;
+}
+
 /** A share (0..1) as a percentage with at most one decimal; "—" for none. */
 export function formatShare(share: number | null | undefined): string {
   if (share === null || share === undefined || !Number.isFinite(share)) return "—";
