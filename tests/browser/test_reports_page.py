@@ -303,6 +303,11 @@ async def test_day_bar_and_leader_row_open_their_conversations(
     await expect_listed(page, {week.c[3], week.c[4]})
     await expect(page.get_by_label("Topic", exact=True)).to_have_value("none")
 
+    # The History's own topic select replaces the drill-down's: Billing in that week.
+    await page.get_by_label("Topic", exact=True).select_option(label="Billing")
+    await expect_listed(page, {week.c[1], week.c[2], week.c[5]})
+    assert "no_topic" not in dict(parse_qsl(urlsplit(page.url).query))
+
 
 async def test_range_and_filters_live_in_the_url(harness: Harness, browsing: Browsing) -> None:
     week = await make_week(harness)
