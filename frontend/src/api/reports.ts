@@ -69,13 +69,19 @@ export function scopeProblem(error: unknown, scope: ReportScope): string | null 
   if (!(error instanceof ApiError) || error.status !== 422) return null;
   switch (error.code) {
     case "range_reversed":
-      return `The range starts on ${scope.from}, after it ends on ${scope.to}. Pick a start date on or before the end date.`;
+      return (
+        `The range starts on ${scope.from}, after it ends on ${scope.to}. ` +
+        "Pick a start date on or before the end date."
+      );
     case "range_too_long":
       return "A report covers at most a year (366 days). Pick a shorter range.";
     case "unknown_time_zone":
       return `“${scope.tz}” is not a time zone this server knows. Pick one from the list.`;
     case "unknown_filter":
-      return "This link asks for a filter that reports do not have. Clear the filters and choose again.";
+      return (
+        "This link asks for a filter that reports do not have. " +
+        "Clear the filters and choose again."
+      );
     default:
       return `The report cannot be made for these choices: ${error.message}`;
   }

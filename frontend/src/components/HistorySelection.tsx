@@ -28,7 +28,8 @@ function rangeText(from: string | undefined, to: string | undefined, tz: string 
     const last = new Date(new Date(to).getTime() - 3_600_000);
     const first = days.format(new Date(from));
     const end = days.format(last);
-    return first === end ? `created on ${first}` : `created ${days.formatRange(new Date(from), last)}`;
+    if (first === end) return `created on ${first}`;
+    return `created ${days.formatRange(new Date(from), last)}`;
   }
   if (from && to) return `created from ${at(from)} to ${at(to)}`;
   if (from) return `created from ${at(from)}`;

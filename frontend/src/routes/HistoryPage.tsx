@@ -2,7 +2,11 @@ import { Link, useSearchParams } from "react-router";
 import { useCurrentUser } from "../api/auth";
 import { useConversationList, type ListFilter, type ListSort } from "../api/conversations";
 import { useTopics } from "../api/topics";
-import { CONVERSATION_STATUSES, CONVERSATION_STATUS_LABELS, type DirectoryEntry } from "../api/types";
+import {
+  CONVERSATION_STATUSES,
+  CONVERSATION_STATUS_LABELS,
+  type DirectoryEntry,
+} from "../api/types";
 import { useDirectory } from "../api/users";
 import { DateTime } from "../components/DateTime";
 import { LoadError } from "../components/LoadError";

@@ -1,6 +1,12 @@
 import { useEffect } from "react";
 import { useSearchParams } from "react-router";
-import { reportParams, scopeProblem, useReport, type Report, type ReportScope } from "../api/reports";
+import {
+  reportParams,
+  scopeProblem,
+  useReport,
+  type Report,
+  type ReportScope,
+} from "../api/reports";
 import { LoadError } from "../components/LoadError";
 import { DailyChart } from "../components/reports/DailyChart";
 import { FirstResponseChart } from "../components/reports/FirstResponseChart";
@@ -73,7 +79,13 @@ function PeriodNote({ report }: { report: Report }) {
   );
 }
 
-function ReportBody({ report, scope, busy }: { report: Report; scope: ReportScope; busy: boolean }) {
+interface BodyProps {
+  report: Report;
+  scope: ReportScope;
+  busy: boolean;
+}
+
+function ReportBody({ report, scope, busy }: BodyProps) {
   return (
     <div className="report-body stack" aria-busy={busy}>
       <div className="report-pair">

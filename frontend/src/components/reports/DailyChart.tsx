@@ -17,6 +17,7 @@ import { historyLink } from "./history";
 import { ReportCard } from "./ReportCard";
 
 const TITLE = "Daily trend";
+const MARGIN = { top: 8, right: 8, bottom: 0, left: 0 };
 
 /** Requests, assigned and solved per local day as bars, the average wait as a line. */
 export function DailyChart({ rows, scope }: { rows: DayRow[]; scope: ReportScope }) {
@@ -25,7 +26,8 @@ export function DailyChart({ rows, scope }: { rows: DayRow[]; scope: ReportScope
     if (row) void navigate(historyLink(row.history_query));
   };
   const description =
-    "Requests, assigned and solved per day (bars, left axis) and the average wait (line, right axis). Click a day's bar to list its conversations.";
+    "Requests, assigned and solved per day (bars, left axis) and the average wait " +
+    "(line, right axis). Click a day's bar to list its conversations.";
   return (
     <ReportCard
       title={TITLE}
@@ -34,7 +36,7 @@ export function DailyChart({ rows, scope }: { rows: DayRow[]; scope: ReportScope
       description={description}
       chart={
         <ResponsiveContainer width="100%" height={280}>
-          <ComposedChart data={rows} title={TITLE} desc={description} margin={{ top: 8, right: 8, bottom: 0, left: 0 }}>
+          <ComposedChart data={rows} title={TITLE} desc={description} margin={MARGIN}>
             <CartesianGrid stroke={COLORS.grid} vertical={false} />
             <XAxis dataKey="day" tickFormatter={shortDay} stroke={COLORS.text} />
             <YAxis yAxisId="count" allowDecimals={false} stroke={COLORS.text} width={40} />

@@ -3,7 +3,7 @@ import { Link, useNavigate } from "react-router";
 import { historyLink } from "./history";
 
 interface Props {
-  /** The row's heading, a link to its conversations (for the keyboard and for opening in a new tab). */
+  /** The row's heading: a link to its conversations, for the keyboard and a new tab. */
   name: string;
   query: string;
   children: ReactNode;

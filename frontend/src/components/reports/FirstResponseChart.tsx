@@ -24,9 +24,15 @@ const AXIS_LABELS: Record<ResponseBucket, string> = {
 };
 
 const TITLE = "Time to first response";
+const MARGIN = { top: 8, right: 8, bottom: 0, left: 0 };
 
 /** Assigned conversations by the time a leader took to write first, in buckets. */
-export function FirstResponseChart({ rows, scope }: { rows: FirstResponseRow[]; scope: ReportScope }) {
+interface Props {
+  rows: FirstResponseRow[];
+  scope: ReportScope;
+}
+
+export function FirstResponseChart({ rows, scope }: Props) {
   const data = rows.map((row) => ({
     ...row,
     label: BUCKET_LABELS[row.bucket],
@@ -42,12 +48,17 @@ export function FirstResponseChart({ rows, scope }: { rows: FirstResponseRow[]; 
       description={description}
       chart={
         <ResponsiveContainer width="100%" height={240}>
-          <BarChart data={data} title={TITLE} desc={description} margin={{ top: 8, right: 8, bottom: 0, left: 0 }}>
+          <BarChart data={data} title={TITLE} desc={description} margin={MARGIN}>
             <CartesianGrid stroke={COLORS.grid} vertical={false} />
             <XAxis dataKey="axis" stroke={COLORS.text} interval={0} />
             <YAxis allowDecimals={false} stroke={COLORS.text} width={40} />
             <Tooltip labelFormatter={(_, items) => String(items[0]?.payload?.label ?? "")} />
-            <Bar dataKey="conversations" name="Conversations" fill={COLORS.requests} isAnimationActive={false} />
+            <Bar
+              dataKey="conversations"
+              name="Conversations"
+              fill={COLORS.requests}
+              isAnimationActive={false}
+            />
           </BarChart>
         </ResponsiveContainer>
       }

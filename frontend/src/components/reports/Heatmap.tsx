@@ -26,7 +26,10 @@ export function Heatmap({ cells, scope }: { cells: HeatCell[]; scope: ReportScop
       title={TITLE}
       table="heatmap"
       scope={scope}
-      description={`Requests by weekday and hour of the day (${scope.tz}). Click a cell to list its conversations.`}
+      description={
+        `Requests by weekday and hour of the day (${scope.tz}). ` +
+        "Click a cell to list its conversations."
+      }
       chart={
         <div className="heatmap-wrap">
           <table className="heatmap" aria-label="Requests by weekday and hour">

@@ -22,7 +22,10 @@ export function LeaderTable({ rows, scope }: { rows: LeaderRow[]; scope: ReportS
       title="Team leaders"
       table="leaders"
       scope={scope}
-      description="Occupancy is the slots held while online over capacity × online time. Click a row to list that team leader's conversations."
+      description={
+        "Occupancy is the slots held while online over capacity × online time. " +
+        "Click a row to list that team leader's conversations."
+      }
     >
       <div className="table-wrap">
         <table aria-label="Team leaders" className="drill-table">
@@ -50,7 +53,9 @@ export function LeaderTable({ rows, scope }: { rows: LeaderRow[]; scope: ReportS
             ))}
           </tbody>
         </table>
-        {rows.length === 0 && <p className="empty">No team leader held a conversation in this range.</p>}
+        {rows.length === 0 && (
+          <p className="empty">No team leader held a conversation in this range.</p>
+        )}
       </div>
     </ReportCard>
   );

@@ -40,11 +40,18 @@ export function SummaryTiles({ summary, scope }: { summary: SummaryRow; scope: R
       <Tiles
         label="Summary"
         tiles={[
-          { label: "Requests", value: String(summary.requests), detail: `${summary.assigned} assigned` },
+          {
+            label: "Requests",
+            value: String(summary.requests),
+            detail: `${summary.assigned} assigned`,
+          },
           { label: "Average wait", value: formatDuration(summary.wait_avg_seconds) },
           { label: "Median wait", value: formatDuration(summary.wait_median_seconds) },
           { label: "90th percentile wait", value: formatDuration(summary.wait_p90_seconds) },
-          { label: "Average first response", value: formatDuration(summary.first_response_avg_seconds) },
+          {
+            label: "Average first response",
+            value: formatDuration(summary.first_response_avg_seconds),
+          },
           {
             label: "Average handle time",
             value: formatDuration(summary.handle_avg_seconds),
@@ -65,7 +72,7 @@ export function OutcomeTiles({ outcomes, scope }: { outcomes: OutcomeRow[]; scop
         tiles={outcomes.map((row) => ({
           label: OUTCOME_LABELS[row.outcome],
           value: formatShare(row.rate),
-          detail: `${row.conversations} ${row.conversations === 1 ? "conversation" : "conversations"}`,
+          detail: `${row.conversations} conversation${row.conversations === 1 ? "" : "s"}`,
         }))}
       />
     </ReportCard>

@@ -63,6 +63,7 @@ export function namesPeriod(params: URLSearchParams): boolean {
 
 /** Every IANA zone the browser knows, the viewer's own and UTC among them. */
 export function timeZones(current: string): string[] {
-  const known = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
+  const known =
+    typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
   return [...new Set([viewerZone(), "UTC", current, ...known])].sort((a, b) => a.localeCompare(b));
 }
