@@ -10,6 +10,7 @@ import { HistoryPage } from "./routes/HistoryPage";
 import { InboxPage } from "./routes/InboxPage";
 import { LoginPage } from "./routes/LoginPage";
 import { NotFoundPage } from "./routes/NotFoundPage";
+import { LazyReportsPage } from "./routes/LazyReportsPage";
 import { TopicsPage } from "./routes/TopicsPage";
 import { UsersPage } from "./routes/UsersPage";
 import { WorkspacePage } from "./routes/WorkspacePage";
@@ -56,6 +57,7 @@ export function App() {
           </Route>
           <Route element={<ForRoles roles={["admin"]} />}>
             <Route path="/dashboard" element={<DashboardPage />} />
+            <Route path="/reports" element={<LazyReportsPage />} />
             <Route path="/admin/users" element={<UsersPage />} />
             <Route path="/admin/topics" element={<TopicsPage />} />
           </Route>

@@ -46,6 +46,13 @@ export interface ListFilter {
   /** ISO 8601 bounds on the creation time. */
   createdFrom?: string | undefined;
   createdTo?: string | undefined;
+  /** Only those with no topic. */
+  noTopic?: boolean | undefined;
+  /** Created on this ISO weekday (1 = Monday) and/or in this hour, local time in `tz`: a
+   * cell of the reports' heat map. The server needs both creation bounds with them. */
+  tz?: string | undefined;
+  weekday?: number | undefined;
+  hour?: number | undefined;
   sort?: ListSort | undefined;
 }
 
@@ -61,6 +68,10 @@ export function filterParams(filter: ListFilter, params = new URLSearchParams())
   if (filter.leaderId !== undefined) params.set("leader_id", String(filter.leaderId));
   if (filter.createdFrom) params.set("created_from", filter.createdFrom);
   if (filter.createdTo) params.set("created_to", filter.createdTo);
+  if (filter.noTopic) params.set("no_topic", "true");
+  if (filter.tz) params.set("tz", filter.tz);
+  if (filter.weekday !== undefined) params.set("weekday", String(filter.weekday));
+  if (filter.hour !== undefined) params.set("hour", String(filter.hour));
   return params;
 }
 

@@ -23,6 +23,7 @@ const NAV: Record<Role, NavItem[]> = {
   ],
   admin: [
     { to: "/dashboard", label: "Dashboard" },
+    { to: "/reports", label: "Reports" },
     { to: "/history", label: "History" },
     { to: "/admin/users", label: "Users" },
     { to: "/admin/topics", label: "Topics" },

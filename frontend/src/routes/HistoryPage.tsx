@@ -5,7 +5,6 @@ import { useTopics } from "../api/topics";
 import {
   CONVERSATION_STATUSES,
   CONVERSATION_STATUS_LABELS,
-  type ConversationStatus,
   type DirectoryEntry,
 } from "../api/types";
 import { useDirectory } from "../api/users";
@@ -17,41 +16,17 @@ import { SearchResults } from "../components/SearchResults";
 import { StatusBadge } from "../components/StatusBadge";
 import { usePageTitle } from "../components/usePageTitle";
 import { useTopicName } from "../components/useTopicName";
-import { parseId } from "./params";
+import { HistorySelection } from "../components/HistorySelection";
+import { either, readFilter, REPLACES, SELECTION_PARAMS } from "./historyFilter";
+
+/** The topic select's value for "no topic" (`no_topic=true` in the URL). */
+const NO_TOPIC = "none";
 
 const SORTS: Record<ListSort, string> = {
   activity: "Latest activity first",
   newest: "Newest first",
   oldest: "Oldest first",
 };
-
-/**
- * A day picked in a date field as a bound on the creation time: the start of
- * that local day, or for the end (exclusive) the start of the next one.
- */
-function dayBound(day: string | null, end: boolean): string | undefined {
-  if (!day || !/^\d{4}-\d{2}-\d{2}$/.test(day)) return undefined;
-  const date = new Date(`${day}T00:00:00`);
-  if (Number.isNaN(date.getTime())) return undefined;
-  if (end) date.setDate(date.getDate() + 1);
-  return date.toISOString();
-}
-
-/** The filters as the URL holds them, so a search can be bookmarked and shared. */
-function readFilter(params: URLSearchParams): ListFilter {
-  const sort = params.get("sort");
-  return {
-    statuses: params
-      .getAll("status")
-      .filter((s): s is ConversationStatus => CONVERSATION_STATUSES.includes(s as never)),
-    topicId: parseId(params.get("topic")) ?? undefined,
-    agentId: parseId(params.get("agent")) ?? undefined,
-    leaderId: parseId(params.get("leader")) ?? undefined,
-    createdFrom: dayBound(params.get("from"), false),
-    createdTo: dayBound(params.get("to"), true),
-    sort: sort === "newest" || sort === "oldest" ? sort : "activity",
-  };
-}
 
 /** Every conversation the team had, filtered and searched (leaders and admins). */
 export function HistoryPage() {
@@ -60,16 +35,22 @@ export function HistoryPage() {
   const filter = readFilter(params);
   const query = params.get("q") ?? "";
 
-  const set = (name: string, value: string | string[] | null) =>
+  // Each change first drops its names (and what they replace), then writes the new values.
+  const update = (changes: Record<string, string | string[] | null>) =>
     setParams(
       (current) => {
         const next = new URLSearchParams(current);
-        next.delete(name);
-        for (const v of Array.isArray(value) ? value : value ? [value] : []) next.append(name, v);
+        for (const name of Object.keys(changes)) {
+          for (const n of [name, ...(REPLACES[name] ?? [])]) next.delete(n);
+        }
+        for (const [name, value] of Object.entries(changes)) {
+          for (const v of Array.isArray(value) ? value : value ? [value] : []) next.append(name, v);
+        }
         return next;
       },
       { replace: true },
     );
+  const set = (name: string, value: string | string[] | null) => update({ [name]: value });
 
   return (
     <section aria-labelledby="page-title" className="history">
@@ -80,9 +61,16 @@ export function HistoryPage() {
         <Filters
           params={params}
           set={set}
+          update={update}
           clear={() => setParams(query ? { q: query } : {}, { replace: true })}
         />
         <div className="history-main">
+          {SELECTION_PARAMS.some((name) => params.has(name)) && (
+            <HistorySelection
+              filter={filter}
+              onClear={() => update(Object.fromEntries(SELECTION_PARAMS.map((n) => [n, null])))}
+            />
+          )}
           <SearchBox
             label="Search messages"
             value={query}
@@ -106,10 +94,11 @@ export function HistoryPage() {
 interface FiltersProps {
   params: URLSearchParams;
   set: (name: string, value: string | string[] | null) => void;
+  update: (changes: Record<string, string | string[] | null>) => void;
   clear: () => void;
 }
 
-function Filters({ params, set, clear }: FiltersProps) {
+function Filters({ params, set, update, clear }: FiltersProps) {
   const me = useCurrentUser();
   const admin = me.role === "admin";
   const topics = useTopics({ includeArchived: admin });
@@ -152,10 +141,15 @@ function Filters({ params, set, clear }: FiltersProps) {
         <label htmlFor="filter-topic">Topic</label>
         <select
           id="filter-topic"
-          value={params.get("topic") ?? ""}
-          onChange={(e) => set("topic", e.target.value || null)}
+          value={params.get("no_topic") === "true" ? NO_TOPIC : (either(params, "topic") ?? "")}
+          onChange={(e) =>
+            e.target.value === NO_TOPIC
+              ? update({ topic: null, no_topic: "true" })
+              : set("topic", e.target.value || null)
+          }
         >
           <option value="">Any topic</option>
+          <option value={NO_TOPIC}>No topic</option>
           {topics.data?.map((t) => (
             <option key={t.id} value={t.id}>
               {t.name}
@@ -169,7 +163,7 @@ function Filters({ params, set, clear }: FiltersProps) {
         label="Agent"
         anyone="Any agent"
         people={people("agent")}
-        value={params.get("agent") ?? ""}
+        value={either(params, "agent") ?? ""}
         onChange={(value) => set("agent", value || null)}
       />
       <PersonSelect
@@ -178,7 +172,7 @@ function Filters({ params, set, clear }: FiltersProps) {
         anyone="Any team leader"
         people={people("teamleader")}
         me={me.role === "teamleader" ? me.id : undefined}
-        value={params.get("leader") ?? ""}
+        value={either(params, "leader") ?? ""}
         onChange={(value) => set("leader", value || null)}
       />
       <div className="field-pair">
