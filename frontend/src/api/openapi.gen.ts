@@ -9,6 +9,7 @@ export type Role = "agent" | "teamleader" | "admin";
  * Every schema of the HTTP API (its OpenAPI document), by name.
  */
 export interface Schemas {
+  AssignmentWindow: AssignmentWindow;
   ConversationCreate: ConversationCreate;
   ConversationCreated: ConversationCreated;
   ConversationDetail: ConversationDetail;
@@ -24,6 +25,7 @@ export interface Schemas {
   FirstResponseRow: FirstResponseRow;
   HeatCell: HeatCell;
   HeatmapReport: HeatmapReport;
+  LeaderOverview: LeaderOverview;
   LeaderReport: LeaderReport;
   LeaderRow: LeaderRow;
   LoginIn: LoginIn;
@@ -32,15 +34,25 @@ export interface Schemas {
   MessageKind: MessageKind;
   MessageOut: MessageOut;
   MessagePage: MessagePage;
+  MonitoringOverview: MonitoringOverview;
+  MonitoringTotals: MonitoringTotals;
+  MonitoringWarning: MonitoringWarning;
   OutcomeReport: OutcomeReport;
   OutcomeRow: OutcomeRow;
+  QueueOverview: QueueOverview;
+  QueuedRequest: QueuedRequest;
   ReadIn: ReadIn;
   ReadOut: ReadOut;
+  RealtimeOverview: RealtimeOverview;
   Report: Report;
   ReportPeriod: ReportPeriod;
   Role: Role;
+  RoomCount: RoomCount;
   SearchHit: SearchHit;
   SearchPage: SearchPage;
+  SeriesPoint: SeriesPoint;
+  ServiceLevelSplit: ServiceLevelSplit;
+  ServiceLevelWindow: ServiceLevelWindow;
   SnippetPart: SnippetPart;
   Status: Status;
   SubmitAs: SubmitAs;
@@ -60,9 +72,24 @@ export interface Schemas {
   UserList: UserList;
   UserOut: UserOut;
   UserUpdate: UserUpdate;
+  WorkerHealth: WorkerHealth;
   ErrorInfo: ErrorInfo;
   FieldError: FieldError;
   Error: Error;
+}
+/**
+ * Assignments in the window; latency from a request's creation to its first
+ * assignment, for the requests first assigned in the window.
+ */
+export interface AssignmentWindow {
+  window: "15m" | "4h" | "8h";
+  seconds: number;
+  assigned: number;
+  failed: number;
+  success_rate: number | null;
+  latency_avg_seconds: number | null;
+  latency_p50_seconds: number | null;
+  latency_p90_seconds: number | null;
 }
 export interface ConversationCreate {
   message: string;
@@ -196,6 +223,17 @@ export interface HeatmapReport {
   period: ReportPeriod;
   rows: HeatCell[];
 }
+export interface LeaderOverview {
+  id: number;
+  display_name: string;
+  status: "online" | "away" | "offline";
+  status_since: string | null;
+  capacity: number;
+  held: number;
+  free: number;
+  last_assigned_at: string | null;
+  disconnected_since: string | null;
+}
 export interface LeaderReport {
   period: ReportPeriod;
   rows: LeaderRow[];
@@ -233,6 +271,99 @@ export interface MessagePage {
   messages: MessageOut[];
   has_more_before: boolean;
   has_more_after: boolean;
+}
+export interface MonitoringOverview {
+  at: string;
+  workers: WorkerHealth[];
+  queue: QueueOverview;
+  leaders: LeaderOverview[];
+  totals: MonitoringTotals;
+  assignments: AssignmentWindow[];
+  service_level: ServiceLevelWindow[];
+  warnings: MonitoringWarning[];
+  realtime: RealtimeOverview;
+  series: SeriesPoint[];
+}
+/**
+ * A routing worker, as its last heartbeat (every few seconds) told it.
+ */
+export interface WorkerHealth {
+  worker_id: string;
+  heartbeat_age_seconds: number | null;
+  processed: number;
+  errors: number;
+  parked: number;
+  poll_interval_seconds: number;
+  last_processed_at: string | null;
+  started_at: string;
+  uptime_seconds: number;
+}
+export interface QueueOverview {
+  length: number;
+  oldest_wait_seconds: number;
+  requests: QueuedRequest[];
+  truncated: boolean;
+  in_flight: number;
+  parked: number;
+}
+export interface QueuedRequest {
+  conversation_id: number;
+  agent_id: number;
+  agent_name: string;
+  topic_id: number | null;
+  topic_name: string | null;
+  created_at: string;
+  queued_at: string;
+  wait_seconds: number;
+  position: number | null;
+  routing: "waiting" | "in_flight" | "parked" | "missing";
+}
+export interface MonitoringTotals {
+  agents_online: number;
+  leaders_online: number;
+  leaders_away: number;
+  free_slots: number;
+}
+export interface ServiceLevelWindow {
+  window: "15m" | "4h" | "today";
+  since: string;
+  splits: ServiceLevelSplit[];
+}
+/**
+ * Of the window's requests whose outcome for this threshold is known (assigned, or
+ * waiting or withdrawn for longer than it), how many were assigned within it.
+ */
+export interface ServiceLevelSplit {
+  threshold_seconds: number;
+  within: number;
+  total: number;
+  share: number | null;
+}
+export interface MonitoringWarning {
+  code: "long_wait" | "no_leader_online";
+  message: string;
+  conversation_id?: number | null;
+  wait_seconds?: number | null;
+}
+export interface RealtimeOverview {
+  servers: number;
+  socket_connections: number;
+  events_emitted: {
+    [k: string]: number | undefined;
+  };
+  rooms: {
+    [k: string]: RoomCount | undefined;
+  };
+}
+export interface RoomCount {
+  rooms: number;
+  members: number;
+}
+export interface SeriesPoint {
+  minute: string;
+  created: number;
+  assigned: number;
+  avg_wait_seconds: number | null;
 }
 export interface OutcomeReport {
   period: ReportPeriod;

@@ -17,6 +17,7 @@ export interface EventPayloads {
   typing: Typing;
   read: Read;
   resync: Resync;
+  monitor_changed: MonitorChanged;
 }
 /**
  * A conversation entered the leader's basket.
@@ -104,4 +105,29 @@ export interface Read {
  */
 export interface Resync {
   reason: "missed_events" | "routing_rebuilt";
+}
+/**
+ * Routing state changed (after the commit): admins' dashboards refetch the overview.
+ */
+export interface MonitorChanged {
+  changes: MonitorFact[];
+}
+/**
+ * One routing change: a request queued (created, reopened, wrote again), assigned,
+ * returned to the queue, transferred, submitted (solved or pending), withdrawn or closed,
+ * or a leader's status change.
+ */
+export interface MonitorFact {
+  what:
+    | "queued"
+    | "assigned"
+    | "returned"
+    | "transferred"
+    | "submitted"
+    | "withdrawn"
+    | "closed"
+    | "updated"
+    | "leader_status";
+  conversation_id?: number | null;
+  leader_id?: number | null;
 }
