@@ -185,8 +185,20 @@ class Worker:
 
     async def keep_alive(self, stop: asyncio.Event) -> None:
         """Every third of the liveness TTL, apart from the loop (a long batch or housekeeping
-        does not hold it up): refresh this worker's key."""
-        await self._every(self.alive.ttl / 3, stop, "worker liveness", self.alive.refresh)
+        does not hold it up): refresh this worker's key, and notice a Redis that lost its data."""
+
+        async def step() -> None:
+            await self.alive.refresh()
+            await self.notice_empty_routing()
+
+        await self._every(self.alive.ttl / 3, stop, "worker liveness", step)
+
+    async def notice_empty_routing(self) -> None:
+        """Redis back without its data (restarted empty, flushed): the housekeeping that
+        rebuilds it runs now, not at its next round, seconds later."""
+        if not await self.res.redis.exists(self.res.keys.built):
+            self._next_housekeeping = 0.0
+            await self.router.wake()
 
     async def settle_orphans(self, stop: asyncio.Event) -> None:
         """Twice as often: settle the records of workers whose liveness key is gone (a task of its

@@ -37,10 +37,18 @@ async def test_admin_creates_then_deactivates_a_leader(
     await expect(leader.get_by_role("banner")).to_contain_text("Lena Leader")
     await sockets.until(lambda: sockets.accepted == 1)
 
-    await deactivate.click()
     row = admin.get_by_role("row").filter(
         has=admin.get_by_role("rowheader", name="Lena Leader", exact=True)
     )
+    # Asked first; cancelling changes nothing.
+    await deactivate.click()
+    asked = admin.get_by_role("alertdialog", name="Deactivate Lena Leader?")
+    await expect(asked).to_contain_text("Conversations they hold go back to the queue")
+    await asked.get_by_role("button", name="Cancel").click()
+    await expect(asked).to_be_hidden()
+    await expect(row).to_contain_text("Active")
+    await deactivate.click()
+    await asked.get_by_role("button", name="Deactivate").click()
     await expect(row).to_contain_text("Inactive")
     await expect(deactivate).to_have_count(0)
 
@@ -48,6 +56,13 @@ async def test_admin_creates_then_deactivates_a_leader(
     await sockets.until(lambda: sockets.closed >= 1)
     await expect(leader).to_have_url(at("/login"))
     await expect(leader.get_by_role("button", name="Sign in")).to_be_visible()
+
+    # Reactivated, she signs in again.
+    await admin.get_by_role("button", name="Reactivate Lena Leader").click()
+    await expect(row).not_to_contain_text("Inactive")
+    await expect(deactivate).to_be_visible()
+    await fill_login(leader, "lena@example.com", "lena's long password")
+    await expect(leader).to_have_url(at("/workspace"))
 
 
 async def test_admin_creates_renames_and_archives_a_topic(
@@ -82,3 +97,10 @@ async def test_admin_creates_renames_and_archives_a_topic(
     await admin.reload()
     await expect(row.get_by_role("cell", name="Archived", exact=True)).to_be_visible()
     await expect(admin.get_by_role("button", name="Rename Refunds")).to_be_visible()
+
+    # Restored, it is offered again; another case of its name is the same topic.
+    await admin.get_by_role("button", name="Restore Refunds").click()
+    await expect(row.get_by_role("cell", name="Active", exact=True)).to_be_visible()
+    await form.get_by_label("Name").fill("refunds")
+    await form.get_by_role("button", name="Add topic").click()
+    await expect(admin.get_by_text("There is already a topic named Refunds.")).to_be_visible()

@@ -34,3 +34,7 @@ export function useRenameTopic() {
 export function useArchiveTopic() {
   return useTopicsMutation((id: number) => api.post(`/api/topics/${id}/archive`));
 }
+
+export function useRestoreTopic() {
+  return useTopicsMutation((id: number) => api.post(`/api/topics/${id}/restore`));
+}

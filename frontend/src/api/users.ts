@@ -41,3 +41,7 @@ export function useUpdateUser() {
 export function useDeactivateUser() {
   return useUsersMutation((id: number) => api.post(`/api/users/${id}/deactivate`));
 }
+
+export function useReactivateUser() {
+  return useUsersMutation((id: number) => api.post(`/api/users/${id}/reactivate`));
+}

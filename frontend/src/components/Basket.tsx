@@ -39,6 +39,7 @@ export function Basket({ conversations, me, capacity, status, isNew, topicName }
         <span className="load" data-testid="basket-load">
           <span>
             {held} of {capacity}
+            {held > capacity && " · over capacity: no new work until below"}
           </span>
           <span className="load-bar" aria-hidden="true">
             <span style={{ width: `${Math.min(100, (held / Math.max(capacity, 1)) * 100)}%` }} />

@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from "react";
-import { useArchiveTopic, useRenameTopic } from "../api/topics";
+import { useArchiveTopic, useRenameTopic, useRestoreTopic } from "../api/topics";
 import type { Topic } from "../api/types";
 import { FormError, errorFor } from "./FormError";
 import { DateOnly } from "./DateOnly";
@@ -11,6 +11,7 @@ export function TopicRow({ topic }: { topic: Topic }) {
   const [name, setName] = useState(topic.name);
   const rename = useRenameTopic();
   const archive = useArchiveTopic();
+  const restore = useRestoreTopic();
   const formId = `rename-topic-${topic.id}`;
   const nameError = errorFor(rename.error, "name");
 
@@ -31,7 +32,7 @@ export function TopicRow({ topic }: { topic: Topic }) {
     rename.mutate({ id: topic.id, name: trimmed }, { onSuccess: () => setRenaming(false) });
   };
 
-  const error = rename.error ?? archive.error;
+  const error = rename.error ?? archive.error ?? restore.error;
   return (
     <>
       <tr className={topic.archived ? "inactive" : undefined}>
@@ -97,6 +98,20 @@ export function TopicRow({ topic }: { topic: Topic }) {
                   }}
                 >
                   Archive
+                </button>
+              )}
+              {topic.archived && (
+                <button
+                  type="button"
+                  className="button secondary"
+                  aria-label={`Restore ${topic.name}`}
+                  disabled={restore.isPending}
+                  onClick={() => {
+                    rename.reset();
+                    restore.mutate(topic.id);
+                  }}
+                >
+                  Restore
                 </button>
               )}
             </>

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { ROLE_LABELS, ROLES, type Role, type User, type UserChanges } from "../api/types";
-import { useDeactivateUser, useUpdateUser } from "../api/users";
+import { useDeactivateUser, useReactivateUser, useUpdateUser } from "../api/users";
+import { ConfirmDialog } from "./ConfirmDialog";
 import { FormError, errorFor } from "./FormError";
 
 const COLUMNS = 6;
@@ -17,6 +18,8 @@ export function UserRow({ user, isSelf }: Props) {
   const [editing, setEditing] = useState(false);
   const update = useUpdateUser();
   const deactivate = useDeactivateUser();
+  const reactivate = useReactivateUser();
+  const [asking, setAsking] = useState(false);
   const editButton = useRef<HTMLButtonElement>(null);
   const wasEditing = useRef(false);
 
@@ -29,10 +32,11 @@ export function UserRow({ user, isSelf }: Props) {
   const startEditing = () => {
     update.reset();
     deactivate.reset();
+    reactivate.reset();
     setEditing(true);
   };
 
-  const error = update.error ?? deactivate.error;
+  const error = update.error ?? deactivate.error ?? reactivate.error;
   return (
     <>
       {editing ? (
@@ -75,12 +79,42 @@ export function UserRow({ user, isSelf }: Props) {
                 title={isSelf ? "You cannot deactivate your own account" : undefined}
                 onClick={() => {
                   update.reset();
-                  deactivate.mutate(user.id);
+                  setAsking(true);
                 }}
               >
                 Deactivate
               </button>
             )}
+            {!user.is_active && (
+              <button
+                type="button"
+                className="button secondary"
+                aria-label={`Reactivate ${user.display_name}`}
+                disabled={reactivate.isPending}
+                onClick={() => {
+                  update.reset();
+                  deactivate.reset();
+                  reactivate.mutate(user.id);
+                }}
+              >
+                Reactivate
+              </button>
+            )}
+            <ConfirmDialog
+              open={asking}
+              title={`Deactivate ${user.display_name}?`}
+              confirm="Deactivate"
+              onConfirm={() => {
+                setAsking(false);
+                deactivate.mutate(user.id);
+              }}
+              onCancel={() => setAsking(false)}
+            >
+              <p>
+                They are signed out everywhere at once and cannot sign in until reactivated.
+                {user.role === "teamleader" && " Conversations they hold go back to the queue."}
+              </p>
+            </ConfirmDialog>
           </td>
         </tr>
       )}

@@ -8,6 +8,7 @@ import {
   type DirectoryEntry,
 } from "../api/types";
 import { useDirectory } from "../api/users";
+import { PersonSelect } from "../components/PersonSelect";
 import { DateTime } from "../components/DateTime";
 import { LoadError } from "../components/LoadError";
 import { MessagePreview } from "../components/MessagePreview";
@@ -164,7 +165,7 @@ function Filters({ params, set, update, clear }: FiltersProps) {
         anyone="Any agent"
         people={people("agent")}
         value={either(params, "agent") ?? ""}
-        onChange={(value) => set("agent", value || null)}
+        onChange={(value) => set("agent", value)}
       />
       <PersonSelect
         id="filter-leader"
@@ -173,7 +174,7 @@ function Filters({ params, set, update, clear }: FiltersProps) {
         people={people("teamleader")}
         me={me.role === "teamleader" ? me.id : undefined}
         value={either(params, "leader") ?? ""}
-        onChange={(value) => set("leader", value || null)}
+        onChange={(value) => set("leader", value)}
       />
       <div className="field-pair">
         <div className="field">
@@ -215,37 +216,6 @@ function Filters({ params, set, update, clear }: FiltersProps) {
         </button>
       )}
     </form>
-  );
-}
-
-interface PersonSelectProps {
-  id: string;
-  label: string;
-  anyone: string;
-  people: DirectoryEntry[];
-  /** The signed-in user, offered first as "Me". */
-  me?: number | undefined;
-  value: string;
-  onChange: (value: string) => void;
-}
-
-function PersonSelect({ id, label, anyone, people, me, value, onChange }: PersonSelectProps) {
-  return (
-    <div className="field">
-      <label htmlFor={id}>{label}</label>
-      <select id={id} value={value} onChange={(e) => onChange(e.target.value)}>
-        <option value="">{anyone}</option>
-        {me !== undefined && <option value={me}>Me</option>}
-        {people
-          .filter((u) => u.id !== me)
-          .map((u) => (
-            <option key={u.id} value={u.id}>
-              {u.display_name}
-              {u.is_active ? "" : " (deactivated)"}
-            </option>
-          ))}
-      </select>
-    </div>
   );
 }
 

@@ -2,6 +2,7 @@ import type { ReportScope } from "../../api/reports";
 import { useTopics } from "../../api/topics";
 import type { DirectoryEntry } from "../../api/types";
 import { useDirectory } from "../../api/users";
+import { PersonSelect } from "../PersonSelect";
 import { timeZones, type ScopeParam } from "./scope";
 
 interface Props {
@@ -78,7 +79,7 @@ export function ReportFilters({ scope, set, clear }: Props) {
         label="Team leader"
         anyone="Any team leader"
         people={people("teamleader")}
-        value={scope.leaderId}
+        value={String(scope.leaderId ?? "")}
         onChange={(value) => set("leader_id", value)}
       />
       <PersonSelect
@@ -86,7 +87,7 @@ export function ReportFilters({ scope, set, clear }: Props) {
         label="Agent"
         anyone="Any agent"
         people={people("agent")}
-        value={scope.agentId}
+        value={String(scope.agentId ?? "")}
         onChange={(value) => set("agent_id", value)}
       />
       {filtered && (
@@ -95,31 +96,5 @@ export function ReportFilters({ scope, set, clear }: Props) {
         </button>
       )}
     </form>
-  );
-}
-
-interface PersonSelectProps {
-  id: string;
-  label: string;
-  anyone: string;
-  people: DirectoryEntry[];
-  value: number | undefined;
-  onChange: (value: string | null) => void;
-}
-
-function PersonSelect({ id, label, anyone, people, value, onChange }: PersonSelectProps) {
-  return (
-    <div className="field">
-      <label htmlFor={id}>{label}</label>
-      <select id={id} value={value ?? ""} onChange={(e) => onChange(e.target.value || null)}>
-        <option value="">{anyone}</option>
-        {people.map((u) => (
-          <option key={u.id} value={u.id}>
-            {u.display_name}
-            {u.is_active ? "" : " (deactivated)"}
-          </option>
-        ))}
-      </select>
-    </div>
   );
 }
