@@ -43,6 +43,7 @@ for i = 3, #ARGV, 4 do
       return_to_queue(conv)
     else
       redis.call('HDEL', K_ATTEMPTS, conv)
+      redis.call('HDEL', K_FRONT, conv)
     end
   end
   results[#results + 1] = result
