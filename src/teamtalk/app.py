@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from teamtalk import db, sockets
-from teamtalk.api import auth, conversations, health, history, monitoring, topics, users
+from teamtalk.api import auth, conversations, health, history, monitoring, overrides, topics, users
 from teamtalk.apidocs import add_api_docs
 from teamtalk.errors import (
     DEPENDENCY_FAILURES,
@@ -46,6 +46,7 @@ API_ROUTERS = (
     conversations.router,
     history.router,
     monitoring.router,
+    overrides.router,
 )  # mounted under /api
 WEB_DIR = Path(__file__).parent / "web"
 UNPARSED_BODY = "There was an error parsing the body"  # fastapi.routing's detail

@@ -1,7 +1,8 @@
 -- assign_to: a supervisor gives a waiting conversation to a named leader, checked and taken
 -- in one step as `assign` does: the leader online with a free slot, the conversation
 -- waiting in the queue (not in flight, not set aside). It is recorded as in flight, claimed
--- by no worker life, until the database answers (`settle` then, or the undo below).
+-- by no worker life, until the database answers (`settle` then, or the undo below); a
+-- preference it had (KEYS[14]) is used up when `settle` finds it committed.
 -- KEYS: the routing keys, see _lib.lua.
 -- ARGV[1]  leader id
 -- ARGV[2]  conversation id

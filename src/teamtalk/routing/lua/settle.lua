@@ -44,6 +44,7 @@ for i = 3, #ARGV, 4 do
     else
       redis.call('HDEL', K_ATTEMPTS, conv)
       redis.call('HDEL', K_FRONT, conv)
+      redis.call('HDEL', K_PREFERRED, conv)  -- a supervisor's assign_to leaves it till now
     end
   end
   results[#results + 1] = result
