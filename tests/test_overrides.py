@@ -105,7 +105,7 @@ async def events_of(harness: Harness, cid: int) -> list[tuple[str, int | None, i
 
 async def last_system_message(harness: Harness, cid: int) -> str:
     async with harness.resources.sessions() as db:
-        body = await db.scalar(
+        body: str | None = await db.scalar(
             select(Message.body)
             .where(Message.conversation_id == cid, Message.kind == "system")
             .order_by(Message.seq.desc())
