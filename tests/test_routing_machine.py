@@ -645,11 +645,32 @@ class RoutingMachine(RuleBasedStateMachine):
         cid = choose(self.settled(Status.ASSIGNED), pick)
         giver = self.last.conversations[cid][1]
         taker = None if to is None else self.leader(to)
-        can = taker is None or (taker != giver and self.has_room(taker))
+        # Already theirs: done only as the answer to the same request sent again.
+        again = ("transferred", self.admin.id, taker)
+        can = (
+            taker is None
+            or (taker != giver and self.has_room(taker))
+            or (taker == giver and self.run(self._asked_last(cid)) == again)
+        )
         done = self.override(
             lambda db: overrides.take(db, self.res, None, self.admin, cid, to_leader_id=taker)
         )
         assert done == can, f"taking {cid} from {giver} to {taker} done: {done}"
+
+    async def _asked_last(self, cid: int) -> tuple[str, int | None, int | None] | None:
+        """The last thing a person asked of the conversation (its last event with an actor):
+        (type, actor, to leader)."""
+        events = ConversationEvent
+        async with self.res.sessions() as db:
+            row = (
+                await db.execute(
+                    select(events.type, events.actor_id, events.to_leader_id)
+                    .where(events.conversation_id == cid, events.actor_id.is_not(None))
+                    .order_by(events.id.desc())
+                    .limit(1)
+                )
+            ).first()
+        return None if row is None else (row[0], row[1], row[2])
 
     @rule(leader=LEADER, status=st.sampled_from([Presence.AWAY, Presence.OFFLINE]))
     def admin_sets_status(self, leader: int, status: Presence) -> None:
@@ -1037,5 +1058,20 @@ def test_a_move_to_the_front_survives_failures_and_a_redis_loss(backend: Backend
             ("admin_assigns", {"pick": 0, "leader": 1}),
             ("admin_sets_status", {"leader": 0, "status": Presence.OFFLINE}),
             ("worker_burst", {}),
+        ],
+    )
+
+
+def test_a_take_sent_again_answers_as_it_stands(backend: Backend) -> None:
+    replay(
+        backend,
+        [
+            ("leaders_start", {"statuses": (Presence.ONLINE,) * len(LEADER_CAPACITIES)}),
+            ("requests_wait", {"requests": 1}),
+            ("worker_step", {}),
+            ("admin_takes", {"pick": 0, "to": 1}),
+            ("admin_takes", {"pick": 0, "to": 1}),  # sent again: the same answer
+            ("admin_takes", {"pick": 0, "to": 2}),
+            ("admin_takes", {"pick": 0, "to": 2}),
         ],
     )
