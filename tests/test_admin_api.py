@@ -39,7 +39,23 @@ ADMIN_ROUTES = [
         for table in REPORT_TABLES
         for suffix in ("", ".csv")
     ],
+    ("POST", "/api/overrides/conversations/1/front", None),
+    ("POST", "/api/overrides/conversations/1/assign", {"leader_id": 1}),
+    ("POST", "/api/overrides/conversations/1/take", {"leader_id": None}),
+    ("POST", "/api/overrides/leaders/1/status", {"status": "away"}),
 ]
+# The name of the path parameter each listed path's 1 stands for.
+PATH_IDS = {
+    "/users/": "user_id",
+    "/topics/": "topic_id",
+    "/overrides/conversations/": "conversation_id",
+    "/overrides/leaders/": "leader_id",
+}
+
+
+def templated(path: str) -> str:
+    (name,) = [name for part, name in PATH_IDS.items() if part in path]
+    return re.sub(r"/1(?=/|$)", "/{" + name + "}", path)
 
 
 def test_every_admin_route_is_listed() -> None:
@@ -57,10 +73,7 @@ def test_every_admin_route_is_listed() -> None:
         if isinstance(route, APIRoute) and require_admin in set(calls(route.dependant))
         for method in route.methods
     }
-    listed = {
-        (m, re.sub(r"/1(?=/|$)", "/{user_id}" if "/users/" in p else "/{topic_id}", p))
-        for m, p, _ in ADMIN_ROUTES
-    }
+    listed = {(m, templated(p) if "/1" in p else p) for m, p, _ in ADMIN_ROUTES}
     assert found == listed
 
 

@@ -302,3 +302,112 @@ async def test_withdraw_forgets_a_preference(router: Router) -> None:
     assert await router.withdraw(50) is True
     assert await router.withdraw(50) is False
     assert not await router.redis.exists(router.keys.preferred)
+
+
+# Supervisor overrides.
+
+
+async def test_move_to_front_goes_ahead_of_everything_latest_first(router: Router) -> None:
+    await router.enqueue([101, 102, 103])
+    await router.enqueue([201], head=True)  # returned: served before new work
+    assert await router.move_to_front(103, 5) == "new"
+    assert (await router.snapshot()).queue == [103, 201, 101, 102]
+    assert await router.move_to_front(201, 7) == "returned"
+    assert await router.move_to_front(103, 9) == "5"  # an earlier move's number
+    snap = await router.snapshot()
+    assert snap.queue == [103, 201, 101, 102] and snap.front == {103: 9, 201: 7}
+    assert await router.move_to_front(103, 11) == "first"  # nothing to do
+    assert (await router.snapshot()).front == {103: 9, 201: 7}
+    assert await router.move_to_front(999, 12) == ""
+    assert await router.queue_position(201) == 2
+
+
+async def test_a_move_is_undone_exactly(router: Router) -> None:
+    await router.enqueue([101, 102, 103])
+    await router.enqueue([201], head=True)
+    before = await router.snapshot()
+    for cid, place in ((102, "new"), (201, "returned")):
+        assert await router.move_to_front(cid, 5) == place
+        assert await router.undo_move_to_front(cid, 5, place) is True
+        assert await router.snapshot() == before
+        assert await router.undo_move_to_front(cid, 5, place) is False  # no longer holds
+    # Moved twice, the second move undone: back where the first move put it.
+    assert await router.move_to_front(102, 5) == "new"
+    assert await router.move_to_front(101, 6) == "new"
+    assert await router.move_to_front(102, 7) == "5"
+    assert await router.undo_move_to_front(102, 7, "5") is True
+    snap = await router.snapshot()
+    assert snap.queue == [101, 102, 201, 103] and snap.front == {101: 6, 102: 5}
+
+
+async def test_a_move_holds_through_failed_attempts_until_settled(router: Router) -> None:
+    await router.leader_set(7, "online", 1)
+    await router.enqueue([1, 2])
+    await router.enqueue([3], head=True)
+    assert await router.move_to_front(2, 5) == "new"
+    (a,) = await router.assign(1)
+    assert a.conversation_id == 2
+    assert await router.move_to_front(2, 6) == ""  # in flight: not waiting
+    assert await router.settle(a, Outcome.REQUEUE) == 1
+    assert (await router.snapshot()).queue == [2, 3, 1]  # still in front
+    (a,) = await router.assign(1)
+    assert await router.settle(a, Outcome.RETRY) == 1
+    assert (await router.snapshot()).queue == [2, 3, 1]
+    (a,) = await router.assign(1)
+    assert await router.settle(a, Outcome.COMMITTED) == 1
+    assert (await router.snapshot()).front == {}
+    await router.leader_offline(7, [2])  # back from its leader: among the returned
+    assert (await router.snapshot()).queue == [2, 3, 1]
+    assert await router.move_to_front(1, 8) == "new"
+    assert await router.withdraw(1) is True
+    assert (await router.snapshot()).front == {}
+
+
+async def test_assign_to_checks_and_takes_the_slot_in_one_step(router: Router) -> None:
+    await router.leader_set(1, "online", 1)
+    await router.leader_set(2, "away", 4)
+    await router.enqueue([10, 11, 12])
+    await router.enqueue([20], head=True)
+    assert await router.assign_to(2, 10) == "leader_unavailable"  # away
+    assert await router.assign_to(3, 10) == "leader_unavailable"  # offline
+    assert await router.assign_to(1, 99) == "conversation_not_queued"
+    before = await router.snapshot()
+    assert await router.assign_to(1, 11) == "new"
+    snap = await router.snapshot()
+    assert snap.queue == [20, 10, 12] and snap.inflight == {11: 1}
+    assert snap.leaders[1].basket == {11} and snap.leaders[1].free == 0 and snap.available == []
+    assert await router.assign_to(1, 12) == "leader_full"
+    assert await router.undo_assign_to(1, 11, "new") is True
+    assert await router.snapshot() == before
+    assert await router.undo_assign_to(1, 11, "new") is False
+    assert await router.assign_to(1, 20) == "returned"
+    assert await router.settle(Assignment(20, 1), Outcome.COMMITTED) == 1
+    snap = await router.snapshot()
+    assert snap.inflight == {} and snap.leaders[1].basket == {20} and snap.queue == [10, 11, 12]
+
+
+async def test_assign_to_refuses_work_in_flight_or_parked(router: Router) -> None:
+    await router.leader_set(1, "online", 4)
+    await router.enqueue([10, 11])
+    (a,) = await router.assign(1)
+    assert await router.assign_to(1, a.conversation_id) == "conversation_not_queued"
+    await router.redis.zadd(router.keys.parked, {"11": 1})
+    await router.redis.lrem(router.keys.queue, 0, "11")
+    assert await router.assign_to(1, 11) == "conversation_not_queued"
+    assert await router.move_to_front(11, 3) == ""
+
+
+async def test_rebuild_keeps_moves_to_the_front(router: Router) -> None:
+    await router.rebuild(
+        Snapshot(
+            queue=[30, 31, 32, 33],
+            leaders={},
+            inflight={},
+            available=[],
+            parked=set(),
+            returned={32},
+            front={31: 5, 33: 9},
+        )
+    )
+    snap = await router.snapshot()
+    assert snap.queue == [33, 31, 32, 30] and snap.front == {31: 5, 33: 9}

@@ -3,7 +3,9 @@
 Hypothesis runs random sequences of the things that change routing (requests, status
 changes, disconnects and grace periods, submits, capacity changes, worker steps, workers
 killed mid-assignment and settled by the lease or by their expired liveness key, workers
-paused past their claim, database outages, Redis losing everything) and checks the
+paused past their claim, database outages, Redis losing everything, and a supervisor's
+overrides: moves to the front, assignments to a named leader, conversations taken from
+their leader, leaders set away or offline) and checks the
 invariants of DESIGN.md ("Conversation lifecycle", "Routing") after every step. Failures it
 found are replayed at the end as plain tests.
 
@@ -21,7 +23,7 @@ import math
 import os
 import tempfile
 import uuid
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
@@ -35,17 +37,17 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from teamtalk import db as database
 from teamtalk.errors import TeamTalkError
-from teamtalk.models import Conversation, Presence, Role, Status, User
+from teamtalk.models import Conversation, ConversationEvent, Presence, Role, Status, User
 from teamtalk.realtime import Realtime
 from teamtalk.resources import Resources
 from teamtalk.routing.engine import Assignment, Snapshot
-from teamtalk.services import messages, presence, reconcile
+from teamtalk.services import messages, overrides, presence, reconcile
 from teamtalk.services.access import Actor
 from teamtalk.services.assignment import LeaseExpired, commit_assignments
 from teamtalk.services.conversations import create_conversation
@@ -84,6 +86,7 @@ class Cast:
     agents: tuple[int, ...]
     topic_id: int
     examples: itertools.count[int]  # numbers each example's Redis prefix
+    admin: int
 
 
 async def make_cast(backend: Backend) -> Cast:
@@ -96,7 +99,8 @@ async def make_cast(backend: Backend) -> Cast:
             ]
             agents = [await _user(db, f"agent{i}", Role.AGENT, 1) for i in range(AGENT_COUNT)]
             topic = await create_topic(db, "Machine")
-            return Cast(backend, tuple(leaders), tuple(agents), topic.id, itertools.count())
+            admin = await _user(db, "admin", Role.ADMIN, 1)
+            return Cast(backend, tuple(leaders), tuple(agents), topic.id, itertools.count(), admin)
     finally:
         await res.close()
 
@@ -293,6 +297,37 @@ def check_capacity(obs: Observed, grandfathered: dict[int, set[int]]) -> None:
             )
 
 
+def check_front(queue: list[int], moved: list[int]) -> list[int]:
+    """7. Conversations a supervisor moved to the front wait ahead of everything, the latest
+    move first, while the move holds; returns the rest of the queue."""
+    front = [c for c in moved if c in queue]
+    assert queue[: len(front)] == front, f"moved {front} not at the head of {queue}"
+    return queue[len(front) :]
+
+
+async def frozen(res: Resources) -> tuple[object, ...]:
+    """Everything an override could change, in both stores."""
+    async with res.sessions() as db:
+        rows = await db.execute(
+            select(
+                Conversation.id,
+                Conversation.status,
+                Conversation.assignee_id,
+                Conversation.queued_at,
+                Conversation.updated_at,
+                Conversation.last_seq,
+            ).order_by(Conversation.id)
+        )
+        conversations = [tuple(row) for row in rows]
+        events = await db.scalar(select(func.count()).select_from(ConversationEvent))
+        users = [tuple(row) for row in await db.execute(select(User.id, User.presence))]
+    hashes = [
+        await res.redis.hgetall(key)
+        for key in (res.keys.preferred, res.keys.attempts, res.keys.front, res.keys.inflight)
+    ]
+    return conversations, events, users, await res.router.snapshot(), hashes
+
+
 def check_fifo(queue: list[int], created: list[int], taken: set[int]) -> None:
     """4. Conversations never assigned wait in creation order; the ones returned (offline
     leader, failed or abandoned assignment) wait before them, in their original order."""
@@ -347,6 +382,8 @@ class RoutingMachine(RuleBasedStateMachine):
         self.grandfathered: dict[int, set[int]] = {}  # held when capacity was lowered
         self.dead_worker = False  # a killed worker's in-flight records may exist
         self.after_burst = False
+        self.moved: list[int] = []  # moved to the front by the supervisor, latest first
+        self.admin = Actor(self.cast.admin, Role.ADMIN, "supervisor")
         # `disconnected` takes a Realtime but only reads Redis; this one never emits.
         self.no_realtime = Realtime(None, self.res.redis, self.res.keys)
 
@@ -549,6 +586,103 @@ class RoutingMachine(RuleBasedStateMachine):
             leader = await db.get_one(User, leader_id)
             await update_user(db, self.res, None, leader, capacity=capacity)
 
+    # Supervisor overrides. Each is predicted from the last observation: done exactly when
+    # it can hold, and when refused nothing changes in either store.
+
+    def override(self, step: Callable[[AsyncSession], Awaitable[object]]) -> bool:
+        before = self.run(frozen(self.res))
+        try:
+            self.run(self._as_admin(step))
+        except TeamTalkError:
+            after = self.run(frozen(self.res))
+            assert after == before, f"a refused override changed things: {before} -> {after}"
+            return False
+        return True
+
+    async def _as_admin(self, step: Callable[[AsyncSession], Awaitable[object]]) -> None:
+        async with self.res.sessions() as db:
+            await step(db)
+
+    def waiting(self) -> list[int]:
+        """Queued in the database: waiting in Redis, in flight or parked."""
+        return sorted(c for c, (state, _) in self.last.conversations.items() if state == "queued")
+
+    def has_room(self, leader_id: int) -> bool:
+        """Online with a free slot, as Redis (in-flight work too) and the database count."""
+        capacity = self.last.capacity[leader_id]
+        return (
+            self.last.presence[leader_id] == Presence.ONLINE
+            and len(self.last.baskets[leader_id]) < capacity
+            and len(self.last.db_basket(leader_id)) < capacity
+        )
+
+    @precondition(lambda self: bool(self.waiting()))
+    @rule(pick=PICK)
+    def admin_moves_to_front(self, pick: int) -> None:
+        cid = choose(self.waiting(), pick)
+        queue = self.last.redis.queue
+        first = bool(queue) and queue[0] == cid and cid in self.moved
+        done = self.override(
+            lambda db: overrides.move_to_front(db, self.res, None, self.admin, cid)
+        )
+        assert done == (cid in queue), f"move of {cid} (queue {queue}) done: {done}"
+        if done and not first:
+            self.moved = [cid] + [c for c in self.moved if c != cid]
+
+    @precondition(lambda self: bool(self.waiting()))
+    @rule(pick=PICK, leader=LEADER)
+    def admin_assigns(self, pick: int, leader: int) -> None:
+        cid, leader_id = choose(self.waiting(), pick), self.leader(leader)
+        can = cid in self.last.redis.queue and self.has_room(leader_id)
+        done = self.override(
+            lambda db: overrides.assign(db, self.res, None, self.admin, cid, leader_id=leader_id)
+        )
+        assert done == can, f"assignment of {cid} to {leader_id} done: {done}"
+
+    @precondition(lambda self: bool(self.settled(Status.ASSIGNED)))
+    @rule(pick=PICK, to=st.one_of(st.none(), LEADER))
+    def admin_takes(self, pick: int, to: int | None) -> None:
+        cid = choose(self.settled(Status.ASSIGNED), pick)
+        giver = self.last.conversations[cid][1]
+        taker = None if to is None else self.leader(to)
+        # Already theirs: done only as the answer to the same request sent again.
+        again = ("transferred", self.admin.id, taker)
+        can = (
+            taker is None
+            or (taker != giver and self.has_room(taker))
+            or (taker == giver and self.run(self._asked_last(cid)) == again)
+        )
+        done = self.override(
+            lambda db: overrides.take(db, self.res, None, self.admin, cid, to_leader_id=taker)
+        )
+        assert done == can, f"taking {cid} from {giver} to {taker} done: {done}"
+
+    async def _asked_last(self, cid: int) -> tuple[str, int | None, int | None] | None:
+        """The last thing a person asked of the conversation (its last event with an actor):
+        (type, actor, to leader)."""
+        events = ConversationEvent
+        async with self.res.sessions() as db:
+            row = (
+                await db.execute(
+                    select(events.type, events.actor_id, events.to_leader_id)
+                    .where(events.conversation_id == cid, events.actor_id.is_not(None))
+                    .order_by(events.id.desc())
+                    .limit(1)
+                )
+            ).first()
+        return None if row is None else (row[0], row[1], row[2])
+
+    @rule(leader=LEADER, status=st.sampled_from([Presence.AWAY, Presence.OFFLINE]))
+    def admin_sets_status(self, leader: int, status: Presence) -> None:
+        leader_id = self.leader(leader)
+        can = not (status == Presence.AWAY and self.last.presence[leader_id] == Presence.OFFLINE)
+        done = self.override(
+            lambda db: overrides.set_leader_status(
+                db, self.res, None, self.admin, leader_id, status
+            )
+        )
+        assert done == can, f"setting {leader_id} {status} done: {done}"
+
     # Workers and Redis.
 
     @rule()
@@ -665,6 +799,27 @@ class RoutingMachine(RuleBasedStateMachine):
         self.run(delete_prefix(self.res))
         assert self.run(reconcile.ensure(self.res)), "ensure did not rebuild an empty Redis"
         self.dead_worker = False  # their records went with the rest
+        # Taken only by workers that died before any commit or recorded failure: the
+        # database never saw it leave the queue, so it is new work again (invariant 4).
+        self.taken -= self.run(self._never_taken_in_the_database())
+
+    async def _never_taken_in_the_database(self) -> set[int]:
+        async with self.res.sessions() as db:
+            fresh = set(
+                await db.scalars(
+                    select(Conversation.id).where(
+                        Conversation.status == Status.QUEUED, Conversation.assigned_at.is_(None)
+                    )
+                )
+            )
+            failed = set(
+                await db.scalars(
+                    select(ConversationEvent.conversation_id).where(
+                        ConversationEvent.type == "assignment_failed"
+                    )
+                )
+            )
+        return fresh - failed
 
     # One observation per step, every invariant checked against it.
 
@@ -675,7 +830,9 @@ class RoutingMachine(RuleBasedStateMachine):
         check_places(obs, self.dead_worker)
         check_leaders(obs)
         check_capacity(obs, self.grandfathered)
-        check_fifo(obs.redis.queue, self.created, self.taken)
+        # A move holds while the database has it queued since (in flight or parked too).
+        self.moved = [c for c in self.moved if obs.conversations[c][0] == Status.QUEUED]
+        check_fifo(check_front(obs.redis.queue, self.moved), self.created, self.taken)
         # 6. Drift leaves in-flight work out by design, so it must be empty at every step.
         assert not obs.drift, f"drift: {obs.drift}"
         if self.after_burst and not self.dead_worker:
@@ -864,5 +1021,57 @@ def test_returns_after_a_rebuild_keep_their_order(backend: Backend) -> None:
             ("worker_restarts", {}),
             ("operator_rebuilds_routing", {}),
             ("set_status", {"leader": 1, **OFFLINE}),
+        ],
+    )
+
+
+def test_a_claim_lost_with_redis_is_new_work_again(backend: Backend) -> None:
+    # 1 is taken by a worker that dies before its commit; 2 comes back from its leader;
+    # Redis loses everything: the database never saw 1 leave the queue, so 2 (returned)
+    # is served first, then 1 as new work.
+    replay(
+        backend,
+        [
+            ("requests_wait", {"requests": 2}),
+            ("leaders_start", {"statuses": (Presence.ONLINE,) * len(LEADER_CAPACITIES)}),
+            ("worker_killed_mid_assignment", {"batch": 1, "committed": False}),
+            ("worker_step", {}),
+            ("submit_as", {"pick": 0, "status": Status.SOLVED}),
+            ("agent_replies", {"pick": 0}),
+            ("redis_loses_everything", {}),
+        ],
+    )
+
+
+def test_a_move_to_the_front_survives_failures_and_a_redis_loss(backend: Backend) -> None:
+    replay(
+        backend,
+        [
+            ("requests_wait", {"requests": 3}),
+            ("admin_moves_to_front", {"pick": 2}),
+            ("admin_moves_to_front", {"pick": 1}),
+            ("set_status", {"leader": 0, **ONLINE}),
+            ("worker_step_while_database_down", {}),
+            ("redis_loses_everything", {}),
+            ("worker_killed_mid_assignment", {"batch": 1, "committed": False, "named": True}),
+            ("live_worker_notices_the_dead", {}),
+            ("admin_assigns", {"pick": 0, "leader": 1}),
+            ("admin_sets_status", {"leader": 0, "status": Presence.OFFLINE}),
+            ("worker_burst", {}),
+        ],
+    )
+
+
+def test_a_take_sent_again_answers_as_it_stands(backend: Backend) -> None:
+    replay(
+        backend,
+        [
+            ("leaders_start", {"statuses": (Presence.ONLINE,) * len(LEADER_CAPACITIES)}),
+            ("requests_wait", {"requests": 1}),
+            ("worker_step", {}),
+            ("admin_takes", {"pick": 0, "to": 1}),
+            ("admin_takes", {"pick": 0, "to": 1}),  # sent again: the same answer
+            ("admin_takes", {"pick": 0, "to": 2}),
+            ("admin_takes", {"pick": 0, "to": 2}),
         ],
     )

@@ -26,6 +26,7 @@ from teamtalk.api import (
     history,
     metrics,
     monitoring,
+    overrides,
     reports,
     topics,
     users,
@@ -64,6 +65,7 @@ API_ROUTERS = (
     history.router,
     monitoring.router,
     reports.router,
+    overrides.router,
 )  # mounted under /api
 WEB_DIR = Path(__file__).parent / "web"
 UNPARSED_BODY = "There was an error parsing the body"  # fastapi.routing's detail

@@ -676,3 +676,35 @@ class MonitoringOverview(BaseModel):
     warnings: list[MonitoringWarning]
     realtime: RealtimeOverview
     series: list[SeriesPoint]  # the last hour, one point a minute, oldest first
+
+
+# --- Supervisor overrides (api/overrides.py) ---------------------------------------------
+
+
+class OverrideAssignIn(Strict):
+    leader_id: Id
+
+
+class OverrideTakeIn(Strict):
+    """`leader_id`: the leader to take it (online, with a free slot), or null for the head
+    of the queue."""
+
+    leader_id: Id | None
+    reason: Reason | None = None
+
+
+class OverrideStatusIn(Strict):
+    status: Literal["away", "offline"]
+
+
+class OverrideResult(BaseModel):
+    """The conversation as the override left it; `queue_position` while it waits."""
+
+    conversation: ConversationOut
+    queue_position: int | None
+
+
+class OverrideLeader(BaseModel):
+    id: int
+    display_name: str
+    status: Literal["online", "away", "offline"]

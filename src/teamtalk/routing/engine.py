@@ -29,6 +29,8 @@ SCRIPTS = (
     "release",
     "unpark",
     "transfer",
+    "move_to_front",
+    "assign_to",
 )
 MAX_ATTEMPTS = 5
 
@@ -70,6 +72,9 @@ class Snapshot:
     # first ("+leader") or last ("-leader").
     failures: dict[int, tuple[int, int]] = field(default_factory=dict)
     preferred: dict[int, str] = field(default_factory=dict)
+    # Moved ahead of everything by a supervisor -> the move's number (its event id); the
+    # latest move is served first. In Redis, kept while the move holds (in flight too).
+    front: dict[int, int] = field(default_factory=dict)
 
 
 def now_ms() -> int:
@@ -101,6 +106,7 @@ class Router:
             keys.parked,
             keys.returned,
             keys.preferred,
+            keys.front,
         ]
 
     async def _run(self, name: str, *args: Any) -> Any:
@@ -145,6 +151,23 @@ class Router:
         moved = await self._run("transfer", giver, taker, conversation_id, "force" if force else "")
         return bool(moved)
 
+    async def move_to_front(self, conversation_id: int, number: int) -> str:
+        """Ahead of everything in the queue; where it was ("new", "returned", an earlier
+        move's number), "first" when a move already has it there, "" when not waiting."""
+        return str(await self._run("move_to_front", conversation_id, number, ""))
+
+    async def undo_move_to_front(self, conversation_id: int, number: int, place: str) -> bool:
+        return bool(await self._run("move_to_front", conversation_id, number, place))
+
+    async def assign_to(self, leader_id: int, conversation_id: int) -> str:
+        """A supervisor's assignment: where the conversation was ("new" or "returned"), or
+        the code of why not. Settle it as `Assignment(conversation_id, leader_id)`."""
+        return str(await self._run("assign_to", leader_id, conversation_id, now_ms(), ""))
+
+    async def undo_assign_to(self, leader_id: int, conversation_id: int, place: str) -> bool:
+        undone = await self._run("assign_to", leader_id, conversation_id, now_ms(), place)
+        return bool(undone)
+
     async def leader_set(
         self, leader_id: int, status: str, capacity: int, basket: Iterable[int] = ()
     ) -> int:
@@ -161,6 +184,7 @@ class Router:
             pipe.lrem(self.keys.queue, 0, str(conversation_id))
             pipe.zrem(self.keys.returned, str(conversation_id))
             pipe.hdel(self.keys.preferred, str(conversation_id))
+            pipe.hdel(self.keys.front, str(conversation_id))
             removed = await pipe.execute()
         return any(removed[:2])
 
@@ -243,6 +267,7 @@ class Router:
             pipe.hgetall(k.inflight)
             pipe.zrange(k.available, 0, -1)
             pipe.zrange(k.parked, 0, -1)
+            pipe.hgetall(k.front)
             (
                 returned,
                 queue,
@@ -252,6 +277,7 @@ class Router:
                 inflight,
                 available,
                 parked,
+                front,
             ) = await pipe.execute()
         leaders = {
             int(lid): LeaderState(st, int(capacity.get(lid, 0)), int(free.get(lid, 0)))
@@ -270,6 +296,7 @@ class Router:
             inflight={int(c): int(r.partition(":")[0]) for c, r in inflight.items()},
             available=[int(x) for x in available],
             parked={int(c) for c in parked},
+            front={int(c): int(n) for c, n in front.items()},
         )
 
     async def rebuild(self, state: Snapshot) -> None:
@@ -288,14 +315,15 @@ class Router:
             ]
             async with self.redis.pipeline(transaction=True) as pipe:
                 try:
-                    await pipe.watch(k.queue, k.returned, k.inflight, k.parked)
+                    await pipe.watch(k.queue, k.returned, k.inflight, k.parked, k.front)
                     records: dict[Any, Any] = await pipe.hgetall(k.inflight)
                     inflight = {int(c): int(r.partition(":")[0]) for c, r in records.items()}
                     parked_ids: list[Any] = await pipe.zrange(k.parked, 0, -1)
                     parked = {int(c) for c in parked_ids}
                     # Returned ones the database cannot tell from new work (an assignment
-                    # that failed before its commit) stay returned.
-                    returned_ids: list[Any] = await pipe.zrange(k.returned, 0, -1)
+                    # that failed before its commit) stay returned; moves to the front are
+                    # the database's to say (scores below 0).
+                    returned_ids: list[Any] = await pipe.zrangebyscore(k.returned, 0, "+inf")
                     returned = state.returned | {int(c) for c in returned_ids}
                     pipe.multi()  # type: ignore[no-untyped-call]
                     self._replace(
@@ -327,6 +355,7 @@ class Router:
             k.available,
             k.leader_status,
             k.leader_capacity,
+            k.front,
             *old_baskets,
         )
         waiting = [c for c in state.queue if c not in inflight and c not in parked]
@@ -343,10 +372,18 @@ class Router:
             if c in state.preferred:
                 pipe.hset(k.preferred, str(c), state.preferred[c])
         waiting = [c for c in waiting if c not in set_aside]
-        new = [c for c in waiting if c not in state.returned]
+        # A move holds in flight and parked too: a failed attempt brings it back in front.
+        front = {c: n for c, n in state.front.items() if c in state.queue}
+        if front:
+            pipe.hset(k.front, mapping={str(c): n for c, n in front.items()})
+        new = [c for c in waiting if c not in state.returned and c not in front]
         if new:
             pipe.rpush(k.queue, *new)
-        returned = {str(c): c for c in waiting if c in state.returned}
+        returned = {
+            str(c): -front[c] if c in front else c
+            for c in waiting
+            if c in front or c in state.returned
+        }
         if returned:
             pipe.zadd(k.returned, returned)
         # In-flight work counts only while the database still has it waiting.

@@ -80,6 +80,12 @@ class Keys:
         return self._k("routing:preferred")
 
     @property
+    def front(self) -> str:
+        """HASH conversation id -> the number (event id) of the supervisor's move that put it
+        ahead of everything; kept through failed attempts until its assignment is settled."""
+        return self._k("routing:front")
+
+    @property
     def attempts(self) -> str:
         """HASH conversation id -> failed assignment attempts."""
         return self._k("routing:attempts")

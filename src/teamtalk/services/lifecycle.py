@@ -148,21 +148,59 @@ async def transfer(
             return again
         raise _not_assignee()
     if to_leader_id is None:
-        return await _back_to_queue(db, res, realtime, actor, conversation, reason)
+        text = f"{actor.display_name} put this conversation back in the queue."
+        return await back_to_queue(
+            db, res, realtime, conversation, actor_id=actor.id, reason=reason, text=text
+        )
     if to_leader_id == actor.id:
         raise Conflict("You already hold this conversation.", code="leader_unavailable")
-    # The taker's row locked, as the worker does before filling a basket: the database's
-    # count of their slots holds until the commit, even when Redis is a slot off.
-    taker = await db.get(User, to_leader_id, with_for_update=True)
+    taker = await locked_taker(db, to_leader_id)
+    return await hand_over(
+        db,
+        res,
+        realtime,
+        conversation,
+        taker,
+        actor_id=actor.id,
+        reason=reason,
+        text=f"{actor.display_name} transferred this conversation to {taker.display_name}.",
+        full_code="leader_unavailable",
+    )
+
+
+async def locked_taker(db: AsyncSession, leader_id: int) -> User:
+    """The leader who is to take a conversation, their row locked, as the worker does
+    before filling a basket: the database's count of their slots holds until the commit,
+    even when Redis is a slot off. Refused unless they are an online team leader."""
+    taker = await db.get(User, leader_id, with_for_update=True)
     if taker is None or taker.role != Role.TEAMLEADER or not taker.is_active:
         raise NotFound("No such team leader.", code="leader_not_found")
     if taker.presence != Presence.ONLINE:
         raise Conflict(f"{taker.display_name} is not online.", code="leader_unavailable")
+    return taker
+
+
+async def hand_over(
+    db: AsyncSession,
+    res: Resources,
+    realtime: Realtime | None,
+    conversation: Conversation,
+    taker: User,
+    *,
+    actor_id: int,
+    reason: str | None,
+    text: str,
+    full_code: str,
+) -> ConversationOut:
+    """An assigned conversation (its row locked) moves to `taker` (from `locked_taker`) if
+    they have a free slot; refused with `full_code` otherwise."""
+    giver_id = conversation.assignee_id
+    assert giver_id is not None
     # The slot is checked and taken atomically in Redis, inside the transaction: if the
     # commit fails the move is undone.
     full = (await free_slots(db, {taker.id: taker}))[taker.id] <= 0
-    if full or not await res.router.transfer(actor.id, taker.id, conversation.id):
-        raise Conflict(f"{taker.display_name} has no free slot.", code="leader_unavailable")
+    if full or not await res.router.transfer(giver_id, taker.id, conversation.id):
+        raise Conflict(f"{taker.display_name} has no free slot.", code=full_code)
     try:
         now = utcnow()
         conversation.assignee_id = taker.id
@@ -173,42 +211,54 @@ async def transfer(
                     conversation_id=conversation.id, user_id=taker.id, first_assigned_at=now
                 )
             )
-        change = Change(conversation, removed_from=actor.id, assigned_to=taker.id)
+        change = Change(conversation, removed_from=giver_id, assigned_to=taker.id)
         change.add(
             await record(
                 db,
                 conversation,
                 "transferred",
                 now,
-                actor_id=actor.id,
-                from_leader_id=actor.id,
+                actor_id=actor_id,
+                from_leader_id=giver_id,
                 to_leader_id=taker.id,
                 reason=reason,
-                text=f"{actor.display_name} transferred this conversation to {taker.display_name}.",
+                text=text,
             )
         )
         (out,) = await announce(db, realtime, [change])  # commits, or raises before
     except BaseException:
-        await res.router.transfer(taker.id, actor.id, conversation.id, force=True)
+        await res.router.transfer(taker.id, giver_id, conversation.id, force=True)
         raise
     return out
 
 
-async def _back_to_queue(
+async def back_to_queue(
     db: AsyncSession,
     res: Resources,
     realtime: Realtime | None,
-    actor: Actor,
     conversation: Conversation,
+    *,
+    actor_id: int,
     reason: str | None,
+    text: str,
 ) -> ConversationOut:
-    text = f"{actor.display_name} put this conversation back in the queue."
+    """An assigned conversation (its row locked) goes back to the head of the queue, where
+    anyone but its leader is asked first."""
+    leader_id = conversation.assignee_id
+    assert leader_id is not None
     change = await unassign(
-        db, conversation, utcnow(), "transferred", leader_id=actor.id, reason=reason, text=text
+        db,
+        conversation,
+        utcnow(),
+        "transferred",
+        leader_id=leader_id,
+        actor_id=actor_id,
+        reason=reason,
+        text=text,
     )
     (out,) = await announce(db, realtime, [change])
-    await after_commit(res.router.release(actor.id, conversation.id), "release")
-    enqueue = res.router.enqueue([conversation.id], head=True, avoid=actor.id)
+    await after_commit(res.router.release(leader_id, conversation.id), "release")
+    enqueue = res.router.enqueue([conversation.id], head=True, avoid=leader_id)
     await after_commit(enqueue, "enqueue")
     return out
 
@@ -220,12 +270,12 @@ async def unassign(
     type: str,
     *,
     leader_id: int,
+    actor_id: int | None,
     reason: str | None,
     text: str,
-    by_leader: bool = True,
 ) -> Change:
     """An assigned conversation leaves its leader's basket for the queue (transferred back,
-    or its leader went offline). Does not commit."""
+    or its leader went offline; `actor_id` None when nobody asked). Does not commit."""
     conversation.status = Status.QUEUED
     conversation.assignee_id = None
     conversation.queued_at = now
@@ -236,7 +286,7 @@ async def unassign(
             conversation,
             type,
             now,
-            actor_id=leader_id if by_leader else None,
+            actor_id=actor_id,
             from_leader_id=leader_id,
             reason=reason,
             text=text,

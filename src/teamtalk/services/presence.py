@@ -60,10 +60,12 @@ async def set_status(
     cause: PresenceCause = PresenceCause.CHOSEN,
     actor_id: int | None = None,
     reason: str = "leader went offline",
+    text: str | None = None,
 ) -> Presence:
     """Commits `db`, with a row in the presence log when the status changes. The leader's
     row is locked first, so this and an assignment of theirs happen one after the other,
-    never interleaved."""
+    never interleaved. `text`: the system message of each conversation going offline
+    returns to the queue (by default, that the leader went offline)."""
     leader = await db.scalar(select(User).where(User.id == user_id).with_for_update())
     if leader is None or leader.role != Role.TEAMLEADER:
         raise Forbidden("Only team leaders have a status.", code="not_a_teamleader")
@@ -83,7 +85,7 @@ async def set_status(
         )
     changes: list[Change] = []
     if status == Presence.OFFLINE:
-        changes = await _go_offline(db, leader, reason)
+        changes = await _go_offline(db, leader, reason, text)
     else:
         leader.presence = status
         basket = [c.id for c in await basket_of(db, leader.id)]
@@ -101,15 +103,17 @@ async def set_status(
     return status
 
 
-async def _go_offline(db: AsyncSession, leader: User, reason: str) -> list[Change]:
+async def _go_offline(
+    db: AsyncSession, leader: User, reason: str, text: str | None
+) -> list[Change]:
     """Offline returns the basket to the head of the queue, oldest first, at once."""
     leader.presence = Presence.OFFLINE
     returned = await basket_of(db, leader.id)
     now = utcnow()
-    text = f"{leader.display_name} went offline; back in the queue."
+    text = text or f"{leader.display_name} went offline; back in the queue."
     return [
         await unassign(
-            db, c, now, "returned", leader_id=leader.id, reason=reason, text=text, by_leader=False
+            db, c, now, "returned", leader_id=leader.id, actor_id=None, reason=reason, text=text
         )
         for c in returned
     ]

@@ -24,12 +24,14 @@ async def database_state(db: AsyncSession) -> Snapshot:
             .order_by(Conversation.queued_at, Conversation.id)
         )
     )
-    failures, preferred = await _requeue_facts(db)
-    # Queued after having been assigned, or after a failed attempt: it came back, and is
-    # served first, by id.
+    failures, preferred, front = await _requeue_facts(db)
+    # Moved to the front by a supervisor: ahead of everything, the latest move first. Then
+    # the ones queued after having been assigned, or after a failed attempt: they came
+    # back, and are served next, by id.
     came_back = {cid for cid, was_assigned in queued if was_assigned or cid in failures}
-    returned = sorted(came_back)
-    new = [cid for cid, _ in queued if cid not in came_back]
+    moved = sorted(front, key=lambda cid: -front[cid])
+    returned = sorted(came_back - set(front))
+    new = [cid for cid, _ in queued if cid not in came_back and cid not in front]
     leaders = {
         u.id: LeaderState(status=u.presence, capacity=u.capacity, free=0)
         for u in await db.scalars(
@@ -49,7 +51,7 @@ async def database_state(db: AsyncSession) -> Snapshot:
         if leader_id in leaders:
             leaders[leader_id].basket.add(conversation_id)
     return Snapshot(
-        queue=returned + new,
+        queue=moved + returned + new,
         leaders=leaders,
         inflight={},
         available=[],
@@ -57,20 +59,28 @@ async def database_state(db: AsyncSession) -> Snapshot:
         returned=came_back,
         failures=failures,
         preferred=preferred,
+        front=front,
     )
 
 
+MOVED_TO_FRONT = "moved_to_front"  # a supervisor's override (services/overrides.py)
 # Events that set whom a requeued conversation is offered to first, or last.
 PREFERS = {"reopened": "+", "requeued": "+", "transferred": "-"}
 
 
-async def _requeue_facts(db: AsyncSession) -> tuple[dict[int, tuple[int, int]], dict[int, str]]:
+async def _requeue_facts(
+    db: AsyncSession,
+) -> tuple[dict[int, tuple[int, int]], dict[int, str], dict[int, int]]:
     """What Redis knows of the queued conversations' way back, from their events since
-    they were queued: failed assignment attempts (how many, ms of the last), and the
-    preference their return set (used up by the next attempt, as `assign.lua` does)."""
+    they were queued: failed assignment attempts (how many, ms of the last), the
+    preference their return set (used up by the next attempt, as `assign.lua` does), and
+    a supervisor's move to the front (the latest move's event id; failed attempts keep it,
+    as `return_to_queue` does)."""
     events = ConversationEvent
     rows = await db.execute(
-        select(events.conversation_id, events.type, events.from_leader_id, events.created_at)
+        select(
+            events.id, events.conversation_id, events.type, events.from_leader_id, events.created_at
+        )
         .join(
             Conversation,
             and_(
@@ -79,18 +89,21 @@ async def _requeue_facts(db: AsyncSession) -> tuple[dict[int, tuple[int, int]], 
                 events.created_at >= Conversation.queued_at,
             ),
         )
-        .where(events.type.in_(["assignment_failed", *PREFERS]))
+        .where(events.type.in_(["assignment_failed", MOVED_TO_FRONT, *PREFERS]))
         .order_by(events.id)
     )
     failures: dict[int, tuple[int, int]] = {}
     preferred: dict[int, str] = {}
-    for cid, kind, leader_id, at in rows:
-        if kind == "assignment_failed":
+    front: dict[int, int] = {}
+    for event_id, cid, kind, leader_id, at in rows:
+        if kind == MOVED_TO_FRONT:
+            front[cid] = event_id
+        elif kind == "assignment_failed":
             failures[cid] = (failures.get(cid, (0, 0))[0] + 1, int(at.timestamp() * 1000))
             preferred.pop(cid, None)
         elif leader_id is not None:
             preferred[cid] = f"{PREFERS[kind]}{leader_id}"
-    return failures, preferred
+    return failures, preferred, front
 
 
 @dataclass

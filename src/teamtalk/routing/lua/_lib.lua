@@ -25,12 +25,20 @@
 --   KEYS[14] routing:preferred          HASH   conversation id -> "+leader" (offer to them
 --                                               first) or "-leader" (to anyone else first);
 --                                               used once, when it next leaves the queue
+--   KEYS[15] routing:front              HASH   conversation id -> number of the supervisor's
+--                                               move to the front (its event id); in KEYS[13]
+--                                               with score -number, so the latest move is
+--                                               served first, ahead of every return; kept
+--                                               through failed attempts, dropped once its
+--                                               assignment is settled, it is withdrawn, or it
+--                                               comes back from a leader
 -- A leader is present (online or away) exactly when KEYS[5] has them. A leader in KEYS[3]
 -- is online with free slots, and their score says how many (see `score`).
 
 local K_QUEUE, K_FREE, K_AVAIL, K_STATUS, K_CAP, K_LAST = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local K_SEQ, K_INFLIGHT, K_WAKE, K_BASKET = KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local K_ATTEMPTS, K_PARKED, K_RETURNED, K_PREFERRED = KEYS[11], KEYS[12], KEYS[13], KEYS[14]
+local K_FRONT = KEYS[15]
 
 -- Free slots weigh more than any assignment sequence number (2^40): the lowest score is
 -- the most free slots, then the oldest last assignment.
@@ -85,9 +93,39 @@ local function pop_next()
   return redis.call('LPOP', K_QUEUE)
 end
 
--- Back to the head of the queue, in creation order among the others returned.
+-- Back to the head of the queue, in creation order among the others returned (or ahead of
+-- them all, where a supervisor moved it).
 local function return_to_queue(conv)
-  redis.call('ZADD', K_RETURNED, conv, conv)
+  local moved = redis.call('HGET', K_FRONT, conv)
+  redis.call('ZADD', K_RETURNED, moved and -tonumber(moved) or conv, conv)
+end
+
+-- Out of the queue, wherever it waits: "returned" (KEYS[13]), "new" (KEYS[1]), or nil.
+local function take_from_queue(conv)
+  if redis.call('ZREM', K_RETURNED, conv) == 1 then
+    return 'returned'
+  end
+  if redis.call('LREM', K_QUEUE, 0, conv) > 0 then
+    return 'new'
+  end
+  return nil
+end
+
+-- Back where take_from_queue found it. New work goes back in creation order: a scan of
+-- the list, but only when a database step failed.
+local function put_back(conv, place)
+  if place ~= 'new' then
+    return_to_queue(conv)
+    return
+  end
+  local n = tonumber(conv)
+  for _, other in ipairs(redis.call('LRANGE', K_QUEUE, 0, -1)) do
+    if tonumber(other) > n then
+      redis.call('LINSERT', K_QUEUE, 'BEFORE', other, conv)
+      return
+    end
+  end
+  redis.call('RPUSH', K_QUEUE, conv)
 end
 
 -- Tell a waiting worker there may be work; the list never holds more than one token.

@@ -13,6 +13,7 @@ for i = 3, #ARGV do
   if ARGV[1] == 'tail' then
     redis.call('RPUSH', K_QUEUE, ARGV[i])
   else
+    redis.call('HDEL', K_FRONT, ARGV[i])  -- back from a leader: any earlier move is over
     return_to_queue(ARGV[i])
   end
 end

@@ -16,6 +16,7 @@ redis.call('ZREM', K_AVAIL, leader)
 redis.call('DEL', basket(leader))
 for i = 2, #ARGV do
   redis.call('HDEL', K_INFLIGHT, ARGV[i])
+  redis.call('HDEL', K_FRONT, ARGV[i])
   return_to_queue(ARGV[i])
 end
 if #ARGV > 1 then

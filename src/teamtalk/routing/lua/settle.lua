@@ -43,6 +43,8 @@ for i = 3, #ARGV, 4 do
       return_to_queue(conv)
     else
       redis.call('HDEL', K_ATTEMPTS, conv)
+      redis.call('HDEL', K_FRONT, conv)
+      redis.call('HDEL', K_PREFERRED, conv)  -- a supervisor's assign_to leaves it till now
     end
   end
   results[#results + 1] = result
