@@ -39,6 +39,11 @@ export interface Schemas {
   MonitoringWarning: MonitoringWarning;
   OutcomeReport: OutcomeReport;
   OutcomeRow: OutcomeRow;
+  OverrideAssignIn: OverrideAssignIn;
+  OverrideLeader: OverrideLeader;
+  OverrideResult: OverrideResult;
+  OverrideStatusIn: OverrideStatusIn;
+  OverrideTakeIn: OverrideTakeIn;
   QueueOverview: QueueOverview;
   QueuedRequest: QueuedRequest;
   ReadIn: ReadIn;
@@ -373,6 +378,32 @@ export interface OutcomeRow {
   outcome: "solved" | "pending" | "withdrawn" | "closed" | "transferred" | "reopened";
   conversations: number;
   rate: number | null;
+}
+export interface OverrideAssignIn {
+  leader_id: number;
+}
+export interface OverrideLeader {
+  id: number;
+  display_name: string;
+  status: "online" | "away" | "offline";
+}
+/**
+ * The conversation as the override left it; `queue_position` while it waits.
+ */
+export interface OverrideResult {
+  conversation: ConversationOut;
+  queue_position: number | null;
+}
+export interface OverrideStatusIn {
+  status: "away" | "offline";
+}
+/**
+ * `leader_id`: the leader to take it (online, with a free slot), or null for the head
+ * of the queue.
+ */
+export interface OverrideTakeIn {
+  leader_id: number | null;
+  reason?: string | null;
 }
 export interface ReadIn {
   seq: number;
