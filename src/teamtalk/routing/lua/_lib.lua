@@ -84,6 +84,20 @@ local function refresh(leader)
   return free
 end
 
+-- A conversation takes one of an online leader's free slots; `leader_score` is their
+-- current score in KEYS[3], `seq` this assignment's number (their newest last assignment).
+local function take_slot(leader, leader_score, conv, seq)
+  local free = math.ceil(-tonumber(leader_score) / SLOT) - 1
+  redis.call('SADD', basket(leader), conv)
+  redis.call('HSET', K_FREE, leader, free)
+  if free > 0 then
+    redis.call('ZADD', K_AVAIL, score(free, seq), leader)
+  else
+    redis.call('HSET', K_LAST, leader, seq)
+    redis.call('ZREM', K_AVAIL, leader)
+  end
+end
+
 -- The next conversation to serve: returned ones first, oldest first; then new ones.
 local function pop_next()
   local returned = redis.call('ZPOPMIN', K_RETURNED)

@@ -46,16 +46,8 @@ for _ = 1, tonumber(ARGV[1]) do
       end
     end
   end
-  local free = math.ceil(-tonumber(leader_score) / SLOT) - 1
   seq = seq + 1
-  redis.call('SADD', basket(leader), conv)
-  redis.call('HSET', K_FREE, leader, free)
-  if free > 0 then
-    redis.call('ZADD', K_AVAIL, score(free, seq), leader)
-  else
-    redis.call('HSET', K_LAST, leader, seq)
-    redis.call('ZREM', K_AVAIL, leader)
-  end
+  take_slot(leader, leader_score, conv, seq)
   redis.call('HSET', K_INFLIGHT, conv, record_of(leader))
   made[#made + 1] = conv
   made[#made + 1] = leader

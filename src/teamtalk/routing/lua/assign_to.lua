@@ -42,15 +42,6 @@ local place = take_from_queue(conv)
 if not place then
   return 'conversation_not_queued'
 end
-local free = math.ceil(-tonumber(leader_score) / SLOT) - 1
-local seq = redis.call('INCR', K_SEQ)
-redis.call('SADD', basket(leader), conv)
-redis.call('HSET', K_FREE, leader, free)
-if free > 0 then
-  redis.call('ZADD', K_AVAIL, score(free, seq), leader)
-else
-  redis.call('HSET', K_LAST, leader, seq)
-  redis.call('ZREM', K_AVAIL, leader)
-end
+take_slot(leader, leader_score, conv, redis.call('INCR', K_SEQ))
 redis.call('HSET', K_INFLIGHT, conv, leader .. ':' .. ARGV[3])
 return place
