@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from redis.asyncio import Redis
@@ -17,6 +17,15 @@ async def router(backend: Backend) -> AsyncIterator[Router]:
     redis = Redis.from_url(backend.redis_url, decode_responses=True)
     yield Router(redis, Keys(backend.prefix), max_attempts=3)
     await redis.aclose()
+
+
+def given(state: Snapshot) -> Callable[[], Awaitable[Snapshot]]:
+    """A rebuild's database read that answers `state`."""
+
+    async def load() -> Snapshot:
+        return state
+
+    return load
 
 
 def pairs(made: list[Assignment]) -> list[tuple[int, int]]:
@@ -159,7 +168,7 @@ async def test_rebuild_replaces_everything(router: Router) -> None:
         available=[],
         parked=set(),
     )
-    await router.rebuild(state)
+    await router.rebuild(given(state))
     snap = await router.snapshot()
     assert snap.queue == [5, 6]
     assert set(snap.leaders) == {2, 3}
@@ -169,6 +178,28 @@ async def test_rebuild_replaces_everything(router: Router) -> None:
     assert snap.inflight == {1: 1}
     assert await router.settle(Assignment(1, 1), Outcome.REQUEUE) == 1
     assert (await router.snapshot()).queue == [1, 5, 6]
+
+
+async def test_a_rebuild_rereads_the_database_after_a_race(router: Router) -> None:
+    """An assignment committed and settled while the rebuild reads the database: the read is
+    stale, and writing it would put the conversation back in the queue."""
+    await router.leader_set(2, "online", 3)
+    await router.enqueue([1])
+    reads = 0
+
+    async def load() -> Snapshot:
+        nonlocal reads
+        reads += 1
+        if reads == 1:
+            (made,) = await router.assign(1)
+            assert await router.settle(made, Outcome.COMMITTED) == 1
+            return Snapshot([1], {2: LeaderState("online", 3, 0, set())}, {}, [], set())
+        return Snapshot([], {2: LeaderState("online", 3, 0, {1})}, {}, [], set())
+
+    await router.rebuild(load)
+    snap = await router.snapshot()
+    assert reads == 2
+    assert snap.queue == [] and snap.leaders[2].basket == {1} and snap.leaders[2].free == 2
 
 
 async def test_rebuild_keeps_in_flight_work_in_its_basket(router: Router) -> None:
@@ -182,7 +213,7 @@ async def test_rebuild_keeps_in_flight_work_in_its_basket(router: Router) -> Non
         available=[],
         parked=set(),
     )
-    await router.rebuild(state)
+    await router.rebuild(given(state))
     snap = await router.snapshot()
     assert snap.queue == [3] and snap.leaders[2].basket == {1, 2} and snap.leaders[2].free == 1
     assert await router.settle(a, Outcome.COMMITTED) == 1
@@ -399,14 +430,16 @@ async def test_assign_to_refuses_work_in_flight_or_parked(router: Router) -> Non
 
 async def test_rebuild_keeps_moves_to_the_front(router: Router) -> None:
     await router.rebuild(
-        Snapshot(
-            queue=[30, 31, 32, 33],
-            leaders={},
-            inflight={},
-            available=[],
-            parked=set(),
-            returned={32},
-            front={31: 5, 33: 9},
+        given(
+            Snapshot(
+                queue=[30, 31, 32, 33],
+                leaders={},
+                inflight={},
+                available=[],
+                parked=set(),
+                returned={32},
+                front={31: 5, 33: 9},
+            )
         )
     )
     snap = await router.snapshot()

@@ -7,7 +7,7 @@ reloads one the server has forgotten (NOSCRIPT).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
@@ -31,6 +31,7 @@ SCRIPTS = (
     "transfer",
     "move_to_front",
     "assign_to",
+    "refresh",
 )
 MAX_ATTEMPTS = 5
 
@@ -299,13 +300,15 @@ class Router:
             front={int(c): int(n) for c, n in front.items()},
         )
 
-    async def rebuild(self, state: Snapshot) -> None:
-        """Replace routing state with what the database says.
+    async def rebuild(self, load: Callable[[], Awaitable[Snapshot]]) -> Snapshot:
+        """Replace routing state with what the database says, as `load` reads it; returns
+        the state it wrote.
 
         Work in flight is kept: a worker may be between the script and its commit, so its
         conversation stays out of the queue, in its leader's basket, with its record, and
-        the worker settles it as usual. The queue and in-flight keys are watched, so a
-        change racing with the rebuild makes it start over.
+        the worker settles it as usual. The keys are watched before the database is read,
+        so a change racing with the rebuild (an assignment committed and settled after the
+        read, a presence change) makes it start over with a fresh read.
         """
         k = self.keys
         while True:
@@ -315,7 +318,16 @@ class Router:
             ]
             async with self.redis.pipeline(transaction=True) as pipe:
                 try:
-                    await pipe.watch(k.queue, k.returned, k.inflight, k.parked, k.front)
+                    await pipe.watch(
+                        k.queue,
+                        k.returned,
+                        k.inflight,
+                        k.parked,
+                        k.front,
+                        k.leader_status,
+                        k.leader_capacity,
+                    )
+                    state = await load()
                     records: dict[Any, Any] = await pipe.hgetall(k.inflight)
                     inflight = {int(c): int(r.partition(":")[0]) for c, r in records.items()}
                     parked_ids: list[Any] = await pipe.zrange(k.parked, 0, -1)
@@ -335,9 +347,10 @@ class Router:
                     continue
         # Free slots and the index follow from capacity and baskets; the script keeps that
         # logic in one place.
-        for lid, leader in state.leaders.items():
-            await self.leader_set(lid, leader.status, leader.capacity)
+        if state.leaders:
+            await self._run("refresh", *state.leaders)
         await self.wake()
+        return state
 
     def _replace(
         self,

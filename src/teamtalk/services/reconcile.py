@@ -178,9 +178,12 @@ async def rebuild(res: Resources) -> bool:
     if not await res.redis.set(res.keys.rebuild_lock, "1", nx=True, ex=60):
         return False
     try:
-        async with res.sessions() as db:
-            state = await database_state(db)
-        await res.router.rebuild(state)
+
+        async def load() -> Snapshot:
+            async with res.sessions() as db:
+                return await database_state(db)
+
+        state = await res.router.rebuild(load)
         log.info(
             "routing state rebuilt from the database",
             extra={"queued": len(state.queue), "leaders": len(state.leaders)},
