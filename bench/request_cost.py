@@ -23,10 +23,12 @@ Medians of --repeats runs; each run starts from fresh state.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +45,7 @@ from harness import (
 )
 from machine import cpu_seconds, load_average, machine_info
 from redis.asyncio import Redis
-from stack import Account, Leaders, Stack, cookie, database_version
+from stack import CAPACITY, Account, Leaders, Stack, cookie, database_version
 
 from teamtalk.realtime import Realtime
 from teamtalk.resources import Resources
@@ -87,50 +89,93 @@ class Client:
         return (after - before) * 1000 / n
 
 
-async def server_run(valkey: Valkey, database_url: str, n: int) -> dict[str, float]:
-    stack = Stack(valkey.url, valkey.workdir, "cost", database_url)
-    (leader,), (agent,) = await stack.prepare(leaders=1, agents=1)
+@dataclass
+class Served:
+    """`teamtalk serve --no-worker` on fresh state, its client, and its users."""
+
+    stack: Stack
+    url: str
+    client: Client
+    leaders: Leaders  # their sockets, connected with `leaders.connect`
+    leader_accounts: list[Account]
+    agent_accounts: list[Account]
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    valkey: Valkey, name: str, database_url: str, leaders: int
+) -> AsyncIterator[Served]:
+    """A server of its own with `leaders` leaders and one agent; stopped and its state
+    removed at the end."""
+    stack = Stack(valkey.url, valkey.workdir, name, database_url)
+    leader_accounts, agent_accounts = await stack.prepare(leaders=leaders, agents=1)
     port = free_port()
     server = stack.start("server", ["serve", "--no-worker"], stack.env(port) | UNLIMITED)
     url = f"http://127.0.0.1:{port}"
-    leaders = Leaders(url)
+    sockets = Leaders(url)
     try:
         async with aiohttp.ClientSession(url, headers={"Origin": url}) as http:
             await wait_ready(http, server)
             client = Client(http, server.pid)
-            costs = {
-                # The smallest figure, the one every ratio divides by: more of them, so that
-                # the clock's 10 ms ticks weigh less.
-                "healthz": await client.cost(4 * n, lambda _: client.call("GET", "/healthz", None)),
-                "me": await client.cost(n, lambda _: client.call("GET", "/api/me", agent)),
-            }
-            opened: list[int] = []
-
-            async def create(_: int) -> None:
-                body = {"message": "The customer's invoice is wrong", "client_id": uuid.uuid4().hex}
-                made = await client.call("POST", "/api/conversations", agent, json=body)
-                opened.append(int(made["conversation"]["id"]))
-
-            costs["create"] = await client.cost(max(n, HISTORY_ROWS), create)
-            history = f"/api/conversations?limit={HISTORY_ROWS}"
-            listed = await client.call("GET", history, leader)
-            assert len(listed["conversations"]) == HISTORY_ROWS, listed
-            costs["history_50"] = await client.cost(
-                n, lambda _: client.call("GET", history, leader)
-            )
-            costs["socket_send"] = await socket_send_cost(client, url, agent, opened[0], n)
-            await leaders.connect(leader)
-            await assign_all(stack, valkey.url, database_url)
-            basket = await client.call("GET", "/api/conversations/basket", leader)
-            assert len(basket["conversations"]) == 4, basket
-            costs["basket_4"] = await client.cost(
-                n, lambda _: client.call("GET", "/api/conversations/basket", leader)
-            )
-            return costs
+            yield Served(stack, url, client, sockets, leader_accounts, agent_accounts)
     finally:
-        await leaders.close()
+        await sockets.close()
         await server.stop()
         await stack.remove(valkey.redis)
+
+
+@contextlib.asynccontextmanager
+async def worker_here(stack: Stack) -> AsyncIterator[Worker]:
+    """A worker in this process on the stack's database and Redis, as production runs it
+    (emitting through a write-only Socket.IO manager)."""
+    settings = Settings.model_validate(
+        {
+            "database_url": stack.database_url,
+            "redis_url": stack.redis_url,
+            "redis_prefix": stack.prefix,
+            "secret_key": stack.secret,
+            "log_level": "WARNING",
+        }
+    )
+    res = Resources.open(settings)
+    realtime = Realtime.write_only(stack.redis_url, res.redis, res.keys)
+    try:
+        yield Worker(res, realtime)
+    finally:
+        await realtime.close()
+        await res.close()
+
+
+async def server_run(valkey: Valkey, database_url: str, n: int) -> dict[str, float]:
+    async with serving(valkey, "cost", database_url, leaders=1) as served:
+        client, (leader,), (agent,) = served.client, served.leader_accounts, served.agent_accounts
+        costs = {
+            # The smallest figure, the one every ratio divides by: more of them, so that
+            # the clock's 10 ms ticks weigh less.
+            "healthz": await client.cost(4 * n, lambda _: client.call("GET", "/healthz", None)),
+            "me": await client.cost(n, lambda _: client.call("GET", "/api/me", agent)),
+        }
+        opened: list[int] = []
+
+        async def create(_: int) -> None:
+            body = {"message": "The customer's invoice is wrong", "client_id": uuid.uuid4().hex}
+            made = await client.call("POST", "/api/conversations", agent, json=body)
+            opened.append(int(made["conversation"]["id"]))
+
+        costs["create"] = await client.cost(max(n, HISTORY_ROWS), create)
+        history = f"/api/conversations?limit={HISTORY_ROWS}"
+        listed = await client.call("GET", history, leader)
+        assert len(listed["conversations"]) == HISTORY_ROWS, listed
+        costs["history_50"] = await client.cost(n, lambda _: client.call("GET", history, leader))
+        costs["socket_send"] = await socket_send_cost(client, served.url, agent, opened[0], n)
+        await served.leaders.connect(leader)
+        async with worker_here(served.stack) as worker:
+            await worker.burst()
+        basket = "/api/conversations/basket"
+        held = await client.call("GET", basket, leader)
+        assert len(held["conversations"]) == CAPACITY, held
+        costs["basket_4"] = await client.cost(n, lambda _: client.call("GET", basket, leader))
+        return costs
 
 
 async def socket_send_cost(
@@ -151,74 +196,33 @@ async def socket_send_cost(
         await sio.disconnect()
 
 
-def stack_settings(stack: Stack, redis_url: str, database_url: str, **more: Any) -> Settings:
-    return Settings.model_validate(
-        {
-            "database_url": database_url or stack.database_url,
-            "redis_url": redis_url,
-            "redis_prefix": stack.prefix,
-            "secret_key": stack.secret,
-            "log_level": "WARNING",
-        }
-        | more
-    )
-
-
-async def assign_all(stack: Stack, redis_url: str, database_url: str) -> int:
-    """What is queued, assigned by a worker in this process."""
-    res = Resources.open(stack_settings(stack, redis_url, database_url))
-    realtime = Realtime.write_only(redis_url, res.redis, res.keys)
-    try:
-        return await Worker(res, realtime).burst()
-    finally:
-        await realtime.close()
-        await res.close()
-
-
 async def worker_run(valkey: Valkey, database_url: str, n: int) -> dict[str, float]:
     """The worker's CPU per assignment and the scripts' own time, at the default batch."""
-    stack = Stack(valkey.url, valkey.workdir, "cost-worker", database_url)
-    leader_accounts, agents = await stack.prepare(leaders=-(-n // 4), agents=1)
-    port = free_port()
-    server = stack.start("server", ["serve", "--no-worker"], stack.env(port) | UNLIMITED)
-    url = f"http://127.0.0.1:{port}"
-    leaders = Leaders(url)
-    try:
-        async with aiohttp.ClientSession(url, headers={"Origin": url}) as http:
-            await wait_ready(http, server)
-            client = Client(http, server.pid)
-            for _ in range(n):
-                await client.call(
-                    "POST", "/api/conversations", agents[0], json={"message": "Help, please"}
-                )
-            for account in leader_accounts:
-                await leaders.connect(account)
-            res = Resources.open(stack_settings(stack, valkey.url, database_url))
-            realtime = Realtime.write_only(valkey.url, res.redis, res.keys)
-            worker = Worker(res, realtime)
-            try:
-                await worker.start()
-                script_before = await script_usec(valkey.redis)
-                cpu_before = time.process_time()
-                made = await worker.burst()
-                cpu = time.process_time() - cpu_before
-                script = await script_usec(valkey.redis) - script_before
-            finally:
-                await realtime.close()
-                await res.close()
-            assert made == n, f"assigned {made} of {n}"
-            per = cpu * 1000 / n
-            script_ms = script / 1000 / n
-            return {
-                "worker_ms": per,
-                "scripts_ms": script_ms,
-                "ratio": per / script_ms if script_ms else float("nan"),
-                "batch": float(Settings().worker_batch),
-            }
-    finally:
-        await leaders.close()
-        await server.stop()
-        await stack.remove(valkey.redis)
+    async with serving(valkey, "cost-worker", database_url, leaders=-(-n // CAPACITY)) as served:
+        (agent,) = served.agent_accounts
+        for _ in range(n):
+            await served.client.call(
+                "POST", "/api/conversations", agent, json={"message": "Help, please"}
+            )
+        for account in served.leader_accounts:
+            await served.leaders.connect(account)
+        async with worker_here(served.stack) as worker:
+            await worker.start()
+            script_before = await script_usec(valkey.redis)
+            cpu_before = time.process_time()
+            made = await worker.burst()
+            cpu = time.process_time() - cpu_before
+            script = await script_usec(valkey.redis) - script_before
+            batch = worker.settings.worker_batch
+        assert made == n, f"assigned {made} of {n}"
+        per = cpu * 1000 / n
+        script_ms = script / 1000 / n
+        return {
+            "worker_ms": per,
+            "scripts_ms": script_ms,
+            "ratio": per / script_ms if script_ms else float("nan"),
+            "batch": float(batch),
+        }
 
 
 async def script_usec(redis: Redis) -> float:
