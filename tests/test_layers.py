@@ -30,6 +30,7 @@ FLOORS: list[tuple[str, set[str]]] = [
             "datadir",
             "embedded",
             "redis_pool",
+            "sqlite_direct",
             "migrations",
         },
     ),

@@ -114,12 +114,11 @@ def register(sio: Server, resources: Resources, realtime: Realtime, live: LiveSe
             ) from exc
 
     async def admit(sid: str, environ: dict[str, Any]) -> None:
-        async with resources.sessions() as db:
-            found = await auth.authenticate(db, resources, session_token(environ))
+        found = await auth.authenticate(resources, session_token(environ))
         if found is None:
             refuse(NotAuthenticated())
-        user, session = found
-        await realtime.track(user.id, sid, session.id)
+        user = found.user
+        await realtime.track(user.id, sid, found.session_id)
         if len(await live_sockets(resources.redis, keys, user.id)) > (
             resources.settings.max_sockets_per_user
         ):
@@ -132,9 +131,9 @@ def register(sio: Server, resources: Resources, realtime: Realtime, live: LiveSe
                 )
             )
         await sio.save_session(
-            sid, {"user_id": user.id, "session_id": session.id, "role": user.role}
+            sid, {"user_id": user.id, "session_id": found.session_id, "role": user.role}
         )
-        live.opened(sid, session.id, user, session.last_seen_at)
+        live.opened(sid, found.session_id, user, found.last_seen_at)
         await sio.enter_room(sid, user_room(user.id))
         if user.role == Role.ADMIN:  # the dashboard hears routing changes (monitor_changed)
             await sio.enter_room(sid, ADMINS_ROOM)

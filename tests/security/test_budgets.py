@@ -81,7 +81,9 @@ async def test_a_busy_database_pool_answers_503_busy(backend: Backend) -> None:
             holder = asyncio.create_task(hold_the_only_connection())
             await held.wait()
             try:
-                response = await client.get("/api/me")
+                # A route that needs the pool's connection (the session lookup alone reads
+                # on SQLite's readers).
+                response = await client.get("/api/conversations")
             finally:
                 release.set()
                 await holder

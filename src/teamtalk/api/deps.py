@@ -35,14 +35,12 @@ Res = Annotated[Resources, Depends(get_resources)]
 RT = Annotated[Realtime, Depends(get_realtime)]
 
 
-async def current_user(request: Request, db: DB) -> User:
-    token = request.cookies.get(auth.COOKIE_NAME)
-    found = await auth.authenticate(db, get_resources(request), token)
+async def current_user(request: Request) -> User:
+    found = await auth.authenticate(get_resources(request), request.cookies.get(auth.COOKIE_NAME))
     if found is None:
         raise NotAuthenticated()
-    user, session = found
-    request.state.session_id = session.id
-    return user
+    request.state.session_id = found.session_id
+    return found.user
 
 
 def require_role(*roles: Role) -> Callable[..., Awaitable[User]]:

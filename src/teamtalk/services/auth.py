@@ -9,17 +9,20 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import Executable, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
 from teamtalk.errors import NotAuthenticated
 from teamtalk.models import Session, User, utcnow
 from teamtalk.resources import Resources
 from teamtalk.services import login_throttle
 from teamtalk.settings import Settings
+from teamtalk.sqlite_direct import Query, in_thread, is_sqlite
 
 COOKIE_NAME = "teamtalk_session"
 # Writing last_seen on every request would make every read a write; a minute is precise enough.
@@ -123,35 +126,63 @@ def session_deadline(settings: Settings, last_seen_at: datetime, expires_at: dat
     return min(last_seen_at + timedelta(minutes=settings.session_idle_minutes), expires_at)
 
 
-async def authenticate(
-    db: AsyncSession, res: Resources, token: str | None
-) -> tuple[User, Session] | None:
+# The session lookup of every request and socket connect: one Core statement on the
+# readers (on SQLite a connection of their own, in one trip to its thread), no ORM session,
+# and a write only when the idle mark moves or the session has ended. Still one read of
+# the database per request, so a logout or deactivation in any process counts at once.
+_s, _u = Session.__table__.c, User.__table__.c
+LOOKUP = (
+    select(_s.id, _s.last_seen_at, _s.expires_at, *_u)
+    .join_from(Session.__table__, User.__table__, _u.id == _s.user_id)
+    .where(_s.token_hash == bindparam("token_hash"))
+)
+SQLITE_LOOKUP = Query(LOOKUP)
+USER_KEYS = tuple(column.key for column in _u)
+
+
+@dataclass(frozen=True)
+class Signed:
+    """Who a cookie signs in: the user (detached from any session: read it, load it again
+    to change it) and their session."""
+
+    user: User
+    session_id: int
+    last_seen_at: datetime
+
+
+async def authenticate(res: Resources, token: str | None) -> Signed | None:
     """The active user and session behind a cookie token, or None. Ends expired sessions."""
     if not token or len(token) > 128:
         return None
     settings = res.settings
-    row = (
-        await db.execute(
-            select(Session, User)
-            .join(User, User.id == Session.user_id)
-            .where(Session.token_hash == hash_token(token, settings.resolved_secret_key()))
-        )
-    ).first()
+    row = await _look_up(res, hash_token(token, settings.resolved_secret_key()))
     if row is None:
         return None
-    session, user = row
+    session_id, last_seen_at, expires_at = row[:3]
+    user = User(**dict(zip(USER_KEYS, row[3:], strict=True)))
+    make_transient_to_detached(user)
     now = utcnow()
-    if not user.is_active or now >= session_deadline(
-        settings, session.last_seen_at, session.expires_at
-    ):
-        await db.delete(session)
-        await db.commit()
+    if not user.is_active or now >= session_deadline(settings, last_seen_at, expires_at):
+        await _write(res, delete(Session).where(Session.id == session_id))
         return None
-    if now - session.last_seen_at >= TOUCH_INTERVAL:
-        session.last_seen_at = now
-    # Ends the transaction either way: on SQLite it holds the write lock until then.
-    await db.commit()
-    return user, session
+    if now - last_seen_at >= TOUCH_INTERVAL:
+        await _write(res, update(Session).where(Session.id == session_id).values(last_seen_at=now))
+        last_seen_at = now
+    return Signed(user, session_id, last_seen_at)
+
+
+async def _look_up(res: Resources, token_hash: str) -> tuple[Any, ...] | None:
+    values = {"token_hash": token_hash}
+    if is_sqlite(res.reader):
+        return await in_thread(res.reader, SQLITE_LOOKUP.first, values)
+    async with res.reader.connect() as connection:
+        row = (await connection.execute(LOOKUP, values)).first()
+    return None if row is None else tuple(row)
+
+
+async def _write(res: Resources, statement: Executable) -> None:
+    async with res.engine.begin() as connection:
+        await connection.execute(statement)
 
 
 async def logout(db: AsyncSession, res: Resources, token: str | None) -> Session | None:

@@ -3,35 +3,30 @@ stores one chat message for every message sent.
 
 A send takes the conversation's next number, checks who is writing, and inserts the
 message and its delivery (an outbox entry, see services/announce.py), in one transaction of
-four Core statements. On SQLite, aiosqlite hands every
-call (cursor, execute, fetch, close, ...) to its thread and back, some 25 trips per message
-that cost far more than the SQL; there the whole transaction runs as one function in that
-thread, on the SQL text compiled once from the same statements (a send went from about 5.0
-to 1.5 ms of CPU on the 2-core test machine).
+four Core statements. On SQLite the whole transaction runs as one call in aiosqlite's
+thread (`teamtalk.sqlite_direct`; a send went from about 5.0 to 1.5 ms of CPU on the
+2-core test machine).
 """
 
 from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, insert, select, update
-from sqlalchemy.dialects.sqlite import pysqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.sql import ClauseElement
-from sqlalchemy.sql.compiler import SQLCompiler
 
 from teamtalk.errors import Conflict, Forbidden, Invalid, NotFound
 from teamtalk.models import Base, Conversation, Message, MessageKind, Role, Status
 from teamtalk.schemas import MessageOut
 from teamtalk.services.access import Actor, takes_part
 from teamtalk.services.announce import Change, Staged, events_of, outbox_text
+from teamtalk.sqlite_direct import Compiled, in_thread
 
 CLOSED_MESSAGE = "This conversation is closed. Open a new request to get help again."
 
@@ -296,12 +291,7 @@ async def _store_sqlite(
     stamp = when(now) if when else now
     try:
         # The session holds no connection (checked by the caller), so the pool's is free.
-        async with engine.connect() as connection:
-            raw = await connection.get_raw_connection()
-            driver: Any = raw.driver_connection  # aiosqlite.Connection
-            return await driver._execute(  # type: ignore[no-any-return]
-                _sqlite_transaction, driver._conn, send, now, stamp
-            )
+        return await in_thread(engine, _sqlite_transaction, send, now, stamp)
     except Duplicate:
         return await stored_before(db, send.actor, send.conversation_id, send.client_id), None
 
@@ -321,27 +311,10 @@ def _sqlite_transaction(
     return found
 
 
-class _Compiled:
-    """A statement's SQLite text, compiled once, and the order its values go in."""
-
-    def __init__(self, statement: ClauseElement, columns: Sequence[str] = ()) -> None:
-        compiled = statement.compile(dialect=pysqlite.dialect(), column_keys=list(columns))
-        assert isinstance(compiled, SQLCompiler)
-        self.sql = str(compiled)
-        self.order = tuple(compiled.positiontup or ())
-        # The values the statement carries itself, such as the 1 of `last_seq + 1`.
-        self.fixed = {k: b.value for k, b in compiled.binds.items() if not b.required}
-
-    def run(self, conn: sqlite3.Connection, values: Mapping[str, Any]) -> Any:
-        fixed = self.fixed
-        row = tuple(values[n] if n in values else fixed[n] for n in self.order)
-        return conn.execute(self.sql, row).fetchone()
-
-
-SQLITE_TAKE_SEQ = _Compiled(TAKE_SEQ)
-SQLITE_HELD_BEFORE = _Compiled(HELD_BEFORE)
-SQLITE_INSERT_MESSAGE = _Compiled(INSERT_MESSAGE, MESSAGE_COLUMNS)
-SQLITE_INSERT_OUTBOX = _Compiled(INSERT_OUTBOX, OUTBOX_COLUMNS)
+SQLITE_TAKE_SEQ = Compiled(TAKE_SEQ)
+SQLITE_HELD_BEFORE = Compiled(HELD_BEFORE)
+SQLITE_INSERT_MESSAGE = Compiled(INSERT_MESSAGE, MESSAGE_COLUMNS)
+SQLITE_INSERT_OUTBOX = Compiled(INSERT_OUTBOX, OUTBOX_COLUMNS)
 
 
 def _sqlite_statements(
