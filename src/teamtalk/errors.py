@@ -97,6 +97,7 @@ DEPENDENCY_FAILURES: tuple[type[Exception], ...] = (
     redis.exceptions.ConnectionError,  # BusyLoadingError (Valkey loading its AOF) too
     redis.exceptions.TimeoutError,
     OSError,  # asyncpg lets a refused connect escape unwrapped
+    sqlite3.Error,  # raised unwrapped by the statements run in aiosqlite's thread
     ExceptionGroup,
 )
 _logged_at: dict[str, float] = {}

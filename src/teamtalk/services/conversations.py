@@ -6,16 +6,17 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from teamtalk.errors import Invalid
 from teamtalk.models import Conversation, Status, Topic, utcnow
 from teamtalk.realtime import Realtime
 from teamtalk.resources import Resources
 from teamtalk.schemas import ConversationOut
-from teamtalk.services.access import Actor
-from teamtalk.services.announce import Change, after_commit, announce
+from teamtalk.services.access import Actor, get_conversation
+from teamtalk.services.announce import Change, after_commit, announce, deliver
 from teamtalk.services.audit import record
 from teamtalk.services.message_store import add_message, clean_body
+from teamtalk.services.opening import Opened, Opening, no_such_topic, open_on_sqlite
 from teamtalk.services.presenters import conversation_out
+from teamtalk.sqlite_direct import is_sqlite
 
 
 async def check_topic(db: AsyncSession, topic_id: int | None) -> None:
@@ -23,8 +24,7 @@ async def check_topic(db: AsyncSession, topic_id: int | None) -> None:
         return
     topic = await db.get(Topic, topic_id)
     if topic is None or topic.archived_at is not None:
-        detail = [{"field": "topic_id", "message": "no such topic", "type": "topic"}]
-        raise Invalid("No such topic.", code="invalid", details=detail)
+        raise no_such_topic()
 
 
 async def create_conversation(
@@ -42,10 +42,18 @@ async def create_conversation(
     position (None when Redis could not say). The same client id again returns the
     request opened first with it, as it stands, and opens nothing."""
     text = clean_body(message)
+    now = utcnow()
+    if is_sqlite(res.engine) and not db.in_transaction():
+        opening = Opening(agent, text, topic_id, ticket_link, client_id, realtime is not None)
+        done = await open_on_sqlite(res.engine, opening, now)
+        if isinstance(done, Opened):
+            return await _as_it_stands(db, res, await get_conversation(db, done.conversation_id))
+        out, staged = done
+        await deliver(realtime, staged)
+        return out, await after_commit(res.router.enqueue([out.id]), "enqueue")
     if client_id is not None and (opened := await _opened(db, agent, client_id)) is not None:
         return await _as_it_stands(db, res, opened)
     await check_topic(db, topic_id)
-    now = utcnow()
     conversation = Conversation(
         agent_id=agent.id,
         status=Status.QUEUED,
