@@ -89,6 +89,9 @@ async def login(
     attempt = await login_throttle.begin(res, email=email, address=address, devices=devices)
 
     user = await db.scalar(select(User).where(User.email == email))
+    # Ended before the hash, which takes a while (seconds on a busy machine): PostgreSQL
+    # ends transactions left idle that long, and SQLite's readers would hold their snapshot.
+    await db.commit()
     ok = await verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.is_active:
         # One answer for unknown email, wrong password and deactivated account.
