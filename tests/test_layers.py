@@ -31,6 +31,8 @@ FLOORS: list[tuple[str, set[str]]] = [
             "embedded",
             "redis_pool",
             "migrations",
+            "roles",
+            "text",
         },
     ),
 ]
