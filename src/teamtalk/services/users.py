@@ -1,4 +1,4 @@
-"""Accounts: create, list, change, deactivate."""
+"""Accounts: list, change, deactivate (creating one is `accounts.py`, all the CLI loads for it)."""
 
 from __future__ import annotations
 
