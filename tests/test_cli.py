@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner, Result
 
+from teamtalk import db
 from teamtalk.cli import app
 
 runner = CliRunner()
@@ -88,3 +94,53 @@ def test_demo_adds_the_team_once(env: Path) -> None:
     run("demo")
     listing = run("users", "list")
     assert listing.count("@demo.teamtalk.local") == 10
+
+
+# Start-up guard: what `import teamtalk.cli` (so `teamtalk --help`) and `users create` must
+# not load; each is most of a second of CPU at the start of every command.
+SERVER_MODULES = ("fastapi", "starlette", "socketio", "engineio", "aiohttp", "uvicorn")
+EVERY_COMMAND_SKIPS = (*SERVER_MODULES, "sqlalchemy", "alembic", "redis", "pydantic_settings")
+USERS_CREATE_SKIPS = (*SERVER_MODULES, "alembic", "redis", "teamtalk.schemas")
+
+
+def modules_loaded_by(code: str) -> set[str]:
+    """The modules a fresh interpreter has loaded after running `code` (this checkout's)."""
+    report = "import sys; print(' '.join(sys.modules))"
+    done = subprocess.run(
+        [sys.executable, "-c", f"{code}\n{report}"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    return set(done.stdout.splitlines()[-1].split())
+
+
+def loaded(modules: set[str], packages: tuple[str, ...]) -> list[str]:
+    return sorted(p for p in packages if any(m == p or m.startswith(p + ".") for m in modules))
+
+
+def test_the_command_line_starts_without_the_server() -> None:
+    assert loaded(modules_loaded_by("import teamtalk.cli"), EVERY_COMMAND_SKIPS) == []
+
+
+def test_users_create_loads_only_the_database(env: Path) -> None:
+    run("db", "upgrade")
+    code = (
+        "from teamtalk.cli import app\n"
+        "args = ['users', 'create', '--email', 'a@example.com', '--name', 'A',"
+        " '--role', 'agent', '--password', 'long enough']\n"
+        "app(args, standalone_mode=False)"
+    )
+    modules = modules_loaded_by(code)
+    assert "teamtalk.services.accounts" in modules  # it did create the user
+    assert loaded(modules, USERS_CREATE_SKIPS) == []
+    assert "agent" in run("users", "list")
+
+
+def test_commands_bring_an_old_embedded_schema_up_to_date(env: Path) -> None:
+    run("db", "upgrade", "0001")
+    assert create("a@example.com").exit_code == 0
+    with contextlib.closing(sqlite3.connect(env / "teamtalk.db")) as conn:
+        at = conn.execute("SELECT version_num FROM alembic_version").fetchall()
+    assert at == [(db.head_revision(),)]

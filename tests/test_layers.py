@@ -32,6 +32,8 @@ FLOORS: list[tuple[str, set[str]]] = [
             "redis_pool",
             "sqlite_direct",
             "migrations",
+            "roles",
+            "text",
         },
     ),
 ]

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, func, inspect, select
 
 from teamtalk import db
@@ -72,3 +74,40 @@ async def test_a_reading_process_never_holds_up_a_writing_one(tmp_path: Path) ->
     finally:
         await reader_engine.dispose()
         await writer_engine.dispose()
+
+
+def test_the_newest_revision_is_read_as_alembic_reads_it() -> None:
+    script = ScriptDirectory.from_config(db.alembic_config())
+    assert db.head_revision() == script.get_current_head()
+
+
+async def test_a_current_schema_is_checked_without_alembic(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_upgrade(*args: object) -> None:
+        raise AssertionError("the database is current: nothing to migrate")
+
+    monkeypatch.setattr(command, "upgrade", no_upgrade)
+    engine = db.create_engine(backend.database_url)
+    try:
+        assert await db.current_revision(engine) == db.head_revision()
+        await db.upgrade_if_behind(engine)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_missing_or_old_schema_is_migrated(tmp_path: Path) -> None:
+    script = ScriptDirectory.from_config(db.alembic_config())
+    head = script.get_current_head()
+    assert head is not None
+    previous = script.get_revision(head).down_revision
+    assert isinstance(previous, str)
+    engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path}/old.db")
+    try:
+        assert await db.current_revision(engine) is None
+        await db.upgrade(engine, previous)
+        assert await db.current_revision(engine) == previous
+        await db.upgrade_if_behind(engine)
+        assert await db.current_revision(engine) == head
+    finally:
+        await engine.dispose()

@@ -33,9 +33,9 @@ from teamtalk.api import (
 )
 from teamtalk.apidocs import add_api_docs
 from teamtalk.errors import (
-    DEPENDENCY_FAILURES,
     TeamTalkError,
     dependency_error,
+    dependency_failures,
     error_payload,
     field_errors,
     log_outage,
@@ -191,7 +191,7 @@ def _add_error_handlers(api: FastAPI) -> None:
         log_outage(log, known, exc)
         return JSONResponse(known.payload(), known.status, headers=known.headers)
 
-    for failure in DEPENDENCY_FAILURES:
+    for failure in dependency_failures():
         api.add_exception_handler(failure, dependency_failed)
 
     @api.exception_handler(Exception)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import contextlib
 import logging
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -21,6 +20,9 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from teamtalk import datadir
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -129,6 +131,8 @@ def readers(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 def alembic_config() -> Config:
+    from alembic.config import Config  # Alembic costs a command line a second: only here
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     return cfg
@@ -138,9 +142,55 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Migrate on a connection of ours (Alembic's env.py would otherwise start its own loop)."""
 
     def run(connection: Connection) -> None:
+        from alembic import command
+
         cfg = alembic_config()
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)
 
     async with engine.begin() as conn:
         await conn.run_sync(run)
+
+
+def head_revision() -> str | None:
+    """The newest migration, read from the files' `revision` and `down_revision` alone
+    (Alembic itself would import every migration); None if there is no single newest."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        for node in ast.parse(path.read_text(), str(path)).body:
+            if not isinstance(node, ast.AnnAssign | ast.Assign):
+                continue
+            targets = [node.target] if isinstance(node, ast.AnnAssign) else node.targets
+            names = {t.id for t in targets if isinstance(t, ast.Name)}
+            if not names & {"revision", "down_revision"} or node.value is None:
+                continue
+            value = ast.literal_eval(node.value)
+            if "revision" in names and isinstance(value, str):
+                revisions.add(value)
+            elif "down_revision" in names and value is not None:
+                parents |= {value} if isinstance(value, str) else set(value)
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """The revision the database is at, or None when it has none (new, or not ours)."""
+
+    def read(connection: Connection) -> str | None:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+        return str(rows[0][0]) if len(rows) == 1 else None
+
+    async with engine.execution_options(**{READ_ONLY: True}).connect() as conn:
+        return await conn.run_sync(read)
+
+
+async def upgrade_if_behind(engine: AsyncEngine) -> None:
+    """Migrate to the newest revision unless the database is there already: the check is one
+    query, where Alembic's upgrade costs a command line a second even when there is nothing
+    to do."""
+    head = head_revision()
+    if head is None or await current_revision(engine) != head:
+        await upgrade(engine)

@@ -7,7 +7,6 @@ import sqlite3
 import time
 from typing import Any
 
-import redis.exceptions
 import sqlalchemy.exc
 
 
@@ -89,23 +88,31 @@ SQLITE_OUTAGES = frozenset({5, 6, 8, 10, 13, 14, 15})
 POSTGRES_OUTAGES = ("08", "53", "57P", "58")
 DRIVERS = ("sqlalchemy", "asyncpg", "aiosqlite", "sqlite3")
 
-# Failures that are not bugs: a dependency that is down or too busy. Every one of these
-# classes is answered by `dependency_error`; what it does not recognise is a 500.
-DEPENDENCY_FAILURES: tuple[type[Exception], ...] = (
-    sqlalchemy.exc.TimeoutError,
-    sqlalchemy.exc.DBAPIError,
-    redis.exceptions.ConnectionError,  # BusyLoadingError (Valkey loading its AOF) too
-    redis.exceptions.TimeoutError,
-    OSError,  # asyncpg lets a refused connect escape unwrapped
-    sqlite3.Error,  # raised unwrapped by the statements run in aiosqlite's thread
-    ExceptionGroup,
-)
+
+def dependency_failures() -> tuple[type[Exception], ...]:
+    """Failures that are not bugs: a dependency that is down or too busy. Every one of these
+    classes is answered by `dependency_error`; what it does not recognise is a 500."""
+    import redis.exceptions  # here, not above: redis-py costs the command line 0.1 s of CPU
+
+    return (
+        sqlalchemy.exc.TimeoutError,
+        sqlalchemy.exc.DBAPIError,
+        redis.exceptions.ConnectionError,  # BusyLoadingError (Valkey loading its AOF) too
+        redis.exceptions.TimeoutError,
+        OSError,  # asyncpg lets a refused connect escape unwrapped
+        sqlite3.Error,  # raised unwrapped by the statements run in aiosqlite's thread
+        ExceptionGroup,
+    )
+
+
 _logged_at: dict[str, float] = {}
 
 
 def dependency_error(exc: BaseException) -> TeamTalkError | None:
     """The answer when a dependency failed (the pool is exhausted, the database or Redis is
     down), else None: the one place that tells an outage from a bug."""
+    import redis.exceptions
+
     if isinstance(exc, BaseExceptionGroup):
         # Starlette and anyio task groups wrap what their tasks raised.
         answers = [dependency_error(e) for e in exc.exceptions]
@@ -131,6 +138,8 @@ def dependency_error(exc: BaseException) -> TeamTalkError | None:
 
 def _redis_pool_exhausted(exc: BaseException) -> bool:
     # redis-py's BlockingConnectionPool, after waiting its timeout for a free connection.
+    import redis.exceptions
+
     return isinstance(exc, redis.exceptions.ConnectionError) and isinstance(
         exc.__cause__, TimeoutError
     )

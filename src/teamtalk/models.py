@@ -21,6 +21,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from teamtalk.roles import Role as Role
+
 # Stable constraint names so SQLite batch migrations and PostgreSQL agree.
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -56,12 +58,6 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 # SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets BIGINT ids.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class Role(enum.StrEnum):
-    AGENT = "agent"
-    TEAMLEADER = "teamleader"
-    ADMIN = "admin"
 
 
 class Status(enum.StrEnum):

@@ -17,19 +17,7 @@ from pydantic import (
 )
 
 from teamtalk.models import Conversation, Message, MessageKind, Role, Status, Topic, User
-
-
-def storable(value: str) -> str:
-    """Text a database column can hold: PostgreSQL text has no NUL character, and a lone
-    surrogate (JSON can escape one) is not UTF-8. Refused on both databases alike."""
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text") from None
-    return value
-
+from teamtalk.text import check_email, storable
 
 Storable = AfterValidator(storable)
 
@@ -88,14 +76,6 @@ Seq = Annotated[int, Whole, Field(ge=0, le=MAX_SEQ)]
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-def check_email(value: str) -> str:
-    value = storable(value.strip())
-    local, _, domain = value.rpartition("@")
-    if not local or "." not in domain or " " in value or len(value) > 254:
-        raise ValueError("not a valid email address")
-    return value
 
 
 class LoginIn(Strict):

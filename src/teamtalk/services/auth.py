@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import hashlib
 import hmac
 import secrets
@@ -11,8 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Executable, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
@@ -21,6 +17,8 @@ from teamtalk.errors import NotAuthenticated
 from teamtalk.models import Session, User, utcnow
 from teamtalk.resources import Resources
 from teamtalk.services import login_throttle
+from teamtalk.services.accounts import normalize_email
+from teamtalk.services.passwords import hash_password, needs_rehash, verify_password
 from teamtalk.settings import Settings
 from teamtalk.sqlite_direct import Query, in_thread, is_sqlite
 
@@ -28,41 +26,11 @@ COOKIE_NAME = "teamtalk_session"
 # Writing last_seen on every request would make every read a write; a minute is precise enough.
 TOUCH_INTERVAL = timedelta(seconds=60)
 
-_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    """Verified against when the email is unknown, so both failures cost the same time."""
-    return _hasher.hash("teamtalk-dummy-password")
-
-
-# Argon2 takes a quarter of a second on purpose: off the event loop, or every socket and
-# request in the process would wait for it.
-async def hash_password(password: str) -> str:
-    return await asyncio.to_thread(_hasher.hash, password)
-
-
-async def verify_password(password_hash: str | None, password: str) -> bool:
-    """None (no such user) still costs a full verification, and fails."""
-
-    def verify() -> bool:
-        try:
-            return _hasher.verify(password_hash or _dummy_hash(), password) and bool(password_hash)
-        except (VerificationError, InvalidHashError):
-            return False
-
-    return await asyncio.to_thread(verify)
-
 
 def hash_token(token: str, secret: str) -> str:
     """Keyed with the server secret: a copy of the database alone matches no cookie, and
     changing the secret signs everyone out."""
     return hmac.new(secret.encode(), token.encode(), hashlib.sha256).hexdigest()
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
 
 
 @dataclass(frozen=True)
@@ -100,7 +68,7 @@ async def login(
     await login_throttle.succeeded(res, attempt)
     settings = res.settings
     secret = settings.resolved_secret_key()
-    if _hasher.check_needs_rehash(user.password_hash):
+    if needs_rehash(user.password_hash):
         user.password_hash = await hash_password(password)
     # Rotation: whatever session this browser had before is ended, a fresh token is issued.
     if previous_token:

@@ -1,45 +1,20 @@
-"""Accounts: create, list, change, deactivate."""
+"""Accounts: list, change, deactivate (creating one is `accounts.py`, all the CLI loads for it)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from teamtalk.errors import Conflict, NotFound
+from teamtalk.errors import NotFound
 from teamtalk.models import Presence, PresenceCause, Role, User, utcnow
 from teamtalk.realtime import Realtime
 from teamtalk.resources import Resources
 from teamtalk.services import presence
-from teamtalk.services.auth import end_sessions, hash_password, normalize_email
-
-
-async def create_user(
-    db: AsyncSession,
-    *,
-    email: str,
-    display_name: str,
-    role: Role,
-    password: str,
-    capacity: int,
-) -> User:
-    user = User(
-        email=normalize_email(email),
-        display_name=display_name.strip(),
-        role=role.value,
-        password_hash=await hash_password(password),
-        capacity=capacity,
-        is_active=True,
-    )
-    db.add(user)
-    try:
-        await db.commit()
-    except IntegrityError:
-        await db.rollback()
-        raise Conflict("A user with that email already exists.", code="email_taken") from None
-    return user
+from teamtalk.services.accounts import create_user as create_user
+from teamtalk.services.accounts import normalize_email
+from teamtalk.services.auth import end_sessions
 
 
 async def list_users(db: AsyncSession, role: Role | None = None) -> Sequence[User]:
