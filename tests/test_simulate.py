@@ -1,0 +1,54 @@
+"""`teamtalk demo --simulate` against a live server: real traffic, no errors, all of it in
+the database."""
+
+from __future__ import annotations
+
+import io
+import os
+
+from rich.console import Console
+from sqlalchemy import func, select
+
+from teamtalk.models import Conversation, ConversationEvent, Message, Status
+from teamtalk.services import demo
+from teamtalk.simulate import Options, run, summary
+from teamtalk.worker import Worker
+from tests.conftest import LiveServer
+
+SECONDS = float(os.environ.get("TEAMTALK_SIMULATE_SECONDS", "4"))
+
+
+async def test_a_short_simulation_leaves_its_traffic_in_the_database(
+    live: LiveServer, worker: Worker
+) -> None:
+    async with live.harness.resources.sessions() as session:
+        await demo.add_demo_data(session, 4)
+    # One more of each than the demo has: they are created through the admin API.
+    options = Options(
+        url=live.url, rate=150, duration=SECONDS, agents=7, leaders=4, think=0.2, drain=10, seed=1
+    )
+    out = io.StringIO()
+    tally = await run(options, Console(file=out, width=120))
+
+    assert tally.errors == 0, summary(tally, options)
+    assert tally.created >= 3, summary(tally, options)
+    assert tally.assigned >= 3 and tally.submitted >= 3 and tally.messages >= 6
+    assert tally.status_changes >= 8  # 4 leaders online, then offline at the end
+    assert "created" in out.getvalue() or SECONDS < 5  # plain progress lines, not a terminal
+
+    async with live.harness.resources.sessions() as session:
+        created = await session.scalar(select(func.count()).select_from(Conversation))
+        done = await session.scalar(
+            select(func.count())
+            .select_from(Conversation)
+            .where(Conversation.status.in_([Status.SOLVED, Status.PENDING]))
+        )
+        events = await session.scalar(select(func.count()).select_from(ConversationEvent))
+        user_messages = await session.scalar(
+            select(func.count()).select_from(Message).where(Message.sender_id.is_not(None))
+        )
+    assert created == tally.created
+    assert done is not None and 0 < done <= tally.submitted
+    assert events is not None and events >= tally.created + tally.assigned + tally.submitted
+    # Each request's first message, and every reply the simulation sent.
+    assert user_messages == tally.created + tally.messages
