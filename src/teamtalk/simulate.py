@@ -19,7 +19,6 @@ from teamtalk.services.demo import DEMO_DOMAIN, DEMO_PASSWORD, PEOPLE
 from teamtalk.simulate_people import Agent, Failed, Leader, Person, Tally, World, error_code
 
 COUNTS = ("created", "assigned", "messages", "submitted", "status_changes", "errors")
-SIGN_INS_AT_ONCE = 4
 PLAIN_EVERY = 5.0  # seconds between progress lines when not drawing in place
 
 
@@ -57,7 +56,10 @@ async def demo_users(admin: Person, role: Role, count: int) -> list[str]:
 
 
 def progress(tally: Tally, elapsed: float, options: Options) -> Table:
-    table = Table(title=f"Simulating: {elapsed:.0f}s of {options.duration:.0f}s", min_width=40)
+    title = f"Simulating: {elapsed:.0f}s of {options.duration:.0f}s"
+    if elapsed > options.duration:
+        title = f"Leaders finishing ({elapsed - options.duration:.0f}s)"
+    table = Table(title=title, min_width=40)
     table.add_column("what")
     table.add_column("count", justify="right")
     for name in COUNTS:
@@ -71,12 +73,16 @@ def line(tally: Tally, elapsed: float) -> str:
     return f"{elapsed:5.0f}s  {counts}"
 
 
+def say(console: Console, text: str) -> None:
+    console.print(text, highlight=False, soft_wrap=True)
+
+
 async def show(tally: Tally, options: Options, console: Console, started: float) -> None:
     """Progress until cancelled: a table drawn in place on a terminal, else plain lines."""
     if options.quiet or not console.is_terminal:
         while True:
             await asyncio.sleep(PLAIN_EVERY)
-            console.print(line(tally, time.monotonic() - started), highlight=False)
+            say(console, line(tally, time.monotonic() - started))
     with Live(progress(tally, 0, options), console=console, transient=True) as live:
         while True:
             await asyncio.sleep(0.5)
@@ -119,14 +125,10 @@ async def cast(admin: Person, options: Options) -> tuple[list[Agent], list[Leade
 
 
 async def signed_in(people: list[Person]) -> None:
-    """Signs everyone in, a few at a time (each sign-in costs the server a password hash)."""
-    gate = asyncio.Semaphore(SIGN_INS_AT_ONCE)
-
-    async def one(person: Person) -> None:
-        async with gate:
-            await person.sign_in()
-
-    await asyncio.gather(*(one(p) for p in people))
+    """Signs everyone in, one at a time: each sign-in costs the server a password hash, and
+    a few at once on a busy server can hold a PostgreSQL transaction idle past its limit."""
+    for person in people:
+        await person.sign_in()
 
 
 async def run(options: Options, console: Console) -> Tally:
@@ -139,6 +141,7 @@ async def run(options: Options, console: Console) -> Tally:
     try:
         agents, leaders = await cast(admin, options)
         people += [*agents, *leaders]
+        say(console, f"Signing in {len(agents)} agents and {len(leaders)} leaders at {world.url}")
         await signed_in([*agents, *leaders])
         await asyncio.gather(*(p.connect() for p in agents + leaders))
         await asyncio.gather(*(leader.set_status("online") for leader in leaders))
@@ -153,6 +156,7 @@ async def run(options: Options, console: Console) -> Tally:
         for task in wandering:
             task.cancel()
         await asyncio.gather(*wandering, return_exceptions=True)
+        say(console, "Time is up: no new requests; the leaders finish what is open.")
         # Everyone back at work, so that the queue empties before the end.
         await asyncio.gather(*(leader.set_status("online") for leader in leaders))
         await drain(admin, leaders, options.drain)
@@ -186,5 +190,5 @@ def main(options: Options) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-    console.print(summary(tally, options), highlight=False)
+    say(console, summary(tally, options))
     return 1 if tally.errors else 0
