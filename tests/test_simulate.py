@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
+import sys
 
 from rich.console import Console
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
+from teamtalk.cli import app
 from teamtalk.models import Conversation, ConversationEvent, Message, Status
 from teamtalk.services import demo
 from teamtalk.simulate import Options, run, summary
@@ -52,3 +56,17 @@ async def test_a_short_simulation_leaves_its_traffic_in_the_database(
     assert events is not None and events >= tally.created + tally.assigned + tally.submitted
     # Each request's first message, and every reply the simulation sent.
     assert user_messages == tally.created + tally.messages
+
+
+def test_the_command_refuses_bad_options_and_fails_clearly_without_a_server() -> None:
+    runner = CliRunner()
+    bad_rate = runner.invoke(app, ["demo", "--simulate", "--rate", "0"])
+    assert bad_rate.exit_code == 2
+    nobody = runner.invoke(app, ["demo", "--simulate", "--url", "http://127.0.0.1:9"])
+    assert nobody.exit_code == 1 and "cannot reach http://127.0.0.1:9" in nobody.output
+
+
+def test_the_cli_imports_the_simulation_only_when_asked() -> None:
+    check = "import sys, teamtalk.cli; print('teamtalk.simulate' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
