@@ -27,9 +27,9 @@ async def test_a_short_simulation_leaves_its_traffic_in_the_database(
 ) -> None:
     async with live.harness.resources.sessions() as session:
         await demo.add_demo_data(session, 4)
-    # One more of each than the demo has: they are created through the admin API.
+    # One leader more than the demo has: created through the admin API.
     options = Options(
-        url=live.url, rate=150, duration=SECONDS, agents=7, leaders=4, think=0.2, drain=10, seed=1
+        url=live.url, rate=150, duration=SECONDS, agents=3, leaders=4, think=0.2, drain=10, seed=1
     )
     out = io.StringIO()
     tally = await run(options, Console(file=out, width=120))
@@ -54,8 +54,9 @@ async def test_a_short_simulation_leaves_its_traffic_in_the_database(
     assert created == tally.created
     assert done is not None and 0 < done <= tally.submitted
     assert events is not None and events >= tally.created + tally.assigned + tally.submitted
-    # Each request's first message, and every reply the simulation sent.
-    assert user_messages == tally.created + tally.messages
+    # Each request's first message and every reply the server acknowledged; a send cut off
+    # by a leader going offline (or by the end) may be stored with its ack never read.
+    assert user_messages is not None and user_messages >= tally.created + tally.messages
 
 
 def test_the_command_refuses_bad_options_and_fails_clearly_without_a_server() -> None:

@@ -31,6 +31,7 @@ LEADER_REPLIES = (
     "I see it; I am fixing it on our side.",
 )
 MAX_PROBLEMS = 20
+SIGN_IN_ATTEMPTS = 4
 
 
 class Failed(Exception):
@@ -90,11 +91,15 @@ class Person:
 
     async def sign_in(self) -> None:
         body = {"email": self.email, "password": self.world.password}
-        try:
-            # Password hashing is slow by design: a busy server may take a while.
-            response = await self.http.post("/api/auth/login", json=body, timeout=60)
-        except httpx.HTTPError as exc:
-            raise Failed(f"cannot reach {self.world.url}: {exc!r}") from None
+        for attempt in range(SIGN_IN_ATTEMPTS):
+            try:
+                # Password hashing is slow by design: a busy server may take a while.
+                response = await self.http.post("/api/auth/login", json=body, timeout=60)
+            except httpx.HTTPError as exc:
+                raise Failed(f"cannot reach {self.world.url}: {exc!r}") from None
+            if response.status_code != 503:  # busy or database_unavailable: try again
+                break
+            await asyncio.sleep(2**attempt)
         if response.status_code != 200:
             raise Failed(f"{self.email} could not sign in ({error_code(response)})")
         self.user_id = int(response.json()["user"]["id"])
