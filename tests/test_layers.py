@@ -10,7 +10,10 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 # From the top down. A module belongs to the floor of the longest name that prefixes it.
 FLOORS: list[tuple[str, set[str]]] = [
-    ("entry points", {"__main__", "cli", "app", "worker", "contract", "stats"}),
+    (
+        "entry points",
+        {"__main__", "cli", "app", "worker", "contract", "stats", "simulate", "simulate_people"},
+    ),
     ("edges", {"api", "sockets", "socket_server", "middleware", "apidocs", "headers", "serving"}),
     ("services", {"services"}),
     ("what services are handed", {"resources", "events"}),

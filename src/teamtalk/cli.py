@@ -298,11 +298,60 @@ def stats(
 
 
 @app.command("demo")
-def demo_command() -> None:
-    """Add the demo team and topics to the database (existing data is kept)."""
+def demo_command(
+    simulate: Annotated[
+        bool,
+        typer.Option(
+            "--simulate",
+            help="Instead: drive a running server with simulated agents and leaders "
+            "(the demo users) for a while, then print what they did.",
+        ),
+    ] = False,
+    url: Annotated[
+        str, typer.Option(help="--simulate: the running server.")
+    ] = "http://127.0.0.1:8000",
+    rate: Annotated[
+        float,
+        typer.Option(help="--simulate: new requests per MINUTE, all agents together.", min=0.1),
+    ] = 30.0,
+    duration: Annotated[
+        float, typer.Option(help="--simulate: seconds of new requests.", min=1)
+    ] = 60.0,
+    agents: Annotated[
+        int, typer.Option(help="--simulate: agents (past the demo's 6, created).", min=1, max=500)
+    ] = 6,
+    leaders: Annotated[
+        int, typer.Option(help="--simulate: leaders (past the demo's 3, created).", min=1, max=200)
+    ] = 3,
+    password: Annotated[
+        str | None, typer.Option(help="--simulate: the demo users' password [the demo's].")
+    ] = None,
+    think: Annotated[
+        float, typer.Option(help="--simulate: mean seconds a person takes to act.", min=0.05)
+    ] = 2.0,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", help="--simulate: plain progress lines, not a live table.")
+    ] = False,
+) -> None:
+    """Add the demo team and topics to the database (existing data is kept); with
+    --simulate, drive a running server with them instead."""
     from teamtalk.services import demo
     from teamtalk.settings import Settings
 
+    if simulate:
+        from teamtalk import simulate as simulation
+
+        options = simulation.Options(
+            url=url,
+            rate=rate,
+            duration=duration,
+            agents=agents,
+            leaders=leaders,
+            password=password or demo.DEMO_PASSWORD,
+            think=think,
+            quiet=quiet,
+        )
+        raise typer.Exit(simulation.main(options))
     settings = Settings()
     logins = with_db(settings, lambda s: demo.add_demo_data(s, settings.default_capacity))
     typer.echo(f"Demo users ready (password: {logins[0].password}):")
