@@ -11,6 +11,7 @@ from teamtalk.models import Conversation, Status, Topic, utcnow
 from teamtalk.realtime import Realtime
 from teamtalk.resources import Resources
 from teamtalk.schemas import ConversationOut
+from teamtalk.services import queue_places
 from teamtalk.services.access import Actor
 from teamtalk.services.announce import Change, after_commit, announce
 from teamtalk.services.audit import record
@@ -73,6 +74,7 @@ async def create_conversation(
     # After the commit: if Redis fails here it is queued in the database only, and the
     # worker's drift repair puts it in the Redis queue.
     position = await after_commit(res.router.enqueue([conversation.id]), "enqueue")
+    await queue_places.tell(res, realtime)
     return out, position
 
 
