@@ -167,6 +167,15 @@ async def test_every_event_the_server_emits_fits_its_schema(
             "update_conversation", lambda data: data["conversation"]["status"] == "solved"
         )
 
+        # Nobody free: a new request waits, and its agent hears where it stands.
+        for probe in (first_socket, second_socket):
+            await go(probe, "away")
+        waiting = (await request(harness, agent, "Still waiting"))["conversation"]["id"]
+        moved = await agent_socket.until(
+            "queue_moved", lambda data: data["standing"]["conversation_id"] == waiting
+        )
+        assert moved["standing"]["position"] == 1
+
         # Redis lost its data: routing is rebuilt and every client told to resync.
         await harness.resources.redis.delete(harness.resources.keys.built)
         await worker.ensure_routing()

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from teamtalk.realtime import ADMINS_ROOM, RESYNC_EVENT, Emission, Realtime, user_room
-from teamtalk.schemas import ConversationOut, MessageOut
+from teamtalk.schemas import ConversationOut, MessageOut, QueueStanding
 
 
 class Event(BaseModel):
@@ -130,6 +130,14 @@ class MonitorChanged(Event):
         return self.name, self.model_dump(mode="json"), ADMINS_ROOM
 
 
+class QueueMoved(Event):
+    """Where the agent's queued request now stands; sent whenever the queue may have moved
+    (not kept in the outbox: the next change, or the request's detail, tells it again)."""
+
+    name: ClassVar[str] = "queue_moved"
+    standing: QueueStanding
+
+
 ALL_EVENTS: tuple[type[Event], ...] = (
     AssignConversation,
     UpdateConversation,
@@ -141,6 +149,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     Read,
     Resync,
     MonitorChanged,
+    QueueMoved,
 )
 
 

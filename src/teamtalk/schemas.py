@@ -283,10 +283,22 @@ class SubmitAs(Strict):
     topic_id: Id
 
 
+class QueueStanding(BaseModel):
+    """Where a queued request stands: 1 is served next. `expected_wait_seconds` is 0 while
+    a free slot awaits it, null when it cannot be estimated (nobody online, or nothing
+    assigned lately); `leaders_online` counts leaders online (not away)."""
+
+    conversation_id: int
+    position: int
+    expected_wait_seconds: int | None
+    leaders_online: int
+
+
 class ConversationDetail(BaseModel):
     conversation: ConversationOut
     queue_position: int | None
     last_read_seq: int = 0
+    standing: QueueStanding | None = None  # while queued
 
 
 ClientId = Annotated[str, StringConstraints(min_length=1, max_length=64), Storable]

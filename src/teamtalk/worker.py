@@ -28,7 +28,7 @@ from teamtalk.events import Resync
 from teamtalk.realtime import Realtime
 from teamtalk.resources import Resources
 from teamtalk.routing.engine import Assignment, Outcome, Router
-from teamtalk.services import lifecycle, outbox, presence, reconcile
+from teamtalk.services import lifecycle, outbox, presence, queue_places, reconcile
 from teamtalk.services.announce import deliver
 from teamtalk.services.assignment import LeaseExpired, commit_assignments, record_failures
 
@@ -275,6 +275,7 @@ class Worker:
         metrics.assignments_failed(sum(o == Outcome.REQUEUE for o in outcomes.values()))
         if staged is None:  # failed, its transaction ended: now its attempts are written
             await self.record_failures(outcomes)
+            await queue_places.tell(self.res, self.realtime)  # back in the queue
             return 0
         metrics.assignments_committed(
             (
@@ -287,6 +288,7 @@ class Worker:
         await self.settle(outcomes)
         # The leader's basket and the agent's view, for the whole batch at once.
         await deliver(self.realtime, staged)
+        await queue_places.tell(self.res, self.realtime)  # the ones behind moved up
         made = len(staged.outs)
         self.stats.processed += made
         if made:
@@ -393,6 +395,7 @@ class Worker:
         if lasting:
             log.warning("routing state disagrees with the database; mending", extra=asdict(lasting))
             await reconcile.repair(self.res, lasting)
+            await queue_places.tell(self.res, self.realtime)
             found = await reconcile.drift(self.res)
         self._drift = found
 

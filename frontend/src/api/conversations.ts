@@ -17,6 +17,7 @@ import type {
   ConversationStatus,
   Message,
   NewRequest,
+  QueueStanding,
   TransferTargets,
 } from "./types";
 
@@ -107,17 +108,12 @@ export function useHeldCount(isLeader: boolean): number {
   return useBasket({ enabled: isLeader }).data?.length ?? 0;
 }
 
-// Nothing tells an agent when a conversation ahead of theirs leaves the queue,
-// so a waiting position is re-read now and then while the page is visible.
-const QUEUE_POSITION_REFRESH_MS = 15_000;
-
+// A waiting request's place is kept current by `queue_moved` (applyStanding), not polled.
 export function useConversation(id: number, { enabled = true }: { enabled?: boolean } = {}) {
   return useQuery({
     queryKey: detailKey(id),
     queryFn: () => api.get<ConversationDetail>(`/api/conversations/${id}`),
     enabled,
-    refetchInterval: (query) =>
-      query.state.data?.conversation.status === "queued" ? QUEUE_POSITION_REFRESH_MS : false,
   });
 }
 
@@ -274,6 +270,7 @@ export function applyConversation(queryClient: QueryClient, conversation: Conver
       ...detail,
       conversation,
       queue_position: status === "queued" ? detail.queue_position : null,
+      standing: status === "queued" ? detail.standing : null,
     });
     // Back in the queue (or a position never known): ask where it now stands.
     const positionUnknown =
@@ -396,4 +393,16 @@ export function setBasket(queryClient: QueryClient, conversations: ConversationI
     conversations.map((c) => ({ ...known.get(c.id), ...c })).sort(byAge),
   );
   refetchIfFetching(queryClient, basketKey);
+}
+
+/** Where a waiting request now stands (`queue_moved`), if its detail is cached as queued. */
+export function applyStanding(queryClient: QueryClient, standing: QueueStanding): void {
+  const key = detailKey(standing.conversation_id);
+  const detail = queryClient.getQueryData<ConversationDetail>(key);
+  if (detail?.conversation.status !== "queued") return;
+  queryClient.setQueryData<ConversationDetail>(key, {
+    ...detail,
+    queue_position: standing.position,
+    standing,
+  });
 }

@@ -45,6 +45,7 @@ export interface Schemas {
   OverrideStatusIn: OverrideStatusIn;
   OverrideTakeIn: OverrideTakeIn;
   QueueOverview: QueueOverview;
+  QueueStanding: QueueStanding;
   QueuedRequest: QueuedRequest;
   ReadIn: ReadIn;
   ReadOut: ReadOut;
@@ -135,6 +136,18 @@ export interface ConversationDetail {
   conversation: ConversationOut;
   queue_position: number | null;
   last_read_seq?: number;
+  standing?: QueueStanding | null;
+}
+/**
+ * Where a queued request stands: 1 is served next. `expected_wait_seconds` is 0 while
+ * a free slot awaits it, null when it cannot be estimated (nobody online, or nothing
+ * assigned lately); `leaders_online` counts leaders online (not away).
+ */
+export interface QueueStanding {
+  conversation_id: number;
+  position: number;
+  expected_wait_seconds: number | null;
+  leaders_online: number;
 }
 export interface ConversationEnvelope {
   conversation: ConversationOut;

@@ -49,6 +49,8 @@ export type Conversation = Api.ConversationOut;
 export type ConversationItem = Api.ConversationItem;
 /** A conversation with its place in the queue (1 is next), known only while queued. */
 export type ConversationDetail = Api.ConversationDetail;
+/** Where a queued request stands: its place, the leaders online, an expected wait. */
+export type QueueStanding = Api.QueueStanding;
 /** A new request's answer: like a detail, without the read mark. */
 export type ConversationCreated = Api.ConversationCreated;
 export type ConversationEnvelope = Api.ConversationEnvelope;

@@ -8,6 +8,8 @@ interface Props {
   conversation: Conversation;
   /** Place in the queue while it waits (1 is next). */
   queuePosition?: number | null;
+  /** Where the viewer's own waiting request stands, under the header. */
+  standing?: ReactNode;
   /** What the viewer can do with it, e.g. the "Submit as" form. */
   actions?: ReactNode;
   /** The chat. */
@@ -15,7 +17,13 @@ interface Props {
 }
 
 /** One conversation: its state, people, topic, the customer's ticket, times, then the chat. */
-export function ConversationPanel({ conversation, queuePosition, actions, children }: Props) {
+export function ConversationPanel({
+  conversation,
+  queuePosition,
+  standing,
+  actions,
+  children,
+}: Props) {
   const c = conversation;
   const topicName = useTopicName();
   return (
@@ -29,6 +37,7 @@ export function ConversationPanel({ conversation, queuePosition, actions, childr
           )}
         </div>
       </header>
+      {c.status === "queued" && standing}
       <dl className="details">
         <Detail term="Agent">{c.agent_name ?? `#${c.agent_id}`}</Detail>
         <Detail term="Team leader">

@@ -7,6 +7,7 @@ import { AgentActions, NewRequestButton } from "./AgentActions";
 import { ChatView } from "./ChatView";
 import { ConversationPanel } from "./ConversationPanel";
 import { LoadError } from "./LoadError";
+import { QueueStanding } from "./QueueStanding";
 import { SubmitAsForm } from "./SubmitAsForm";
 import { TransferDialog } from "./TransferDialog";
 
@@ -34,7 +35,7 @@ export function ConversationView({ id, around, onHandedOff }: Props) {
       />
     );
   }
-  const { conversation, queue_position } = detail.data;
+  const { conversation, queue_position, standing } = detail.data;
   const c = conversation;
   const isAgent = c.agent_id === me.id;
   const isAssignee = c.assignee_id === me.id;
@@ -74,7 +75,12 @@ export function ConversationView({ id, around, onHandedOff }: Props) {
   }
 
   return (
-    <ConversationPanel conversation={c} queuePosition={queue_position} actions={actions}>
+    <ConversationPanel
+      conversation={c}
+      queuePosition={queue_position}
+      standing={isAgent && standing ? <QueueStanding standing={standing} /> : null}
+      actions={actions}
+    >
       <ChatView
         key={`${c.id}:${around ?? ""}`}
         conversation={c}

@@ -275,6 +275,7 @@ describe("assign_conversation", () => {
       conversation: assigned,
       queue_position: null,
       last_read_seq: 1,
+      standing: null,
     });
   });
 });
@@ -320,6 +321,7 @@ describe("update_conversation", () => {
       conversation: solved,
       queue_position: null,
       last_read_seq: 2,
+      standing: null,
     });
     expect(invalidated(queryClient, detailKey(id))).toBe(false);
   });
@@ -988,5 +990,60 @@ describe("unbinding", () => {
     await settle(5 * 60_000);
     expect(basketIds(queryClient)).toEqual([id]);
     expect(fake.sent("basket_ids")).toHaveLength(0);
+  });
+});
+
+describe("queue_moved", () => {
+  const standing = (conversation_id: number, position: number) => ({
+    conversation_id,
+    position,
+    expected_wait_seconds: 120,
+    leaders_online: 1,
+  });
+  const queued = (id: number) =>
+    conversation({ id, status: "queued", assignee_id: null, updated_at: at(id) });
+
+  it("is where the waiting request now stands, with no refetch", () => {
+    const { queryClient, fake } = setup();
+    const id = newId();
+    queryClient.setQueryData(
+      detailKey(id),
+      detail(queued(id), { queue_position: 3, standing: standing(id, 3) }),
+    );
+    fake.receive("queue_moved", { standing: standing(id, 2) });
+    expect(detailOf(queryClient, id)).toMatchObject({
+      queue_position: 2,
+      standing: standing(id, 2),
+    });
+    expect(invalidated(queryClient, detailKey(id))).toBe(false);
+  });
+
+  it("leaves a request that is no longer waiting as it is", () => {
+    const { queryClient, fake } = setup();
+    const id = newId();
+    queryClient.setQueryData(detailKey(id), detail(conversation({ id })));
+    fake.receive("queue_moved", { standing: standing(id, 1) });
+    expect(detailOf(queryClient, id)?.standing).toBeNull();
+    expect(detailOf(queryClient, id)?.queue_position).toBeNull();
+  });
+
+  it("makes up no copy of a request it did not have", () => {
+    const { queryClient, fake } = setup();
+    const id = newId();
+    fake.receive("queue_moved", { standing: standing(id, 1) });
+    expect(detailOf(queryClient, id)).toBeUndefined();
+  });
+
+  it("is forgotten once the request leaves the queue", () => {
+    const { queryClient, fake } = setup();
+    const id = newId();
+    queryClient.setQueryData(
+      detailKey(id),
+      detail(queued(id), { queue_position: 1, standing: standing(id, 1) }),
+    );
+    fake.receive("update_conversation", {
+      conversation: conversation({ id, status: "assigned", updated_at: at(id + 5) }),
+    });
+    expect(detailOf(queryClient, id)).toMatchObject({ queue_position: null, standing: null });
   });
 });

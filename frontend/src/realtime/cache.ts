@@ -5,6 +5,7 @@ import {
   applyConversation,
   applyNewMessage,
   applyRead,
+  applyStanding,
   detailKey,
   removeFromBasket,
   setBasket,
@@ -47,6 +48,7 @@ export function bindQueryCache(
     subscribe(socket, "read", ({ conversation_id, user_id, last_read_seq }) => {
       if (user_id === me) applyRead(queryClient, conversation_id, last_read_seq);
     }),
+    subscribe(socket, "queue_moved", ({ standing }) => applyStanding(queryClient, standing)),
     // The server may have lost events on their way here: catch up as after a reconnect.
     subscribe(socket, "resync", () => void resync(socket, queryClient, { reconnected: true })),
   ];

@@ -18,6 +18,7 @@ export interface EventPayloads {
   read: Read;
   resync: Resync;
   monitor_changed: MonitorChanged;
+  queue_moved: QueueMoved;
 }
 /**
  * A conversation entered the leader's basket.
@@ -130,4 +131,22 @@ export interface MonitorFact {
     | "leader_status";
   conversation_id?: number | null;
   leader_id?: number | null;
+}
+/**
+ * Where the agent's queued request now stands; sent whenever the queue may have moved
+ * (not kept in the outbox: the next change, or the request's detail, tells it again).
+ */
+export interface QueueMoved {
+  standing: QueueStanding;
+}
+/**
+ * Where a queued request stands: 1 is served next. `expected_wait_seconds` is 0 while
+ * a free slot awaits it, null when it cannot be estimated (nobody online, or nothing
+ * assigned lately); `leaders_online` counts leaders online (not away).
+ */
+export interface QueueStanding {
+  conversation_id: number;
+  position: number;
+  expected_wait_seconds: number | null;
+  leaders_online: number;
 }

@@ -46,7 +46,7 @@ export function detail(
   of: Conversation,
   fields: Partial<Omit<ConversationDetail, "conversation">> = {},
 ): ConversationDetail {
-  return { conversation: of, queue_position: null, last_read_seq: 0, ...fields };
+  return { conversation: of, queue_position: null, last_read_seq: 0, standing: null, ...fields };
 }
 
 export function message(

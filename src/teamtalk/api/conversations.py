@@ -32,6 +32,7 @@ from teamtalk.services import (
     messages,
     presence,
     presenters,
+    queue_places,
 )
 from teamtalk.services.access import Actor
 
@@ -73,14 +74,15 @@ async def basket(leader: Leader, db: DB) -> ConversationPage:
 @router.get("/{conversation_id}", response_model=ConversationDetail)
 async def get(conversation_id: PathId, user: CurrentUser, db: DB, res: Res) -> ConversationDetail:
     conversation = await access.visible_conversation(db, user, conversation_id)
-    position = None
+    standing = None
     if conversation.status == Status.QUEUED:
-        position = await res.router.queue_position(conversation.id)
+        standing = await queue_places.standing_of(db, res, conversation.id)
     read = await db.get(ConversationRead, (conversation.id, user.id))
     return ConversationDetail(
         conversation=await presenters.conversation_out(db, conversation),
-        queue_position=position,
+        queue_position=standing.position if standing else None,
         last_read_seq=read.last_read_seq if read else 0,
+        standing=standing,
     )
 
 

@@ -10,6 +10,7 @@ from teamtalk.models import Conversation, Status, Topic, utcnow
 from teamtalk.realtime import Realtime
 from teamtalk.resources import Resources
 from teamtalk.schemas import ConversationOut
+from teamtalk.services import queue_places
 from teamtalk.services.access import Actor, get_conversation
 from teamtalk.services.announce import Change, after_commit, announce, deliver
 from teamtalk.services.audit import record
@@ -50,7 +51,9 @@ async def create_conversation(
             return await _as_it_stands(db, res, await get_conversation(db, done.conversation_id))
         out, staged = done
         await deliver(realtime, staged)
-        return out, await after_commit(res.router.enqueue([out.id]), "enqueue")
+        position = await after_commit(res.router.enqueue([out.id]), "enqueue")
+        await queue_places.tell(res, realtime, only=out.id)
+        return out, position
     if client_id is not None and (opened := await _opened(db, agent, client_id)) is not None:
         return await _as_it_stands(db, res, opened)
     await check_topic(db, topic_id)
@@ -81,6 +84,7 @@ async def create_conversation(
     # After the commit: if Redis fails here it is queued in the database only, and the
     # worker's drift repair puts it in the Redis queue.
     position = await after_commit(res.router.enqueue([conversation.id]), "enqueue")
+    await queue_places.tell(res, realtime, only=conversation.id)
     return out, position
 
 

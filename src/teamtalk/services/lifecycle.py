@@ -29,6 +29,7 @@ from teamtalk.models import (
 from teamtalk.realtime import Realtime
 from teamtalk.resources import Resources
 from teamtalk.schemas import ConversationOut
+from teamtalk.services import queue_places
 from teamtalk.services.access import Actor, can_read, get_conversation
 from teamtalk.services.announce import Change, after_commit, announce
 from teamtalk.services.assignment import free_slots
@@ -260,6 +261,7 @@ async def back_to_queue(
     await after_commit(res.router.release(leader_id, conversation.id), "release")
     enqueue = res.router.enqueue([conversation.id], head=True, avoid=leader_id)
     await after_commit(enqueue, "enqueue")
+    await queue_places.tell(res, realtime)
     return out
 
 
@@ -321,6 +323,7 @@ async def withdraw(
     (out,) = await announce(db, realtime, [change])
     # A worker that took it meanwhile finds it cancelled and gives the slot back.
     await after_commit(res.router.withdraw(conversation.id), "withdraw")
+    await queue_places.tell(res, realtime)
     return out
 
 
@@ -401,6 +404,7 @@ async def after_requeue(
     previous = next(iter(change.also_tell), None)
     enqueue = res.router.enqueue([change.conversation.id], head=True, prefer=previous)
     await after_commit(enqueue, "enqueue")
+    await queue_places.tell(res, realtime)
     return out
 
 

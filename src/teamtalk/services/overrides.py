@@ -29,7 +29,7 @@ from teamtalk.realtime import Realtime
 from teamtalk.resources import Resources
 from teamtalk.routing.engine import Assignment, Outcome
 from teamtalk.schemas import ConversationOut
-from teamtalk.services import presence
+from teamtalk.services import presence, queue_places
 from teamtalk.services.access import Actor, get_conversation
 from teamtalk.services.announce import Change, after_commit, announce
 from teamtalk.services.assignment import free_slots
@@ -106,6 +106,7 @@ async def move_to_front(
     except BaseException:
         await res.router.undo_move_to_front(conversation.id, number, place)
         raise
+    await queue_places.tell(res, realtime)
     return out
 
 
@@ -167,6 +168,7 @@ async def assign(
     # Left in flight if this fails: the lease settles it by the database.
     settle = res.router.settle(Assignment(conversation.id, leader.id), Outcome.COMMITTED)
     await after_commit(settle, "settle")
+    await queue_places.tell(res, realtime)
     return out
 
 

@@ -26,6 +26,7 @@ from teamtalk.models import (
 from teamtalk.realtime import Realtime, live_sockets
 from teamtalk.resources import Resources
 from teamtalk.routing.engine import now_ms
+from teamtalk.services import queue_places
 from teamtalk.services.announce import Change, after_commit, announce
 from teamtalk.services.lifecycle import unassign
 from teamtalk.services.presenters import conversations_out
@@ -100,6 +101,7 @@ async def set_status(
         await after_commit(
             res.router.leader_set(leader.id, status.value, leader.capacity, basket), "leader_set"
         )
+    await queue_places.tell(res, realtime)
     return status
 
 
