@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from sqlalchemy import and_, func, insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from teamtalk import failures
@@ -141,20 +141,15 @@ REQUEST_CHARS = 200
 
 
 async def requests_of(db: AsyncSession, conversation_ids: Sequence[int]) -> dict[int, str]:
-    """The first words of each conversation's request (its first message people wrote),
-    for the notification of the leader who is given it."""
+    """The first words of each conversation's request (its message 1, the agent's), for
+    the notification of the leader who is given it."""
     if not conversation_ids:
         return {}
-    first = (
-        select(Message.conversation_id, func.min(Message.seq).label("seq"))
-        .where(Message.conversation_id.in_(conversation_ids), Message.kind == MessageKind.USER)
-        .group_by(Message.conversation_id)
-        .subquery()
-    )
     rows = await db.execute(
-        select(Message.conversation_id, func.substr(Message.body, 1, REQUEST_CHARS)).join(
-            first,
-            and_(Message.conversation_id == first.c.conversation_id, Message.seq == first.c.seq),
+        select(Message.conversation_id, func.substr(Message.body, 1, REQUEST_CHARS)).where(
+            Message.conversation_id.in_(conversation_ids),
+            Message.seq == 1,
+            Message.kind == MessageKind.USER,
         )
     )
     return {cid: body for cid, body in rows}

@@ -197,14 +197,23 @@ async def conversation_items(
         return []
     ids = [c.id for c in conversations]
     said = Message.kind == MessageKind.USER
+    # Per conversation, the newest first along the (conversation, seq) index, stopping at
+    # the first one people wrote: a few rows read however long the conversation.
     newest = aliased(Message)
     latest_seq = (
-        select(func.max(newest.seq))
-        .where(newest.conversation_id == Message.conversation_id, newest.kind == MessageKind.USER)
+        select(newest.seq)
+        .where(newest.conversation_id == Conversation.id, newest.kind == MessageKind.USER)
+        .order_by(newest.seq.desc())
+        .limit(1)
         .scalar_subquery()
     )
     latest = await db.scalars(
-        select(Message).where(Message.conversation_id.in_(ids), said, Message.seq == latest_seq)
+        select(Message)
+        .join(
+            Conversation,
+            and_(Message.conversation_id == Conversation.id, Message.seq == latest_seq),
+        )
+        .where(Conversation.id.in_(ids))
     )
     last = {m.conversation_id: m for m in latest}
     unread_rows = await db.execute(
