@@ -407,7 +407,9 @@ async def test_transfer_to_a_leader_or_back_to_the_queue(live: LiveServer, worke
             )
             assert response.status_code == 200, response.text
             assert response.json()["conversation"]["assignee_name"] == "Theo"
-        assert (await taker_socket.expect("assign_conversation"))["conversation"]["id"] == cid
+        given = await taker_socket.expect("assign_conversation")
+        assert given["conversation"]["id"] == cid
+        assert (given["reason"], given["request"]) == ("billing expert", "Need help")
         await giver_socket.expect("remove_from_basket", conversation_id=cid)
         await agent_socket.until(
             "update_conversation", lambda d: d["conversation"]["assignee_id"] == taker.id
@@ -416,7 +418,8 @@ async def test_transfer_to_a_leader_or_back_to_the_queue(live: LiveServer, worke
             "new_message",
             lambda d: d["message"]["kind"] == "system" and "Theo" in d["message"]["body"],
         )
-        assert note["message"]["body"] == "Gina transferred this conversation to Theo."
+        text = "Gina transferred this conversation to Theo. Reason: billing expert"
+        assert note["message"]["body"] == text
         refused = await giver_socket.say(cid, "still mine?")
         assert refused["error"]["code"] == "read_only"
         joined = await giver_socket.call("join_conversation", {"conversation_id": cid})
@@ -509,8 +512,8 @@ async def test_read_marks_and_typing_reach_the_other_side(live: LiveServer, work
         seq = ack["message"]["seq"]
         async with harness.signed_in(lead) as client:
             (held,) = (await client.get("/api/conversations/basket")).json()["conversations"]
-            # The request, "Assigned to Lou." and "hi".
-            assert (held["id"], held["unread"], held["last_message"]["body"]) == (cid, 3, "hi")
+            # The request and "hi": the system line "Assigned to Lou." is not counted.
+            assert (held["id"], held["unread"], held["last_message"]["body"]) == (cid, 2, "hi")
         assert await leader.call("mark_read", {"conversation_id": cid, "seq": seq}) == {
             "last_read_seq": seq
         }

@@ -185,7 +185,7 @@ async def test_list_items_carry_last_message_and_unread(harness: Harness) -> Non
         agent,
         [
             (agent, "hello"),  # 1
-            (None, "Lee joined"),  # 2: system messages count as unread
+            (None, "Lee joined"),  # 2: a system message, not counted as unread
             (leader, "hi Ann"),  # 3
             (agent, "thanks"),  # 4
             (leader, "welcome"),  # 5
@@ -207,8 +207,8 @@ async def test_list_items_carry_last_message_and_unread(harness: Harness) -> Non
     assert empty["last_message"] is None and empty["unread"] == 0
     async with harness.signed_in(leader) as client:
         items = (await client.get("/api/conversations")).json()["conversations"]
-    # The leader has no read mark: everything not theirs, system message included.
-    assert {i["id"]: i["unread"] for i in items} == {chat.id: 3, quiet.id: 0}
+    # The leader has no read mark: everything people other than them wrote (1 and 4).
+    assert {i["id"]: i["unread"] for i in items} == {chat.id: 2, quiet.id: 0}
 
 
 async def test_bad_cursors_and_filters_are_422(harness: Harness) -> None:

@@ -40,6 +40,8 @@ class AssignConversation(Event):
 
     name: ClassVar[str] = "assign_conversation"
     conversation: ConversationOut
+    request: str | None = None  # the first words of the agent's request
+    reason: str | None = None  # a transfer's reason
 
 
 class UpdateConversation(Event):

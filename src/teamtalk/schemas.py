@@ -281,6 +281,9 @@ class ConversationEnvelope(BaseModel):
 class SubmitAs(Strict):
     status: Literal["solved", "pending"]
     topic_id: Id
+    note: Reason | None = Field(
+        default=None, description="Wrap-up note (optional), shown in the conversation."
+    )
 
 
 class QueueStanding(BaseModel):
@@ -366,10 +369,12 @@ class SyncOut(BaseModel):
 
 
 class ConversationItem(ConversationOut):
-    """A conversation in a list: its latest message and the reader's unread count."""
+    """A conversation in a list: its latest message, the reader's unread count and the
+    leader's wrap-up note."""
 
-    last_message: MessageOut | None = None
-    unread: int = 0
+    last_message: MessageOut | None = None  # the latest that people wrote
+    unread: int = 0  # what people wrote; system lines are not counted
+    wrap_up_note: str | None = None  # of the latest submit as
 
 
 class ConversationPage(BaseModel):

@@ -139,14 +139,23 @@ export function useCreateRequest() {
 
 export type Outcome = "solved" | "pending";
 
+interface SubmitAsInput {
+  id: number;
+  status: Outcome;
+  topicId: number;
+  /** The wrap-up note; blank is none. */
+  note?: string;
+}
+
 /** `onSubmitted` runs even after the form has gone, as it goes when the basket drops it. */
 export function useSubmitAs(onSubmitted?: (conversation: Conversation) => void) {
   const queryClient = useQueryClient();
   return useMutation({
-    mutationFn: ({ id, status, topicId }: { id: number; status: Outcome; topicId: number }) =>
+    mutationFn: ({ id, status, topicId, note }: SubmitAsInput) =>
       api.post<ConversationEnvelope>(`/api/conversations/${id}/submit`, {
         status,
         topic_id: topicId,
+        note: note?.trim() || undefined,
       }),
     onSuccess: ({ conversation }) => {
       onSubmitted?.(conversation);
@@ -304,15 +313,19 @@ export function applyNewMessage(queryClient: QueryClient, message: Message, me: 
 
   const basket = queryClient.getQueryData<ConversationItem[]>(basketKey);
   if (basket?.some((c) => c.id === id)) {
-    // As the server counts: every message not sent by the reader, system ones included.
-    const fromOther = message.sender_id !== me;
+    // As the server counts: what people other than the reader wrote. A system line says
+    // what happened, not what was asked: it moves the last seq only.
+    const said = message.kind !== "system";
+    const fromOther = said && message.sender_id !== me;
     const patch = (c: ConversationItem): ConversationItem => {
-      if (c.last_seq >= message.seq && c.last_message?.seq === message.seq) return c;
       const newer = message.seq > c.last_seq;
+      if (!said) return newer ? { ...c, last_seq: message.seq } : c;
+      if (c.last_seq >= message.seq && c.last_message?.seq === message.seq) return c;
+      const shown = c.last_message?.seq ?? 0;
       return {
         ...c,
         last_seq: Math.max(c.last_seq, message.seq),
-        last_message: newer || !c.last_message ? message : c.last_message,
+        last_message: message.seq > shown ? message : c.last_message,
         unread: fromOther && newer ? (c.unread ?? 0) + 1 : c.unread,
       };
     };

@@ -153,7 +153,8 @@ export interface ConversationEnvelope {
   conversation: ConversationOut;
 }
 /**
- * A conversation in a list: its latest message and the reader's unread count.
+ * A conversation in a list: its latest message, the reader's unread count and the
+ * leader's wrap-up note.
  */
 export interface ConversationItem {
   id: number;
@@ -175,6 +176,7 @@ export interface ConversationItem {
   last_seq: number;
   last_message?: MessageOut | null;
   unread?: number;
+  wrap_up_note?: string | null;
 }
 export interface MessageOut {
   id: number;
@@ -471,6 +473,10 @@ export interface SearchPage {
 export interface SubmitAs {
   status: "solved" | "pending";
   topic_id: number;
+  /**
+   * Wrap-up note (optional), shown in the conversation.
+   */
+  note?: string | null;
 }
 export interface SummaryReport {
   period: ReportPeriod;

@@ -5,20 +5,25 @@ import type { Conversation } from "../api/types";
 import { Field } from "./Field";
 import { FormError, errorFor } from "./FormError";
 
-const FIELDS = ["status", "topic_id"] as const;
+const FIELDS = ["status", "topic_id", "note"] as const;
+const NOTE_MAX = 500;
 
 interface Props {
   conversation: Conversation;
   onSubmitted: (conversation: Conversation) => void;
 }
 
-/** Ends the leader's part: solved or pending, always with a topic. Frees the slot at once. */
+/**
+ * Ends the leader's part: solved or pending, always with a topic, and an optional wrap-up
+ * note both sides see in the conversation. Frees the slot at once.
+ */
 export function SubmitAsForm({ conversation, onSubmitted }: Props) {
   const submit = useSubmitAs(onSubmitted);
   const topics = useTopics();
   const [outcome, setOutcome] = useState<Outcome>("solved");
   // Until the leader picks one, the agent's topic is offered if it is still in use.
   const [picked, setPicked] = useState<string | null>(null);
+  const [note, setNote] = useState("");
   const agentTopic = topics.data?.some((t) => t.id === conversation.topic_id)
     ? String(conversation.topic_id)
     : "";
@@ -26,7 +31,7 @@ export function SubmitAsForm({ conversation, onSubmitted }: Props) {
 
   const send = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
-    submit.mutate({ id: conversation.id, status: outcome, topicId: Number(topicId) });
+    submit.mutate({ id: conversation.id, status: outcome, topicId: Number(topicId), note });
   };
 
   const noTopics = topics.isSuccess && topics.data.length === 0;
@@ -69,6 +74,19 @@ export function SubmitAsForm({ conversation, onSubmitted }: Props) {
             </select>
           )}
         </Field>
+        <div className="submit-as-note">
+          <Field label="Wrap-up note (optional)" error={errorFor(submit.error, "note")}>
+            {(control) => (
+              <textarea
+                {...control}
+                rows={2}
+                maxLength={NOTE_MAX}
+                value={note}
+                onChange={(e) => setNote(e.target.value)}
+              />
+            )}
+          </Field>
+        </div>
         <button
           type="submit"
           className="button primary"

@@ -4,14 +4,13 @@ import { useCurrentUser } from "../api/auth";
 import type { Role } from "../api/types";
 import { useSocketEvent } from "../realtime/context";
 import { beep, notify, primeSound } from "./alerts";
+import { messageAlert } from "./alertText";
 
 const PAGE: Record<Role, string> = {
   agent: "/inbox",
   teamleader: "/workspace",
   admin: "/conversations",
 };
-
-const PREVIEW_CHARS = 140;
 
 /**
  * A beep and a desktop notification (if the user allowed them) for each message
@@ -24,10 +23,10 @@ export function useMessageAlerts(): void {
     if (document.visibilityState !== "hidden") return;
     if (message.kind !== "user" || message.sender_id === me.id) return;
     beep();
-    const body = message.body.replace(/\s+/g, " ");
+    const { title, body } = messageAlert(message);
     notify(
-      `${message.sender_name ?? "New message"} · #${conversation_id}`,
-      body.length > PREVIEW_CHARS ? `${body.slice(0, PREVIEW_CHARS)}…` : body,
+      title,
+      body,
       `message-${message.id}`,
       () => void navigate(`${PAGE[me.role]}/${conversation_id}`),
     );

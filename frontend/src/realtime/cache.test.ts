@@ -650,6 +650,37 @@ describe("new_message", () => {
     expect(held(queryClient, id)).toMatchObject({ last_seq: 3, unread: 0 });
   });
 
+  it("is neither the preview nor unread when it is a system line", () => {
+    const { queryClient, fake } = setup();
+    const id = newId();
+    const asked = message({ conversation_id: id, seq: 1, body: "Need help" });
+    queryClient.setQueryData(basketKey, [
+      item({ id, last_seq: 1, unread: 1, last_message: asked }),
+    ]);
+    const line = { conversation_id: id, seq: 2, sender_id: null, kind: "system" } as const;
+    newMessage(fake, { ...line, body: "Assigned to Lena Leader." });
+    newMessage(fake, { ...line, body: "Assigned to Lena Leader." });
+    expect(held(queryClient, id)).toMatchObject({ last_seq: 2, unread: 1, last_message: asked });
+    newMessage(fake, { conversation_id: id, seq: 3, sender_id: AGENT, body: "Hello?" });
+    expect(held(queryClient, id)).toMatchObject({
+      last_seq: 3,
+      unread: 2,
+      last_message: { seq: 3, body: "Hello?" },
+    });
+  });
+
+  it("is the preview when it comes after a newer system line", () => {
+    const { queryClient, fake } = setup();
+    const id = newId();
+    const asked = message({ conversation_id: id, seq: 1 });
+    queryClient.setQueryData(basketKey, [
+      item({ id, last_seq: 1, unread: 0, last_message: asked }),
+    ]);
+    newMessage(fake, { conversation_id: id, seq: 3, sender_id: null, kind: "system" });
+    newMessage(fake, { conversation_id: id, seq: 2, sender_id: AGENT, body: "late" });
+    expect(held(queryClient, id)).toMatchObject({ last_seq: 3, last_message: { body: "late" } });
+  });
+
   it("does not replace a newer preview when it comes late", () => {
     const { queryClient, fake } = setup();
     const id = newId();

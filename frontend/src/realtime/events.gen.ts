@@ -25,6 +25,8 @@ export interface EventPayloads {
  */
 export interface AssignConversation {
   conversation: ConversationOut;
+  request?: string | null;
+  reason?: string | null;
 }
 /**
  * A conversation; the names come from services.presenters, which looks them up in bulk.

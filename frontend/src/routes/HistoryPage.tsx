@@ -259,6 +259,11 @@ function ConversationTable({ filter }: { filter: ListFilter }) {
                 <td>{c.topic_name ?? topicName(c.topic_id)}</td>
                 <td className="preview-cell">
                   <MessagePreview message={c.last_message} me={me.id} />
+                  {c.wrap_up_note && (
+                    <span className="wrap-up-note" title={c.wrap_up_note}>
+                      Wrap-up note: {c.wrap_up_note.replace(/\s+/g, " ")}
+                    </span>
+                  )}
                 </td>
                 <td>
                   <DateTime value={c.created_at} />

@@ -5,6 +5,7 @@ import { useBasket } from "../api/conversations";
 import { useSocketEvent } from "../realtime/context";
 import { useLeaderStatus } from "../realtime/status";
 import { beep, notify } from "../components/alerts";
+import { assignmentAlert } from "../components/alertText";
 import { Basket } from "../components/Basket";
 import { ConversationView } from "../components/ConversationView";
 import { LoadError } from "../components/LoadError";
@@ -31,7 +32,7 @@ export function WorkspacePage() {
   const conversations = basket.data ?? [];
   const fresh = conversations.filter((c) => isNew(c) || (c.unread ?? 0) > 0).length;
   usePageTitle(fresh > 0 ? `(${fresh}) Workspace` : "Workspace");
-  useAssignmentAlerts(topicName);
+  useAssignmentAlerts();
 
   const held = conversations.find((c) => c.id === selectedId);
   useEffect(() => {
@@ -110,14 +111,16 @@ function Notice({ text }: { text: string | null }) {
 }
 
 /** A beep and a desktop notification for each new assignment while the page is hidden. */
-function useAssignmentAlerts(topicName: (id: number | null) => string): void {
+function useAssignmentAlerts(): void {
   const navigate = useNavigate();
-  useSocketEvent("assign_conversation", ({ conversation }) => {
+  useSocketEvent("assign_conversation", (assigned) => {
     if (document.visibilityState !== "hidden") return;
     beep();
+    const { conversation } = assigned;
+    const { title, body } = assignmentAlert(assigned);
     notify(
-      "New conversation",
-      `Conversation #${conversation.id} · ${topicName(conversation.topic_id)}`,
+      title,
+      body,
       `conversation-${conversation.id}`,
       () => void navigate(`/workspace/${conversation.id}`),
     );

@@ -123,6 +123,7 @@ async def submit_as(
         conversation_id,
         status=Status(body.status),
         topic_id=body.topic_id,
+        note=body.note,
     )
     return ConversationEnvelope(conversation=conversation)
 

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from teamtalk import failures
@@ -23,7 +23,7 @@ from teamtalk.events import (
     RemoveFromBasket,
     UpdateConversation,
 )
-from teamtalk.models import Conversation, Message, OutboxEntry, Status, utcnow
+from teamtalk.models import Conversation, Message, MessageKind, OutboxEntry, Status, utcnow
 from teamtalk.realtime import Emission, Realtime, conversation_room, user_room
 from teamtalk.schemas import ConversationOut, MessageOut, Names
 from teamtalk.services.access import Followed
@@ -47,6 +47,7 @@ class Change:
     removed_from: int | None = None  # the leader whose basket lost it
     assigned_to: int | None = None  # the leader whose basket gained it
     also_tell: set[int] = field(default_factory=set)  # e.g. the previous leader
+    reason: str | None = None  # why it was handed to `assigned_to`, told to them
 
     def add(self, message: Message | None) -> None:
         if message is not None:
@@ -93,7 +94,9 @@ async def stage(
         outs = {c.id: ConversationOut.of(c, names) for c in changed}
     if realtime is None:
         return Staged(list(outs.values()), [])
-    events = [*events_of(changes, outs, names, noted), *also]
+    assigned = [ch.conversation.id for ch in changes if ch.assigned_to is not None]
+    asked = await requests_of(db, assigned)
+    events = [*events_of(changes, outs, names, noted, requests=asked), *also]
     return Staged(list(outs.values()), events, await write_outbox(db, events))
 
 
@@ -102,11 +105,14 @@ def events_of(
     outs: dict[int, ConversationOut] | None = None,
     names: Names | None = None,
     noted: Sequence[MonitorFact] = (),
+    *,
+    requests: dict[int, str] | None = None,
 ) -> list[Emission]:
     """The events that tell everyone concerned; `outs` are the changed conversations as
-    clients see them, `names` those of the stored messages' senders. Admins hear one
-    `monitor_changed` for the conversations whose state changed and what is `noted`."""
-    outs, names = outs or {}, names or Names()
+    clients see them, `names` those of the stored messages' senders, `requests` the first
+    words of the assigned ones' requests. Admins hear one `monitor_changed` for the
+    conversations whose state changed and what is `noted`."""
+    outs, names, requests = outs or {}, names or Names(), requests or {}
     events: list[Emission] = []
     facts = [fact_of(ch) for ch in changes if ch.conversation.id in outs]
     facts += noted
@@ -116,7 +122,10 @@ def events_of(
         if ch.removed_from is not None:
             events.append(RemoveFromBasket(conversation_id=c.id).for_user(ch.removed_from))
         if ch.assigned_to is not None and out is not None:
-            events.append(AssignConversation(conversation=out).for_user(ch.assigned_to))
+            assign = AssignConversation(
+                conversation=out, request=requests.get(c.id), reason=ch.reason
+            )
+            events.append(assign.for_user(ch.assigned_to))
         rooms = rooms_for(c, ch.removed_from, *ch.also_tell)
         if out is not None:
             events.append(UpdateConversation(conversation=out).for_rooms(rooms))
@@ -126,6 +135,24 @@ def events_of(
     if facts:
         events.append(MonitorChanged(changes=facts).for_admins())
     return events
+
+
+REQUEST_CHARS = 200
+
+
+async def requests_of(db: AsyncSession, conversation_ids: Sequence[int]) -> dict[int, str]:
+    """The first words of each conversation's request (its message 1, the agent's), for
+    the notification of the leader who is given it."""
+    if not conversation_ids:
+        return {}
+    rows = await db.execute(
+        select(Message.conversation_id, func.substr(Message.body, 1, REQUEST_CHARS)).where(
+            Message.conversation_id.in_(conversation_ids),
+            Message.seq == 1,
+            Message.kind == MessageKind.USER,
+        )
+    )
+    return {cid: body for cid, body in rows}
 
 
 def fact_of(change: Change) -> MonitorFact:

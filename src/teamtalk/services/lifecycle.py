@@ -35,7 +35,7 @@ from teamtalk.services.announce import Change, after_commit, announce
 from teamtalk.services.assignment import free_slots
 from teamtalk.services.audit import record
 from teamtalk.services.conversations import check_topic
-from teamtalk.services.message_store import CLOSED_MESSAGE
+from teamtalk.services.message_store import CLOSED_MESSAGE, clean_note
 from teamtalk.services.presenters import conversation_out
 
 
@@ -97,8 +97,11 @@ async def submit_as(
     *,
     status: Status,
     topic_id: int,
+    note: str | None = None,
 ) -> ConversationOut:
-    """The assignee marks the conversation solved or pending; the slot frees at once."""
+    """The assignee marks the conversation solved or pending, with an optional wrap-up note
+    (on the event and in the system line); the slot frees at once."""
+    note = clean_note(note)
     conversation = await _locked(db, actor, conversation_id)
     if not _holds(actor, conversation):
         asked = conversation.status == status and conversation.topic_id == topic_id
@@ -112,6 +115,7 @@ async def submit_as(
     if status == Status.SOLVED:
         conversation.resolved_at = now
     label = "solved" if status == Status.SOLVED else "pending"
+    text = f"{actor.display_name} marked this conversation as {label}."
     change = Change(conversation, removed_from=actor.id)
     change.add(
         await record(
@@ -121,7 +125,8 @@ async def submit_as(
             now,
             actor_id=actor.id,
             from_leader_id=actor.id,
-            text=f"{actor.display_name} marked this conversation as {label}.",
+            reason=note,
+            text=noted(text, "Wrap-up note", note),
         )
     )
     # Tell the leader before the slot frees, so "removed" arrives before the next assignment.
@@ -141,7 +146,9 @@ async def transfer(
     reason: str | None = None,
 ) -> ConversationOut:
     """To another online leader with a free slot, or back to the head of the queue (then
-    anyone but this leader is asked first)."""
+    anyone but this leader is asked first). The reason is in the system line, for both
+    sides: the agent learns why, the taker what is needed."""
+    reason = clean_note(reason)
     conversation = await _locked(db, actor, conversation_id)
     if not _holds(actor, conversation):
         again = await done_before(db, conversation, actor, "transferred", to_leader_id=to_leader_id)
@@ -149,7 +156,9 @@ async def transfer(
             return again
         raise _not_assignee()
     if to_leader_id is None:
-        text = f"{actor.display_name} put this conversation back in the queue."
+        text = noted(
+            f"{actor.display_name} put this conversation back in the queue.", "Reason", reason
+        )
         return await back_to_queue(
             db, res, realtime, conversation, actor_id=actor.id, reason=reason, text=text
         )
@@ -164,9 +173,18 @@ async def transfer(
         taker,
         actor_id=actor.id,
         reason=reason,
-        text=f"{actor.display_name} transferred this conversation to {taker.display_name}.",
+        text=noted(
+            f"{actor.display_name} transferred this conversation to {taker.display_name}.",
+            "Reason",
+            reason,
+        ),
         full_code="leader_unavailable",
     )
+
+
+def noted(text: str, label: str, note: str | None) -> str:
+    """A system line with the note its person added, if any."""
+    return text if note is None else f"{text} {label}: {note}"
 
 
 async def locked_taker(db: AsyncSession, leader_id: int) -> User:
@@ -212,7 +230,7 @@ async def hand_over(
                     conversation_id=conversation.id, user_id=taker.id, first_assigned_at=now
                 )
             )
-        change = Change(conversation, removed_from=giver_id, assigned_to=taker.id)
+        change = Change(conversation, removed_from=giver_id, assigned_to=taker.id, reason=reason)
         change.add(
             await record(
                 db,

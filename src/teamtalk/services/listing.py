@@ -16,14 +16,16 @@ from typing import Literal
 
 from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from teamtalk.errors import Invalid, NotFound
 from teamtalk.models import (
     Conversation,
+    ConversationEvent,
     ConversationParticipant,
     ConversationRead,
     Message,
+    MessageKind,
     Role,
     Status,
     User,
@@ -188,15 +190,28 @@ async def list_conversations(
 async def conversation_items(
     db: AsyncSession, user: User, conversations: Sequence[Conversation]
 ) -> list[ConversationItem]:
-    """Conversations as lists show them to `user`: with the last message and unread count."""
+    """Conversations as lists show them to `user`: with the last message people wrote (a
+    system line says what happened, not what was asked), the unread count of those, and
+    the wrap-up note."""
     if not conversations:
         return []
     ids = [c.id for c in conversations]
+    said = Message.kind == MessageKind.USER
+    # Per conversation, the newest first along the (conversation, seq) index, stopping at
+    # the first one people wrote: a few rows read however long the conversation.
+    newest = aliased(Message)
+    latest_seq = (
+        select(newest.seq)
+        .where(newest.conversation_id == Conversation.id, newest.kind == MessageKind.USER)
+        .order_by(newest.seq.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
     latest = await db.scalars(
         select(Message)
         .join(
             Conversation,
-            and_(Message.conversation_id == Conversation.id, Message.seq == Conversation.last_seq),
+            and_(Message.conversation_id == Conversation.id, Message.seq == latest_seq),
         )
         .where(Conversation.id.in_(ids))
     )
@@ -214,10 +229,12 @@ async def conversation_items(
             Message.conversation_id.in_(ids),
             Message.seq > func.coalesce(ConversationRead.last_read_seq, 0),
             Message.sender_id.is_distinct_from(user.id),
+            said,
         )
         .group_by(Message.conversation_id)
     )
     unread: dict[int, int] = {cid: count for cid, count in unread_rows}
+    notes = await wrap_up_notes(db, ids)
     names = await names_for(
         db,
         [
@@ -233,8 +250,26 @@ async def conversation_items(
         message = last.get(conversation.id)
         item.last_message = None if message is None else MessageOut.of(message, names)
         item.unread = unread.get(conversation.id, 0)
+        item.wrap_up_note = notes.get(conversation.id)
         items.append(item)
     return items
+
+
+SUBMITTED = (Status.SOLVED.value, Status.PENDING.value)  # the event types of a submit as
+
+
+async def wrap_up_notes(db: AsyncSession, ids: Sequence[int]) -> dict[int, str]:
+    """The note of each conversation's latest submit as, where it has one."""
+    events = ConversationEvent
+    rows = await db.execute(
+        select(events.conversation_id, events.reason)
+        .where(events.conversation_id.in_(ids), events.type.in_(SUBMITTED))
+        .order_by(events.id)
+    )
+    notes: dict[int, str | None] = {}
+    for cid, note in rows:
+        notes[cid] = note  # the latest wins, a later one without a note included
+    return {cid: note for cid, note in notes.items() if note is not None}
 
 
 async def message_page(

@@ -41,9 +41,22 @@ MAX_BODY = 5000
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
+def plain(text: str) -> str:
+    """Text as people's text is stored: one kind of line break, no control characters."""
+    return CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n")).strip()
+
+
+def clean_note(note: str | None) -> str | None:
+    """A note added to a transition (a transfer's reason, a wrap-up note), cleaned as
+    messages are; nothing left is no note. Its length is the schema's to check."""
+    if note is None:
+        return None
+    return plain(note) or None
+
+
 def clean_body(body: str) -> str:
     """What people write, as stored: every message, the first one of a request included."""
-    text = CONTROL.sub("", body.replace("\r\n", "\n").replace("\r", "\n")).strip()
+    text = plain(body)
     if not text:
         raise Invalid("A message cannot be empty.", code="empty_message")
     if len(text) > MAX_BODY:
