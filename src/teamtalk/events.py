@@ -6,6 +6,7 @@ Payloads carry ids and small facts; clients refetch anything larger.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel
@@ -66,6 +67,17 @@ class AckStatus(Event):
 
     name: ClassVar[str] = "ack_status"
     status: Literal["online", "away", "offline"]
+    # Offline by the system's doing (not the leader's choice): why, since when, and the
+    # grace period that ran out; None otherwise.
+    offline_reason: (
+        Literal["grace_ended", "server_lost", "deactivated", "role_changed", "admin"] | None
+    ) = None
+    offline_since: datetime | None = None
+    grace_seconds: float | None = None
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
+        # The reason fields only when there is a reason: otherwise just {"status": ...}.
+        return super().model_dump(exclude_none=True, **kwargs)
 
 
 class NewMessage(Event):

@@ -130,6 +130,7 @@ class Realtime:
         self.keys = keys
         self.host_id = uuid.uuid4().hex[:12]
         self.local: dict[str, tuple[int, int]] = {}  # this process's sockets: sid -> user, session
+        self.stopping = False  # set as the server shuts down, before its sockets close
         if isinstance(manager, RedisManager):
             manager.resubscribed = self.heartbeat
 

@@ -67,6 +67,10 @@ export interface SyncBasket {
  */
 export interface AckStatus {
   status: "online" | "away" | "offline";
+  offline_reason?:
+    ("grace_ended" | "server_lost" | "deactivated" | "role_changed" | "admin") | null;
+  offline_since?: string | null;
+  grace_seconds?: number | null;
 }
 export interface NewMessage {
   conversation_id: number;
