@@ -12,7 +12,14 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from teamtalk.realtime import ADMINS_ROOM, RESYNC_EVENT, Emission, Realtime, user_room
+from teamtalk.realtime import (
+    ADMINS_ROOM,
+    LEADERS_ROOM,
+    RESYNC_EVENT,
+    Emission,
+    Realtime,
+    user_room,
+)
 from teamtalk.schemas import ConversationOut, MessageOut
 
 
@@ -133,13 +140,15 @@ class MonitorFact(BaseModel):
 
 
 class MonitorChanged(Event):
-    """Routing state changed (after the commit): admins' dashboards refetch the overview."""
+    """Routing state changed (after the commit): admins' dashboards refetch the overview, and
+    admins' and team leaders' history pages their rows."""
 
     name: ClassVar[str] = "monitor_changed"
     changes: list[MonitorFact]
 
     def for_admins(self) -> Emission:
-        return self.name, self.model_dump(mode="json"), ADMINS_ROOM
+        """Admins (the dashboard) and team leaders (their history refetches its rows)."""
+        return self.name, self.model_dump(mode="json"), [ADMINS_ROOM, LEADERS_ROOM]
 
 
 ALL_EVENTS: tuple[type[Event], ...] = (

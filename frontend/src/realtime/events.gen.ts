@@ -111,7 +111,8 @@ export interface Resync {
   reason: "missed_events" | "routing_rebuilt";
 }
 /**
- * Routing state changed (after the commit): admins' dashboards refetch the overview.
+ * Routing state changed (after the commit): admins' dashboards refetch the overview, and
+ * admins' and team leaders' history pages their rows.
  */
 export interface MonitorChanged {
   changes: MonitorFact[];
