@@ -40,7 +40,7 @@ export function OfflineNotice() {
       <div className="offline-notice-actions">
         <button
           type="button"
-          className="button"
+          className="button primary"
           disabled={!connected || goOnline.isPending}
           onClick={() => goOnline.mutate("online")}
         >
