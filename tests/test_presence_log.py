@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import datetime
 
 import pytest
 from sqlalchemy import select
@@ -89,3 +90,34 @@ async def test_a_refused_change_logs_nothing(live: LiveServer) -> None:
     async with connected(live, await sign_in(harness, agent)) as socket:
         assert (await go(socket, "online"))["error"]["code"] == "not_a_teamleader"
     assert await log_of(harness, agent.id) == []
+
+
+async def test_a_reconnecting_leader_hears_why_only_when_the_system_set_them_offline(
+    harness: Harness,
+) -> None:
+    res = harness.resources
+    chose, left = [await harness.user(Role.TEAMLEADER) for _ in range(2)]
+    tokens = [await sign_in(harness, lead) for lead in (chose, left)]
+    async with serving(harness) as live:
+        async with connected(live, tokens[0]) as socket:
+            await go(socket, "online")
+            await go(socket, "offline")
+        async with connected(live, tokens[1]) as socket:
+            await go(socket, "online")
+        await asyncio.sleep(0.3)
+        assert await presence.expire_grace(res, None) == [left.id]
+        async with connected(live, tokens[0]) as socket:
+            assert await socket.expect("ack_status") == {"status": "offline"}
+        async with connected(live, tokens[1]) as socket:
+            told = await socket.expect("ack_status")
+    assert told["status"] == "offline"
+    assert told["offline_reason"] == "grace_ended"
+    assert told["grace_seconds"] == 0.2
+    async with res.sessions() as db:
+        logged = await db.scalar(
+            select(PresenceChange.created_at).where(
+                PresenceChange.user_id == left.id, PresenceChange.status == "offline"
+            )
+        )
+    assert logged is not None
+    assert datetime.fromisoformat(told["offline_since"]) == logged

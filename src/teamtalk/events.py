@@ -6,12 +6,20 @@ Payloads carry ids and small facts; clients refetch anything larger.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from teamtalk.realtime import ADMINS_ROOM, RESYNC_EVENT, Emission, Realtime, user_room
+from teamtalk.realtime import (
+    ADMINS_ROOM,
+    LEADERS_ROOM,
+    RESYNC_EVENT,
+    Emission,
+    Realtime,
+    user_room,
+)
 from teamtalk.schemas import ConversationOut, MessageOut, QueueStanding
 
 
@@ -68,6 +76,17 @@ class AckStatus(Event):
 
     name: ClassVar[str] = "ack_status"
     status: Literal["online", "away", "offline"]
+    # Offline by the system's doing (not the leader's choice): why, since when, and the
+    # grace period that ran out; None otherwise.
+    offline_reason: (
+        Literal["grace_ended", "server_lost", "deactivated", "role_changed", "admin"] | None
+    ) = None
+    offline_since: datetime | None = None
+    grace_seconds: float | None = None
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
+        # The reason fields only when there is a reason: otherwise just {"status": ...}.
+        return super().model_dump(exclude_none=True, **kwargs)
 
 
 class NewMessage(Event):
@@ -123,13 +142,15 @@ class MonitorFact(BaseModel):
 
 
 class MonitorChanged(Event):
-    """Routing state changed (after the commit): admins' dashboards refetch the overview."""
+    """Routing state changed (after the commit): admins' dashboards refetch the overview, and
+    admins' and team leaders' history pages their rows."""
 
     name: ClassVar[str] = "monitor_changed"
     changes: list[MonitorFact]
 
     def for_admins(self) -> Emission:
-        return self.name, self.model_dump(mode="json"), ADMINS_ROOM
+        """Admins (the dashboard) and team leaders (their history refetches its rows)."""
+        return self.name, self.model_dump(mode="json"), [ADMINS_ROOM, LEADERS_ROOM]
 
 
 class QueueMoved(Event):

@@ -35,6 +35,8 @@ LISTEN_RETRY_FIRST, LISTEN_RETRY_MAX = 0.1, 2.0
 RESYNC_EVENT = "resync"
 # Every admin's sockets: the supervisors' dashboard hears routing changes here.
 ADMINS_ROOM = "admins"
+# Every team leader's sockets: their history hears the same routing changes.
+LEADERS_ROOM = "teamleaders"
 
 # (event, payload, room or rooms): a socket in several of the rooms gets it once.
 Emission = tuple[str, dict[str, Any], str | list[str]]
@@ -50,10 +52,10 @@ def conversation_room(conversation_id: int) -> str:
 
 
 def room_kind(room: object) -> str | None:
-    """user, conversation or admins; None for the rooms python-socketio keeps itself (one
-    per socket, and the namespace's)."""
-    if room == ADMINS_ROOM:
-        return "admins"
+    """user, conversation, admins or teamleaders; None for the rooms python-socketio keeps
+    itself (one per socket, and the namespace's)."""
+    if room in (ADMINS_ROOM, LEADERS_ROOM):
+        return str(room)
     if isinstance(room, str):
         kind, sep, rest = room.partition(":")
         if sep and rest.isdigit() and kind in ("user", "conversation"):
@@ -130,6 +132,7 @@ class Realtime:
         self.keys = keys
         self.host_id = uuid.uuid4().hex[:12]
         self.local: dict[str, tuple[int, int]] = {}  # this process's sockets: sid -> user, session
+        self.stopping = False  # set as the server shuts down, before its sockets close
         if isinstance(manager, RedisManager):
             manager.resubscribed = self.heartbeat
 

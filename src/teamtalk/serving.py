@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import sys
 from collections.abc import Awaitable, Iterator
 from typing import Any
@@ -148,7 +149,7 @@ def server_config(app: Any, settings: Settings, **overrides: Any) -> ServeConfig
 
 def run(config: ServeConfig) -> None:
     """What uvicorn.run does, for a config of ours (uvicorn.run builds its own)."""
-    server = uvicorn.Server(config)
+    server = AppServer(config)
     # uvicorn raises a caught Ctrl-C again once it has shut down; that is a clean stop.
     with contextlib.suppress(KeyboardInterrupt):
         if config.should_reload:
@@ -157,6 +158,17 @@ def run(config: ServeConfig) -> None:
             server.run()
     if not server.started and not config.should_reload:
         sys.exit(STARTUP_FAILURE)
+
+
+class AppServer(uvicorn.Server):
+    """uvicorn telling the app it stops before it closes the connections: the leaders whose
+    sockets close then lost their server (presence cause server_lost); they did not leave."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        api = getattr(self.config.app, "api", None)
+        if api is not None:
+            api.state.realtime.stopping = True
+        await super().shutdown(sockets)
 
 
 class QuietServer(uvicorn.Server):

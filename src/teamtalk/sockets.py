@@ -31,6 +31,7 @@ from teamtalk.middleware import origin_allowed, own_origin
 from teamtalk.models import Presence, Role
 from teamtalk.realtime import (
     ADMINS_ROOM,
+    LEADERS_ROOM,
     Realtime,
     RedisManager,
     conversation_room,
@@ -137,6 +138,8 @@ def register(sio: Server, resources: Resources, realtime: Realtime, live: LiveSe
         await sio.enter_room(sid, user_room(user.id))
         if user.role == Role.ADMIN:  # the dashboard hears routing changes (monitor_changed)
             await sio.enter_room(sid, ADMINS_ROOM)
+        if user.role == Role.TEAMLEADER:  # so does their history
+            await sio.enter_room(sid, LEADERS_ROOM)
         await presence.connected(resources, realtime, user, sid)
 
     def refuse(error: TeamTalkError) -> NoReturn:

@@ -246,7 +246,7 @@ const LIST_REFRESH_WAIT_MS = 100;
 const LIST_REFRESH_GAP_MS = 1_000;
 const listRefreshes = new WeakMap<QueryClient, { timer: number | null; last: number }>();
 
-function refreshLists(queryClient: QueryClient): void {
+export function refreshLists(queryClient: QueryClient): void {
   const state = listRefreshes.get(queryClient) ?? { timer: null, last: -Infinity };
   listRefreshes.set(queryClient, state);
   if (state.timer !== null) return;

@@ -6,6 +6,7 @@ import { ROLE_LABELS, type Role, type User } from "../api/types";
 import { ConfirmDialog } from "./ConfirmDialog";
 import { clearDrafts } from "./drafts";
 import { goesBack } from "./held";
+import { OfflineNotice } from "./OfflineNotice";
 import { ReconnectingBanner } from "./ReconnectingBanner";
 import { useLeavePrompt } from "./useLeavePrompt";
 import { useMessageAlerts } from "./useMessageAlerts";
@@ -89,6 +90,7 @@ export function AppShell({ user, children }: Props) {
         </div>
       </header>
       <ReconnectingBanner />
+      {user.role === "teamleader" && <OfflineNotice />}
       <main id="main" className="app-main" tabIndex={-1}>
         {children}
       </main>

@@ -20,7 +20,7 @@ import {
   page,
 } from "../test/server";
 import { bindQueryCache, resync } from "./cache";
-import { statusKey } from "./status";
+import { offlineKey, statusKey } from "./status";
 
 const ME = 1;
 const OTHER_LEADER = 2;
@@ -151,6 +151,27 @@ describe("ack_status", () => {
     expect(queryClient.getQueryData(statusKey)).toBe("away");
     fake.receive("ack_status", { status: "online" });
     expect(queryClient.getQueryData(statusKey)).toBe("online");
+  });
+
+  it("keeps why the system set the leader offline, until a status without a reason", () => {
+    const { queryClient, fake } = setup();
+    const since = "2026-12-03T14:02:00Z";
+    fake.receive("ack_status", {
+      status: "offline",
+      offline_reason: "server_lost",
+      offline_since: since,
+      grace_seconds: 60,
+    });
+    expect(queryClient.getQueryData(statusKey)).toBe("offline");
+    expect(queryClient.getQueryData(offlineKey)).toEqual({
+      reason: "server_lost",
+      since,
+      graceSeconds: 60,
+    });
+    fake.receive("ack_status", { status: "online" });
+    expect(queryClient.getQueryData(offlineKey)).toBeNull();
+    fake.receive("ack_status", { status: "offline" }); // chosen: no reason given
+    expect(queryClient.getQueryData(offlineKey)).toBeNull();
   });
 });
 

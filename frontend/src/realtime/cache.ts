@@ -14,7 +14,7 @@ import type { Conversation, ConversationDetail, ConversationItem } from "../api/
 import { addMessages, catchUp, knownSeqs, messagesKey } from "../api/messages";
 import { settle } from "./outbox";
 import { call, subscribe, type TeamTalkSocket } from "./socket";
-import { statusKey } from "./status";
+import { applyStatus } from "./status";
 
 /**
  * Keeps the query cache in step with the server's events. Bound before the
@@ -27,7 +27,7 @@ export function bindQueryCache(
   me: number,
 ): () => void {
   const unbind = [
-    subscribe(socket, "ack_status", ({ status }) => queryClient.setQueryData(statusKey, status)),
+    subscribe(socket, "ack_status", (ack) => applyStatus(queryClient, ack)),
     subscribe(socket, "sync_basket", ({ conversations }) => setBasket(queryClient, conversations)),
     subscribe(socket, "assign_conversation", ({ conversation }) => {
       if (!heardBefore(queryClient, conversation)) addToBasket(queryClient, conversation);

@@ -70,6 +70,10 @@ export interface SyncBasket {
  */
 export interface AckStatus {
   status: "online" | "away" | "offline";
+  offline_reason?:
+    ("grace_ended" | "server_lost" | "deactivated" | "role_changed" | "admin") | null;
+  offline_since?: string | null;
+  grace_seconds?: number | null;
 }
 export interface NewMessage {
   conversation_id: number;
@@ -110,7 +114,8 @@ export interface Resync {
   reason: "missed_events" | "routing_rebuilt";
 }
 /**
- * Routing state changed (after the commit): admins' dashboards refetch the overview.
+ * Routing state changed (after the commit): admins' dashboards refetch the overview, and
+ * admins' and team leaders' history pages their rows.
  */
 export interface MonitorChanged {
   changes: MonitorFact[];

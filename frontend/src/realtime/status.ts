@@ -1,6 +1,12 @@
-import { skipToken, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import {
+  skipToken,
+  useMutation,
+  useQuery,
+  useQueryClient,
+  type QueryClient,
+} from "@tanstack/react-query";
 import { useRealtime } from "./context";
-import { AckRefused, isAckError, type LeaderStatus } from "./events";
+import { AckRefused, isAckError, type LeaderStatus, type Payload } from "./events";
 
 /**
  * The signed-in leader's status. It belongs to the user, not the tab: the server
@@ -37,6 +43,50 @@ export function useSetStatus() {
       if (isAckError(answer)) throw new AckRefused(answer.error.code, answer.error.message);
       return answer.status;
     },
-    onSuccess: (status) => queryClient.setQueryData(statusKey, status),
+    onSuccess: (status) => {
+      queryClient.setQueryData(statusKey, status);
+      queryClient.setQueryData(offlineKey, null);
+    },
   });
+}
+
+export type OfflineReason = NonNullable<Payload<"ack_status">["offline_reason"]>;
+
+/** Why the system (not the leader) set them offline, as the server said. */
+export interface OfflineWhy {
+  reason: OfflineReason;
+  since: string;
+  graceSeconds: number | null;
+}
+
+// Not under statusKey: invalidating the status must not touch this.
+export const offlineKey = ["offline-why"] as const;
+
+/** An `ack_status` into the cache: the status, and why the system set it offline, if it did. */
+export function applyStatus(queryClient: QueryClient, ack: Payload<"ack_status">): void {
+  queryClient.setQueryData(statusKey, ack.status);
+  const why: OfflineWhy | null =
+    ack.status === "offline" && ack.offline_reason && ack.offline_since
+      ? {
+          reason: ack.offline_reason,
+          since: ack.offline_since,
+          graceSeconds: ack.grace_seconds ?? null,
+        }
+      : null;
+  queryClient.setQueryData(offlineKey, why);
+}
+
+export function useOfflineWhy(): OfflineWhy | null {
+  return (
+    useQuery<OfflineWhy | null>({
+      queryKey: offlineKey,
+      queryFn: skipToken,
+      staleTime: Infinity,
+      gcTime: Infinity,
+    }).data ?? null
+  );
+}
+
+export function dismissOfflineWhy(queryClient: QueryClient): void {
+  queryClient.setQueryData(offlineKey, null);
 }

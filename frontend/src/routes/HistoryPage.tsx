@@ -19,6 +19,7 @@ import { usePageTitle } from "../components/usePageTitle";
 import { useTopicName } from "../components/useTopicName";
 import { HistorySelection } from "../components/HistorySelection";
 import { either, readFilter, REPLACES, SELECTION_PARAMS } from "./historyFilter";
+import { useLiveHistory } from "./useLiveHistory";
 
 /** The topic select's value for "no topic" (`no_topic=true` in the URL). */
 const NO_TOPIC = "none";
@@ -32,6 +33,7 @@ const SORTS: Record<ListSort, string> = {
 /** Every conversation the team had, filtered and searched (leaders and admins). */
 export function HistoryPage() {
   usePageTitle("History");
+  useLiveHistory();
   const [params, setParams] = useSearchParams();
   const filter = readFilter(params);
   const query = params.get("q") ?? "";

@@ -6,6 +6,7 @@ rebuilt) and mirrored into Redis routing state; every tab hears `ack_status`.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -62,17 +63,20 @@ async def set_status(
     actor_id: int | None = None,
     reason: str = "leader went offline",
     text: str | None = None,
+    at: datetime | None = None,
 ) -> Presence:
     """Commits `db`, with a row in the presence log when the status changes. The leader's
     row is locked first, so this and an assignment of theirs happen one after the other,
     never interleaved. `text`: the system message of each conversation going offline
-    returns to the queue (by default, that the leader went offline)."""
+    returns to the queue (by default, that the leader went offline). `at`: when the change
+    took effect, if earlier than now (a grace period that ended while no server ran)."""
     leader = await db.scalar(select(User).where(User.id == user_id).with_for_update())
     if leader is None or leader.role != Role.TEAMLEADER:
         raise Forbidden("Only team leaders have a status.", code="not_a_teamleader")
     if not leader.is_active and status != Presence.OFFLINE:
         raise Forbidden("This account is deactivated.", code="deactivated")
     noted = []
+    at = at or utcnow()
     if leader.presence != status:
         noted.append(MonitorFact(what="leader_status", leader_id=leader.id))
         db.add(
@@ -82,8 +86,12 @@ async def set_status(
                 previous=leader.presence,
                 cause=cause.value,
                 actor_id=actor_id,
+                created_at=at,
             )
         )
+        ack = status_ack(res, status, cause, at)
+    else:
+        ack = await current_ack(db, res, leader.id, status)
     changes: list[Change] = []
     if status == Presence.OFFLINE:
         changes = await _go_offline(db, leader, reason, text)
@@ -92,8 +100,7 @@ async def set_status(
         basket = [c.id for c in await basket_of(db, leader.id)]
     # Every tab of theirs hears it, after what their basket lost. Commits, with the events
     # in the outbox; routing follows.
-    ack = AckStatus(status=status.value).for_user(user_id)
-    await announce(db, realtime, changes, also=[ack], noted=noted)
+    await announce(db, realtime, changes, also=[ack.for_user(user_id)], noted=noted)
     if status == Presence.OFFLINE:
         returned = [ch.conversation.id for ch in changes]
         await after_commit(res.router.leader_offline(leader.id, returned), "leader_offline")
@@ -121,6 +128,35 @@ async def _go_offline(
     ]
 
 
+def status_ack(res: Resources, status: str, cause: str, since: datetime) -> AckStatus:
+    """The status as the leader's tabs hear it: when the system set them offline, why."""
+    if status != Presence.OFFLINE or cause == PresenceCause.CHOSEN:
+        return AckStatus.model_validate({"status": status})
+    return AckStatus.model_validate(
+        {
+            "status": status,
+            "offline_reason": cause,
+            "offline_since": since,
+            "grace_seconds": res.settings.presence_grace_seconds,
+        }
+    )
+
+
+async def current_ack(db: AsyncSession, res: Resources, user_id: int, status: str) -> AckStatus:
+    """The status with the cause of the presence log's latest change, if it led here."""
+    if status != Presence.OFFLINE:
+        return status_ack(res, status, PresenceCause.CHOSEN, utcnow())
+    latest = await db.scalar(
+        select(PresenceChange)
+        .where(PresenceChange.user_id == user_id)
+        .order_by(PresenceChange.id.desc())
+        .limit(1)
+    )
+    if latest is None or latest.status != Presence.OFFLINE:
+        return status_ack(res, status, PresenceCause.CHOSEN, utcnow())
+    return status_ack(res, status, latest.cause, latest.created_at)
+
+
 async def capacity_changed(res: Resources, leader: User) -> None:
     """Lowering capacity takes nothing away; it only stops new work until there is room."""
     if leader.role == Role.TEAMLEADER and leader.presence != Presence.OFFLINE:
@@ -129,24 +165,49 @@ async def capacity_changed(res: Resources, leader: User) -> None:
 
 async def connected(res: Resources, realtime: Realtime, user: User, sid: str) -> None:
     """A socket of this user connected: the grace period (if any) ends; leaders get their
-    basket and status."""
+    basket and status (with why, when the system set them offline)."""
     if user.role == Role.AGENT:
         await res.redis.sadd(res.keys.online_agents, str(user.id))
         return
     if user.role != Role.TEAMLEADER:
         return
-    async with res.redis.pipeline(transaction=True) as pipe:
-        pipe.zrem(res.keys.disconnected, str(user.id))
-        pipe.srem(res.keys.server_lost, str(user.id))
-        await pipe.execute()
+    await _end_grace(res, realtime, user)
     async with res.sessions() as db:
+        status = await db.scalar(select(User.presence).where(User.id == user.id))
+        ack = await current_ack(db, res, user.id, status or Presence.OFFLINE)
         basket = await basket_of(db, user.id)
         conversations = await conversations_out(db, basket)
     await realtime.emit(
         SyncBasket.name, SyncBasket(conversations=conversations).model_dump(mode="json"), sid
     )
-    status = AckStatus(status=user.presence)
-    await realtime.emit(AckStatus.name, status.model_dump(mode="json"), sid)
+    await realtime.emit(AckStatus.name, ack.model_dump(mode="json"), sid)
+
+
+async def _end_grace(res: Resources, realtime: Realtime, user: User) -> None:
+    """Back inside the grace period: status and basket stay. Back after it ended unseen
+    (every server was down, so no worker ended it): offline now, from when it ended, as the
+    worker would have done."""
+    async with res.redis.pipeline(transaction=True) as pipe:
+        pipe.zscore(res.keys.disconnected, str(user.id))
+        pipe.zrem(res.keys.disconnected, str(user.id))
+        pipe.srem(res.keys.server_lost, str(user.id))
+        started, _, lost = await pipe.execute()
+    if started is None or user.presence == Presence.OFFLINE:
+        return
+    ended = float(started) + res.settings.presence_grace_seconds * 1000
+    if ended > now_ms():
+        return
+    async with res.sessions() as db:
+        await set_status(
+            db,
+            res,
+            realtime,
+            user.id,
+            Presence.OFFLINE,
+            cause=PresenceCause.SERVER_LOST if lost else PresenceCause.GRACE_ENDED,
+            reason="leader disconnected",
+            at=datetime.fromtimestamp(ended / 1000, UTC),
+        )
 
 
 async def disconnected(res: Resources, realtime: Realtime, user_id: int, role: str) -> None:
@@ -156,7 +217,11 @@ async def disconnected(res: Resources, realtime: Realtime, user_id: int, role: s
     if role == Role.AGENT:
         await res.redis.srem(res.keys.online_agents, str(user_id))
     elif role == Role.TEAMLEADER:
-        await res.redis.zadd(res.keys.disconnected, {str(user_id): now_ms()}, nx=True)
+        async with res.redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(res.keys.disconnected, {str(user_id): now_ms()}, nx=True)
+            if realtime.stopping:  # the server went away under them; they did not leave
+                pipe.sadd(res.keys.server_lost, str(user_id))
+            await pipe.execute()
         await res.router.wake()  # a worker's wait must now end when this grace does
 
 
