@@ -151,12 +151,11 @@ function useCannedPicker(body: string, topicId: number | null, enabled: boolean)
   const [caret, setCaret] = useState(body.length);
   const [focused, setFocused] = useState(false);
   const [active, setActiveAt] = useState({ start: -1, query: "", index: 0 });
-  // Escape closes the picker for that `/` until the cursor leaves it.
-  const [dismissed, setDismissed] = useState<number | null>(null);
+  // Escape closes the picker until the `/query` changes (typing on opens it again).
+  const [dismissed, setDismissed] = useState<string | null>(null);
 
   const found = enabled ? slashQuery(body, caret) : null;
-  const slash = found !== null && found.start !== dismissed ? found : null;
-  if (found === null && dismissed !== null) setDismissed(null);
+  const slash = found !== null && `${found.start}:${found.query}` !== dismissed ? found : null;
   const open = focused && slash !== null;
   const list = useCanned({ topicId, enabled: open });
   const matches = open && list.data ? matchCanned(list.data, slash.query, topicId) : [];
@@ -176,7 +175,7 @@ function useCannedPicker(body: string, topicId: number | null, enabled: boolean)
     const chosen = matches[index];
     switch (event.key) {
       case "Escape":
-        setDismissed(slash.start);
+        setDismissed(`${slash.start}:${slash.query}`);
         break;
       case "ArrowDown":
         if (last < 0) return false;
