@@ -156,6 +156,7 @@ async def test_search_looks_in_title_and_body_ignoring_case(harness: Harness) ->
         {"title": "x", "body": "x", "topic_id": 0},
         {"title": "x", "body": "x", "topic_id": "1"},
         {"title": "x", "body": "x", "topic_id": 10**6},
+        {"title": "x", "body": "x", "topic_id": 2**63},
         {"title": "x", "body": "x", "extra": True},
         {"title": 5, "body": "x"},
     ],
