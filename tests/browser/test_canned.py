@@ -9,6 +9,7 @@ from teamtalk.models import Role
 from teamtalk.worker import Worker
 from tests.browser.conftest import Browsing, at, heading, screenshot
 from tests.browser.test_chat_flow import message, nav, routed
+from tests.browser.test_routing_flow import topic
 from tests.conftest import Harness
 
 GREETING = "Hello! I am looking at your case now and will be back within five minutes."
@@ -71,3 +72,55 @@ async def test_agents_get_no_picker(harness: Harness, browsing: Browsing, worker
     await expect(agent.get_by_role("listbox")).to_have_count(0)
     await box.press("Enter")
     await expect(message(agent, "/gre")).to_be_visible()
+
+
+async def test_admin_edits_and_deletes_a_canned_response(
+    harness: Harness, browsing: Browsing
+) -> None:
+    await topic(harness, "Billing")
+    admin = await browsing.sign_in(await harness.user(Role.ADMIN))
+    await admin.goto("/admin/canned")
+    await heading(admin, "Canned responses")
+    form = admin.get_by_role("form", name="New canned response")
+    await form.get_by_label("Title").fill("Invoice copy")
+    await form.get_by_label("Topic").select_option(label="Billing")
+    await form.get_by_label("Text").fill("A copy of the invoice is attached.")
+    await form.get_by_role("button", name="Add canned response").click()
+    row = admin.get_by_role("row").filter(
+        has=admin.get_by_role("rowheader", name="Invoice copy", exact=True)
+    )
+    await expect(row).to_contain_text("Billing")
+
+    # A second one with the same title, but for case, is refused and the form keeps it.
+    await form.get_by_label("Title").fill("INVOICE COPY")
+    await form.get_by_label("Text").fill("Another text.")
+    await form.get_by_role("button", name="Add canned response").click()
+    await expect(form.get_by_role("alert")).to_contain_text(
+        "There is already a canned response titled Invoice copy."
+    )
+    await expect(form.get_by_label("Title")).to_have_value("INVOICE COPY")
+    await form.get_by_label("Title").fill("")
+    await form.get_by_label("Text").fill("")
+
+    await admin.get_by_role("button", name="Edit Invoice copy").click()
+    editing = admin.get_by_role("form", name="Edit Invoice copy")
+    await expect(editing.get_by_label("Text")).to_have_value("A copy of the invoice is attached.")
+    await editing.get_by_label("Title").fill("Invoice")
+    await editing.get_by_label("Topic").select_option(label="Any topic")
+    await editing.get_by_role("button", name="Save").click()
+    row = admin.get_by_role("row").filter(
+        has=admin.get_by_role("rowheader", name="Invoice", exact=True)
+    )
+    await expect(row).to_contain_text("Any topic")
+    await expect(admin.get_by_role("form", name="New canned response")).to_be_visible()
+
+    # Asked first; cancelling keeps it.
+    await admin.get_by_role("button", name="Delete Invoice").click()
+    asked = admin.get_by_role("alertdialog", name="Delete Invoice?")
+    await asked.get_by_role("button", name="Cancel").click()
+    await expect(asked).to_be_hidden()
+    await expect(row).to_be_visible()
+    await admin.get_by_role("button", name="Delete Invoice").click()
+    await asked.get_by_role("button", name="Delete").click()
+    await expect(row).to_have_count(0)
+    await expect(admin.get_by_text("No canned responses yet.")).to_be_visible()
