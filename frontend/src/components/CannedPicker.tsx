@@ -1,3 +1,4 @@
+import { useEffect, useRef } from "react";
 import type { CannedResponse } from "../api/types";
 
 interface Props {
@@ -29,6 +30,12 @@ export function CannedPicker({
   onPick,
   onHover,
 }: Props) {
+  const list = useRef<HTMLUListElement>(null);
+  // The arrow keys move the highlight in the box, so the list follows it itself.
+  useEffect(() => {
+    list.current?.children[active]?.scrollIntoView?.({ block: "nearest" });
+  }, [active]);
+
   let note: string | null = null;
   if (failed) note = "Canned responses could not be loaded.";
   else if (loading) note = "Loading canned responses…";
@@ -40,7 +47,7 @@ export function CannedPicker({
       <p className="canned-picker-head" aria-hidden="true">
         Canned responses · ↑↓ to choose, Enter to insert, Esc to close
       </p>
-      <ul id={id} role="listbox" aria-label="Canned responses">
+      <ul ref={list} id={id} role="listbox" aria-label="Canned responses">
         {matches.map((canned, index) => (
           <li
             key={canned.id}
