@@ -43,6 +43,9 @@ ADMIN_ROUTES = [
     ("POST", "/api/overrides/conversations/1/assign", {"leader_id": 1}),
     ("POST", "/api/overrides/conversations/1/take", {"leader_id": None}),
     ("POST", "/api/overrides/leaders/1/status", {"status": "away"}),
+    ("POST", "/api/canned", {"title": "Hello", "body": "Hello there."}),
+    ("PUT", "/api/canned/1", {"title": "Hello", "body": "Hello there."}),
+    ("DELETE", "/api/canned/1", None),
 ]
 # The name of the path parameter each listed path's 1 stands for.
 PATH_IDS = {
@@ -50,6 +53,7 @@ PATH_IDS = {
     "/topics/": "topic_id",
     "/overrides/conversations/": "conversation_id",
     "/overrides/leaders/": "leader_id",
+    "/canned/": "canned_id",
 }
 
 

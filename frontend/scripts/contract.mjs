@@ -26,7 +26,12 @@ function withoutFieldTitles(schema, named = false) {
   const copy = {};
   for (const [key, value] of Object.entries(schema)) {
     if (key === "title" && !named) continue;
-    if (key === "$defs") {
+    if (key === "properties") {
+      // A field may itself be called "title": its name is kept, its schema's title is not.
+      copy.properties = Object.fromEntries(
+        Object.entries(value).map(([name, field]) => [name, withoutFieldTitles(field)]),
+      );
+    } else if (key === "$defs") {
       copy.$defs = Object.fromEntries(
         Object.entries(value).map(([name, def]) => [name, withoutFieldTitles(def, true)]),
       );

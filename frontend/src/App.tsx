@@ -2,6 +2,7 @@ import { Navigate, Outlet, Route, Routes } from "react-router";
 import { ROLE_HOME, useCurrentUser, useMe } from "./api/auth";
 import type { Role, User } from "./api/types";
 import { AppShell } from "./components/AppShell";
+import { CannedPage } from "./routes/CannedPage";
 import { LoadError } from "./components/LoadError";
 import { RealtimeProvider } from "./realtime/RealtimeProvider";
 import { ConversationPage } from "./routes/ConversationPage";
@@ -60,6 +61,7 @@ export function App() {
             <Route path="/reports" element={<LazyReportsPage />} />
             <Route path="/admin/users" element={<UsersPage />} />
             <Route path="/admin/topics" element={<TopicsPage />} />
+            <Route path="/admin/canned" element={<CannedPage />} />
           </Route>
         </Route>
         <Route

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from teamtalk import db, sockets
 from teamtalk.api import (
     auth,
+    canned,
     conversations,
     health,
     history,
@@ -66,6 +67,7 @@ API_ROUTERS = (
     monitoring.router,
     reports.router,
     overrides.router,
+    canned.router,
 )  # mounted under /api
 WEB_DIR = Path(__file__).parent / "web"
 UNPARSED_BODY = "There was an error parsing the body"  # fastapi.routing's detail

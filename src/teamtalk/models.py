@@ -261,3 +261,21 @@ class OutboxEntry(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     events: Mapped[str] = mapped_column(Text)  # JSON: [[event, payload, room or rooms], ...]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class CannedResponse(Base):
+    """A reply an admin wrote once for leaders to insert from the composer; with a topic it
+    is offered first in that topic's conversations, without one everywhere."""
+
+    __tablename__ = "canned_responses"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    title: Mapped[str] = mapped_column(String(80))
+    # The title lower-cased, so the unique constraint is case-insensitive on every database
+    # (lower-casing may lengthen a title, hence the room).
+    title_key: Mapped[str] = mapped_column(String(320), unique=True)
+    body: Mapped[str] = mapped_column(String(2000))
+    topic_id: Mapped[int | None] = mapped_column(ForeignKey("topics.id"), index=True)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -16,7 +16,16 @@ from pydantic import (
     field_validator,
 )
 
-from teamtalk.models import Conversation, Message, MessageKind, Role, Status, Topic, User
+from teamtalk.models import (
+    CannedResponse,
+    Conversation,
+    Message,
+    MessageKind,
+    Role,
+    Status,
+    Topic,
+    User,
+)
 from teamtalk.text import check_email, storable
 
 Storable = AfterValidator(storable)
@@ -705,3 +714,64 @@ class OverrideLeader(BaseModel):
     id: int
     display_name: str
     status: Literal["online", "away", "offline"]
+
+
+# Canned responses
+def filled(value: str) -> str:
+    """Checked after the strip: next to a BeforeValidator, pydantic checks min_length on
+    the text as sent, so "   " would pass as ""."""
+    if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
+CannedTitle = Annotated[
+    str,
+    at_most(80),
+    StringConstraints(strip_whitespace=True, max_length=80),
+    AfterValidator(filled),
+    Storable,
+]
+CannedBody = Annotated[
+    str,
+    at_most(2000),
+    StringConstraints(strip_whitespace=True, max_length=2000),
+    AfterValidator(filled),
+    Storable,
+]
+
+
+class CannedIn(Strict):
+    """A canned response as written: without a topic it is offered in every conversation."""
+
+    title: CannedTitle
+    body: CannedBody
+    topic_id: Id | None = None
+
+
+class CannedOut(BaseModel):
+    id: int
+    title: str
+    body: str
+    topic_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, canned: CannedResponse) -> CannedOut:
+        return cls(
+            id=canned.id,
+            title=canned.title,
+            body=canned.body,
+            topic_id=canned.topic_id,
+            created_at=canned.created_at,
+            updated_at=canned.updated_at,
+        )
+
+
+class CannedEnvelope(BaseModel):
+    canned_response: CannedOut
+
+
+class CannedList(BaseModel):
+    canned_responses: list[CannedOut]

@@ -34,6 +34,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/conversations/{conversation_id}/transfer"): {"leader_id": None},
     ("patch", "/api/topics/{topic_id}"): {"name": "Renamed"},
     ("patch", "/api/users/{user_id}"): {},
+    ("put", "/api/canned/{canned_id}"): {"title": "Hello", "body": "Hello there."},
 }
 
 

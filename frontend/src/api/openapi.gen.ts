@@ -10,6 +10,10 @@ export type Role = "agent" | "teamleader" | "admin";
  */
 export interface Schemas {
   AssignmentWindow: AssignmentWindow;
+  CannedEnvelope: CannedEnvelope;
+  CannedIn: CannedIn;
+  CannedList: CannedList;
+  CannedOut: CannedOut;
   ConversationCreate: ConversationCreate;
   ConversationCreated: ConversationCreated;
   ConversationDetail: ConversationDetail;
@@ -96,6 +100,28 @@ export interface AssignmentWindow {
   latency_avg_seconds: number | null;
   latency_p50_seconds: number | null;
   latency_p90_seconds: number | null;
+}
+export interface CannedEnvelope {
+  canned_response: CannedOut;
+}
+export interface CannedOut {
+  id: number;
+  title: string;
+  body: string;
+  topic_id: number | null;
+  created_at: string;
+  updated_at: string;
+}
+/**
+ * A canned response as written: without a topic it is offered in every conversation.
+ */
+export interface CannedIn {
+  title: string;
+  body: string;
+  topic_id?: number | null;
+}
+export interface CannedList {
+  canned_responses: CannedOut[];
 }
 export interface ConversationCreate {
   message: string;

@@ -69,3 +69,7 @@ export type SearchPage = Api.SearchPage;
 
 export type TransferTarget = Api.TransferTarget;
 export type TransferTargets = Api.TransferTargets;
+
+export type CannedResponse = Api.CannedOut;
+export type CannedList = Api.CannedList;
+export type CannedDraft = Api.CannedIn;

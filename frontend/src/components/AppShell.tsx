@@ -28,6 +28,7 @@ const NAV: Record<Role, NavItem[]> = {
     { to: "/history", label: "History" },
     { to: "/admin/users", label: "Users" },
     { to: "/admin/topics", label: "Topics" },
+    { to: "/admin/canned", label: "Canned responses" },
   ],
 };
 

@@ -19,6 +19,8 @@ interface Props {
   me: number;
   /** Whether the viewer may write; others read only. */
   canWrite: boolean;
+  /** Whether the composer offers canned responses on `/` (a leader or admin writing). */
+  canned?: boolean;
   /** A message to open the conversation at and highlight (a search hit). */
   around: number | null;
   /** Shown above the message box, e.g. that writing reopens a solved conversation. */
@@ -34,6 +36,7 @@ export function ChatView({
   conversation,
   me,
   canWrite,
+  canned = false,
   around,
   composerNote,
   readOnlyNote,
@@ -129,6 +132,7 @@ export function ChatView({
           onSend={send}
           onTyping={onTyping}
           note={composerNote}
+          canned={canned ? { topicId: conversation.topic_id } : undefined}
         />
       ) : (
         <div className="chat-readonly">{readOnlyNote}</div>

@@ -86,6 +86,7 @@ export function ConversationView({ id, around, onHandedOff }: Props) {
         conversation={c}
         me={me.id}
         canWrite={canWrite}
+        canned={canWrite && !isAgent && me.role !== "agent"}
         around={around}
         composerNote={composerNote(c, me, isAgent)}
         readOnlyNote={readOnlyNote(c, isAgent, () => newRequest())}
