@@ -11,6 +11,7 @@ import {
 } from "../api/conversations";
 import type { Conversation, ConversationDetail, ConversationItem } from "../api/types";
 import { addMessages, catchUp, knownSeqs, messagesKey } from "../api/messages";
+import { watchOverview } from "../api/monitoring";
 import { settle } from "./outbox";
 import { call, subscribe, type TeamTalkSocket } from "./socket";
 import { statusKey } from "./status";
@@ -49,6 +50,7 @@ export function bindQueryCache(
     }),
     // The server may have lost events on their way here: catch up as after a reconnect.
     subscribe(socket, "resync", () => void resync(socket, queryClient, { reconnected: true })),
+    watchOverview(socket, queryClient),
   ];
   const checking = setInterval(() => void checkBasket(socket, queryClient), BASKET_CHECK_MS);
   return () => {
