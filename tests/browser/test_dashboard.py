@@ -170,3 +170,5 @@ async def test_the_dashboard_fits_a_laptop_and_a_tablet(
         await expect(page.get_by_role("figure", name="Wait time, last hour")).to_be_visible()
         await screenshot(page, f"dashboard-{name}")
         await fits(page, size[0])
+        await page.get_by_role("figure", name="Wait time, last hour").scroll_into_view_if_needed()
+        await screenshot(page, f"dashboard-{name}-charts")

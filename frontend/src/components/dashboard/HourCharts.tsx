@@ -81,7 +81,12 @@ export function WaitChart({ series }: { series: SeriesPoint[] }) {
           <LineChart data={series} title={title} desc={description} margin={MARGIN}>
             <CartesianGrid stroke={COLORS.grid} vertical={false} />
             <XAxis dataKey="minute" tickFormatter={minute} stroke={COLORS.text} minTickGap={24} />
-            <YAxis stroke={COLORS.wait} tickFormatter={formatTick} width={56} />
+            <YAxis
+              stroke={COLORS.wait}
+              tickFormatter={formatTick}
+              width={56}
+              domain={[0, "auto"]}
+            />
             <Tooltip
               labelFormatter={(value) => minute(String(value))}
               formatter={(value) => formatDuration(Number(value))}
