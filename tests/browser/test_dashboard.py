@@ -91,7 +91,7 @@ async def test_assign_to_a_named_leader_fills_their_basket(
     await expect(choice.locator("option")).to_have_text(["Assign to…", "Lena (3 free)"])
     await choice.select_option(label="Lena (3 free)")
     await row.get_by_role("button", name="Assign", exact=True).click()
-    await expect(row).to_be_hidden(timeout=LIVE_MS)
+    await expect(row).to_be_hidden()
     await expect(basket(leader)).to_contain_text("1 of 3")
     await expect(basket(leader)).to_contain_text("Ada Agent")
     held = page.get_by_role("list", name="Held by Lena")

@@ -44,11 +44,19 @@ describe("watchOverview", () => {
     expect(invalidate).toHaveBeenCalledTimes(3);
   });
 
+  it("refetches on connect, when changes may have gone unheard", () => {
+    const { fake, invalidate } = setup();
+    fake.connect();
+    expect(invalidate).toHaveBeenCalledTimes(1);
+  });
+
   it("stops listening when unbound", () => {
     const { fake, invalidate, unbind } = setup();
     fake.receive("monitor_changed", CHANGE);
     unbind();
+    expect(fake.listenerCount()).toBe(0);
     fake.receive("monitor_changed", CHANGE);
+    fake.connect();
     vi.advanceTimersByTime(OVERVIEW_DEBOUNCE_MS * 2);
     expect(invalidate).not.toHaveBeenCalled();
   });

@@ -41,19 +41,24 @@ export const OVERVIEW_DEBOUNCE_MS = 250;
 /**
  * Refetches the overview after `monitor_changed` (admins only receive it). The first
  * event of a burst starts the wait and later ones join it, so a steady stream of
- * changes still refreshes the page every `OVERVIEW_DEBOUNCE_MS`. Returns an unbind.
+ * changes still refreshes the page every `OVERVIEW_DEBOUNCE_MS`; each connect refreshes
+ * it too. Returns an unbind.
  */
 export function watchOverview(socket: TeamTalkSocket, queryClient: QueryClient): () => void {
   let timer: ReturnType<typeof setTimeout> | undefined;
+  const refetch = () => void queryClient.invalidateQueries({ queryKey: overviewKey, exact: true });
   const off = subscribe(socket, "monitor_changed", () => {
     if (timer !== undefined) return;
     timer = setTimeout(() => {
       timer = undefined;
-      void queryClient.invalidateQueries({ queryKey: overviewKey, exact: true });
+      refetch();
     }, OVERVIEW_DEBOUNCE_MS);
   });
+  // Changes before the (first) connect were never heard: an overview fetched then is old.
+  socket.on("connect", refetch);
   return () => {
     clearTimeout(timer);
+    socket.off("connect", refetch);
     off();
   };
 }
