@@ -62,9 +62,12 @@ async def test_the_queue_follows_routing_live(
     warning = page.get_by_role("alert", name="Warnings")
     await expect(warning).to_contain_text("no team leader online")
     # The wait ticks on the page's own clock, with no refetch.
+    fetched: list[str] = []
+    page.on("request", lambda r: fetched.append(r.url) if "/api/monitoring" in r.url else None)
     waited = row.locator(".dash-wait")
     first = await waited.text_content()
     await expect(waited).not_to_have_text(first or "", timeout=2_500)
+    assert fetched == []
 
     leader = await online(browsing, lena)
     await row.wait_for(state="hidden", timeout=LIVE_MS)
@@ -72,6 +75,28 @@ async def test_the_queue_follows_routing_live(
     await expect(basket(leader)).to_contain_text("1 of 4")
     await expect(leader_row(page, "Lena")).to_contain_text("1 of 4")
     await expect(leader_row(page, "Lena")).to_contain_text("Online")
+
+
+async def test_the_users_page_shows_each_leader_s_load_now(
+    harness: Harness, browsing: Browsing, worker: Worker
+) -> None:
+    admin = await harness.user(Role.ADMIN)
+    agent = await harness.user(Role.AGENT)
+    lena = await harness.user(Role.TEAMLEADER, display_name="Lena", capacity=3)
+    leader = await online(browsing, lena)
+    await request(harness, agent)
+    await expect(basket(leader)).to_contain_text("1 of 3")
+    page = await dashboard(browsing, admin)
+    await page.get_by_role("link", name="Users").click()
+    await heading(page, "Users")
+    row = page.get_by_role("row").filter(has=page.get_by_role("rowheader", name="Lena"))
+    await expect(row).to_contain_text("Online · 1 of 3")
+    await set_status(leader, "Away")
+    await expect(row).to_contain_text("Away · 1 of 3")
+    admin_row = page.get_by_role("row").filter(
+        has=page.get_by_role("rowheader", name=admin.display_name)
+    )
+    await expect(admin_row.get_by_role("cell", name="Not applicable")).to_have_count(2)
 
 
 async def test_assign_to_a_named_leader_fills_their_basket(
