@@ -35,29 +35,26 @@ export function useOverview(enabled = true) {
   });
 }
 
-/** Routing changes come in bursts: at most one refetch per this long. */
+/** Routing changes come in bursts; one refetch per burst, at most this late. */
 export const OVERVIEW_DEBOUNCE_MS = 250;
 
 /**
- * Refetches the overview after `monitor_changed` (admins only receive it): the first
- * change at once, those that follow within `OVERVIEW_DEBOUNCE_MS` together at its end, so
- * a lone change shows without delay and a burst costs one refetch per interval. Each
- * connect refreshes it too. Returns an unbind.
+ * Refetches the overview after `monitor_changed` (admins only receive it). The first
+ * event of a burst starts the wait and later ones join it, so a steady stream of changes
+ * still refreshes the page every `OVERVIEW_DEBOUNCE_MS`. The wait also lets what follows
+ * the event's commit land: a new request reaches the Redis queue just after it, and an
+ * overview read in between would show it as not yet in routing. Each connect refreshes
+ * it too. Returns an unbind.
  */
 export function watchOverview(socket: TeamTalkSocket, queryClient: QueryClient): () => void {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  let pending = false;
   const refetch = () => void queryClient.invalidateQueries({ queryKey: overviewKey, exact: true });
-  const settle = () => {
-    timer = undefined;
-    if (!pending) return;
-    pending = false;
-    refetch();
-    timer = setTimeout(settle, OVERVIEW_DEBOUNCE_MS);
-  };
   const off = subscribe(socket, "monitor_changed", () => {
-    pending = true;
-    if (timer === undefined) settle();
+    if (timer !== undefined) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      refetch();
+    }, OVERVIEW_DEBOUNCE_MS);
   });
   // Changes before the (first) connect were never heard: an overview fetched then is old.
   socket.on("connect", refetch);
