@@ -28,7 +28,7 @@ from teamtalk.services.monitoring import percentile
 from teamtalk.worker import Worker
 from tests.clients import connected, request, sign_in
 from tests.conftest import Harness, LiveServer
-from tests.history_factories import make_conversation
+from tests.history_factories import make_conversation, make_topic
 
 
 def parse(value: str) -> datetime:
@@ -409,3 +409,36 @@ async def test_stats_once_prints_the_queue_the_api_shows(
     assert int(found[1]) == o["queue"]["length"]
     assert "Lena" in result.output and "1/1" in result.output  # her basket
     assert worker.stats.worker_id in result.output
+
+
+async def test_each_leader_s_held_conversations_oldest_first(harness: Harness) -> None:
+    admin = await harness.user(Role.ADMIN)
+    ann = await harness.user(Role.AGENT, display_name="Ann")
+    lena = await harness.user(Role.TEAMLEADER, display_name="Lena")
+    await harness.user(Role.TEAMLEADER, display_name="Max")
+    billing = await make_topic(harness, "Billing")
+    t = utcnow().replace(microsecond=0)
+    newer = await make_conversation(harness, ann, status=Status.ASSIGNED, leaders=[lena])
+    older = await make_conversation(
+        harness, ann, status=Status.ASSIGNED, leaders=[lena], topic_id=billing
+    )
+    await make_conversation(harness, ann, status=Status.SOLVED, leaders=[lena])
+    async with harness.resources.sessions() as db:
+        for made, ago in ((newer, 10), (older, 60)):
+            await db.execute(
+                update(Conversation)
+                .where(Conversation.id == made.id)
+                .values(assigned_at=t - timedelta(seconds=ago))
+            )
+        await db.commit()
+    async with harness.signed_in(admin) as client:
+        o = (await client.get("/api/monitoring/overview")).json()
+    lena_out, max_out = o["leaders"]
+    assert lena_out["held"] == 2 and max_out["conversations"] == []
+    assert [
+        (c["conversation_id"], c["agent_name"], c["topic_name"], parse(c["assigned_at"]))
+        for c in lena_out["conversations"]
+    ] == [
+        (older.id, "Ann", "Billing", t - timedelta(seconds=60)),
+        (newer.id, "Ann", None, t - timedelta(seconds=10)),
+    ]

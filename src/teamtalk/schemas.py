@@ -593,6 +593,15 @@ class QueueOverview(BaseModel):
     parked: int
 
 
+class HeldConversation(BaseModel):
+    """A conversation in a leader's basket, for the dashboard's "Take back"."""
+
+    conversation_id: int
+    agent_name: str
+    topic_name: str | None
+    assigned_at: datetime | None
+
+
 class LeaderOverview(BaseModel):
     id: int
     display_name: str
@@ -603,6 +612,7 @@ class LeaderOverview(BaseModel):
     free: int  # capacity - held (0 when over, after a capacity was lowered)
     last_assigned_at: datetime | None  # latest assignment or transfer to them, last 24 h
     disconnected_since: datetime | None  # their last tab closed: the grace period runs
+    conversations: list[HeldConversation] = Field(default_factory=list)  # oldest first
 
 
 class MonitoringTotals(BaseModel):

@@ -29,6 +29,7 @@ export interface Schemas {
   FirstResponseRow: FirstResponseRow;
   HeatCell: HeatCell;
   HeatmapReport: HeatmapReport;
+  HeldConversation: HeldConversation;
   LeaderOverview: LeaderOverview;
   LeaderReport: LeaderReport;
   LeaderRow: LeaderRow;
@@ -269,6 +270,15 @@ export interface HeatmapReport {
   period: ReportPeriod;
   rows: HeatCell[];
 }
+/**
+ * A conversation in a leader's basket, for the dashboard's "Take back".
+ */
+export interface HeldConversation {
+  conversation_id: number;
+  agent_name: string;
+  topic_name: string | null;
+  assigned_at: string | null;
+}
 export interface LeaderOverview {
   id: number;
   display_name: string;
@@ -279,6 +289,7 @@ export interface LeaderOverview {
   free: number;
   last_assigned_at: string | null;
   disconnected_since: string | null;
+  conversations?: HeldConversation[];
 }
 export interface LeaderReport {
   period: ReportPeriod;

@@ -1,10 +1,12 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { ROLE_LABELS, ROLES, type Role, type User, type UserChanges } from "../api/types";
+import type { LeaderOverview } from "../api/monitoring";
 import { useDeactivateUser, useReactivateUser, useUpdateUser } from "../api/users";
+import { leaderNow } from "./dashboard/live";
 import { ConfirmDialog } from "./ConfirmDialog";
 import { FormError, errorFor } from "./FormError";
 
-const COLUMNS = 6;
+const COLUMNS = 7;
 const LABELS = { display_name: "Name", role: "Role", capacity: "Capacity" };
 const EDIT_FIELDS = ["display_name", "role", "capacity"] as const;
 
@@ -12,9 +14,11 @@ interface Props {
   user: User;
   /** The signed-in admin, who may not deactivate themselves. */
   isSelf: boolean;
+  /** A leader's live status and load, from the dashboard's overview. */
+  now?: LeaderOverview | undefined;
 }
 
-export function UserRow({ user, isSelf }: Props) {
+export function UserRow({ user, isSelf, now }: Props) {
   const [editing, setEditing] = useState(false);
   const update = useUpdateUser();
   const deactivate = useDeactivateUser();
@@ -42,6 +46,7 @@ export function UserRow({ user, isSelf }: Props) {
       {editing ? (
         <UserEditor
           user={user}
+          now={now}
           pending={update.isPending}
           error={update.error}
           onCancel={() => {
@@ -60,6 +65,9 @@ export function UserRow({ user, isSelf }: Props) {
           <td>{ROLE_LABELS[user.role]}</td>
           <td>{user.role === "teamleader" ? user.capacity : <NotApplicable />}</td>
           <td>{user.is_active ? "Active" : "Inactive"}</td>
+          <td>
+            <Now user={user} now={now} />
+          </td>
           <td className="actions">
             <button
               ref={editButton}
@@ -138,15 +146,21 @@ function NotApplicable() {
   );
 }
 
+function Now({ user, now }: { user: User; now: LeaderOverview | undefined }) {
+  if (user.role !== "teamleader") return <NotApplicable />;
+  return now === undefined ? <span className="muted">…</span> : <>{leaderNow(now)}</>;
+}
+
 interface EditorProps {
   user: User;
+  now: LeaderOverview | undefined;
   pending: boolean;
   error: unknown;
   onSave: (changes: UserChanges) => void;
   onCancel: () => void;
 }
 
-function UserEditor({ user, pending, error, onSave, onCancel }: EditorProps) {
+function UserEditor({ user, now, pending, error, onSave, onCancel }: EditorProps) {
   const [name, setName] = useState(user.display_name);
   const [role, setRole] = useState<Role>(user.role);
   const [capacity, setCapacity] = useState(String(user.capacity));
@@ -243,6 +257,9 @@ function UserEditor({ user, pending, error, onSave, onCancel }: EditorProps) {
         )}
       </td>
       <td>{user.is_active ? "Active" : "Inactive"}</td>
+      <td>
+        <Now user={user} now={now} />
+      </td>
       <td className="actions">
         <form id={formId} onSubmit={submit} aria-label={`Edit ${user.display_name}`}>
           <button type="submit" className="button primary" disabled={pending} aria-busy={pending}>

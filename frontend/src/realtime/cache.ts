@@ -12,6 +12,7 @@ import {
 } from "../api/conversations";
 import type { Conversation, ConversationDetail, ConversationItem } from "../api/types";
 import { addMessages, catchUp, knownSeqs, messagesKey } from "../api/messages";
+import { watchOverview } from "../api/monitoring";
 import { settle } from "./outbox";
 import { call, subscribe, type TeamTalkSocket } from "./socket";
 import { applyStatus } from "./status";
@@ -51,6 +52,7 @@ export function bindQueryCache(
     subscribe(socket, "queue_moved", ({ standing }) => applyStanding(queryClient, standing)),
     // The server may have lost events on their way here: catch up as after a reconnect.
     subscribe(socket, "resync", () => void resync(socket, queryClient, { reconnected: true })),
+    watchOverview(socket, queryClient),
   ];
   const checking = setInterval(() => void checkBasket(socket, queryClient), BASKET_CHECK_MS);
   return () => {

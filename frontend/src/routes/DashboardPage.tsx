@@ -1,15 +1,18 @@
-import { Link } from "react-router";
+import { lazy, Suspense } from "react";
 import { usePageTitle } from "../components/usePageTitle";
 
+// The charts library is big; only admins opening the dashboard load it.
+const Dashboard = lazy(() => import("../components/dashboard/Dashboard"));
+
+/** The supervisor's live view: the queue, every leader's load, routing's health. */
 export function DashboardPage() {
   usePageTitle("Dashboard");
   return (
     <section aria-labelledby="page-title">
       <h1 id="page-title">Dashboard</h1>
-      <p className="empty">
-        The live queue and every team leader's load will appear here. Meanwhile you can manage{" "}
-        <Link to="/admin/users">users</Link> and <Link to="/admin/topics">topics</Link>.
-      </p>
+      <Suspense fallback={<p className="muted">Loading the dashboard…</p>}>
+        <Dashboard />
+      </Suspense>
     </section>
   );
 }

@@ -47,6 +47,11 @@ export class FakeSocket {
     for (const listener of [...(this.listeners.get(event) ?? [])]) listener(payload);
   }
 
+  /** The connection opens: socket.io's own `connect`, which carries nothing. */
+  connect(): void {
+    for (const listener of [...(this.listeners.get("connect") ?? [])]) listener(undefined);
+  }
+
   /** How the server acks `event` from now on. */
   answer<E extends ClientEvent>(event: E, answerer: Answerer<E>): void {
     this.answerers.set(event, answerer as (payload: unknown) => unknown);

@@ -34,6 +34,7 @@ from teamtalk.resources import Resources
 from teamtalk.routing.engine import Snapshot
 from teamtalk.schemas import (
     AssignmentWindow,
+    HeldConversation,
     LeaderOverview,
     MonitoringOverview,
     MonitoringTotals,
@@ -294,7 +295,9 @@ async def _leaders(
     )
     since: dict[int, datetime] = {}
     last: dict[int, datetime] = {}
+    baskets: dict[int, list[HeldConversation]] = {}
     if details and ids:
+        baskets = await _baskets(db, ids)
         since = dict(
             (
                 await db.execute(
@@ -330,9 +333,39 @@ async def _leaders(
             free=max(u.capacity - held.get(u.id, 0), 0),
             last_assigned_at=_aware(last[u.id]) if u.id in last else None,
             disconnected_since=None,
+            conversations=baskets.get(u.id, []),
         )
         for u in found
     ]
+
+
+async def _baskets(db: AsyncSession, ids: list[int]) -> dict[int, list[HeldConversation]]:
+    """What each leader holds, oldest assignment first, so a supervisor can take it back."""
+    rows = await db.execute(
+        select(
+            Conversation.assignee_id,
+            Conversation.id,
+            User.display_name,
+            Topic.name,
+            Conversation.assigned_at,
+        )
+        .join(User, User.id == Conversation.agent_id)
+        .outerjoin(Topic, Topic.id == Conversation.topic_id)
+        .where(Conversation.assignee_id.in_(ids), Conversation.status == Status.ASSIGNED)
+        .order_by(Conversation.assigned_at, Conversation.id)
+    )
+    baskets: dict[int, list[HeldConversation]] = {}
+    for leader_id, cid, agent, topic, at in rows:
+        if leader_id is None:  # the filter excludes it; the column type does not know
+            continue
+        held = HeldConversation(
+            conversation_id=cid,
+            agent_name=agent,
+            topic_name=topic,
+            assigned_at=at,
+        )
+        baskets.setdefault(leader_id, []).append(held)
+    return baskets
 
 
 async def _disconnected(res: Resources) -> dict[int, datetime]:

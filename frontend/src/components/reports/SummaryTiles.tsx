@@ -11,13 +11,13 @@ const OUTCOME_LABELS: Record<ReportOutcome, string> = {
   reopened: "Reopened",
 };
 
-interface Tile {
+export interface Tile {
   label: string;
   value: string;
   detail?: string;
 }
 
-function Tiles({ label, tiles }: { label: string; tiles: Tile[] }) {
+export function Tiles({ label, tiles }: { label: string; tiles: Tile[] }) {
   return (
     <dl className="tiles" aria-label={label}>
       {tiles.map((tile) => (
