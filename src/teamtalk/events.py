@@ -14,7 +14,7 @@ from pydantic.json_schema import models_json_schema
 
 from teamtalk.realtime import (
     ADMINS_ROOM,
-    LEADERS_ROOM,
+    HISTORY_ROOM,
     RESYNC_EVENT,
     Emission,
     Realtime,
@@ -149,8 +149,8 @@ class MonitorChanged(Event):
     changes: list[MonitorFact]
 
     def for_admins(self) -> Emission:
-        """Admins (the dashboard) and team leaders (their history refetches its rows)."""
-        return self.name, self.model_dump(mode="json"), [ADMINS_ROOM, LEADERS_ROOM]
+        """Admins (the dashboard), and the History pages open (they refetch their rows)."""
+        return self.name, self.model_dump(mode="json"), [ADMINS_ROOM, HISTORY_ROOM]
 
 
 class QueueMoved(Event):

@@ -36,7 +36,7 @@ RESYNC_EVENT = "resync"
 # Every admin's sockets: the supervisors' dashboard hears routing changes here.
 ADMINS_ROOM = "admins"
 # Every team leader's sockets: their history hears the same routing changes.
-LEADERS_ROOM = "teamleaders"
+HISTORY_ROOM = "history"  # sockets with the History page open (follow_history)
 
 # (event, payload, room or rooms): a socket in several of the rooms gets it once.
 Emission = tuple[str, dict[str, Any], str | list[str]]
@@ -52,9 +52,9 @@ def conversation_room(conversation_id: int) -> str:
 
 
 def room_kind(room: object) -> str | None:
-    """user, conversation, admins or teamleaders; None for the rooms python-socketio keeps
+    """user, conversation, admins or history; None for the rooms python-socketio keeps
     itself (one per socket, and the namespace's)."""
-    if room in (ADMINS_ROOM, LEADERS_ROOM):
+    if room in (ADMINS_ROOM, HISTORY_ROOM):
         return str(room)
     if isinstance(room, str):
         kind, sep, rest = room.partition(":")

@@ -12,6 +12,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     field_validator,
 )
@@ -365,6 +366,10 @@ class TransferTargets(BaseModel):
 class SyncPoint(Strict):
     conversation_id: Id
     seq: Seq
+
+
+class FollowIn(Strict):
+    on: StrictBool
 
 
 class SyncIn(Strict):

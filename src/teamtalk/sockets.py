@@ -31,7 +31,7 @@ from teamtalk.middleware import origin_allowed, own_origin
 from teamtalk.models import Presence, Role
 from teamtalk.realtime import (
     ADMINS_ROOM,
-    LEADERS_ROOM,
+    HISTORY_ROOM,
     Realtime,
     RedisManager,
     conversation_room,
@@ -39,7 +39,14 @@ from teamtalk.realtime import (
     user_room,
 )
 from teamtalk.resources import Resources
-from teamtalk.schemas import ConversationRef, SocketMessageIn, SocketReadIn, SyncIn, SyncOut
+from teamtalk.schemas import (
+    ConversationRef,
+    FollowIn,
+    SocketMessageIn,
+    SocketReadIn,
+    SyncIn,
+    SyncOut,
+)
 from teamtalk.services import auth, messages, presence
 from teamtalk.services.access import Actor, followed_conversation
 from teamtalk.services.live_sessions import LiveSessions
@@ -138,8 +145,6 @@ def register(sio: Server, resources: Resources, realtime: Realtime, live: LiveSe
         await sio.enter_room(sid, user_room(user.id))
         if user.role == Role.ADMIN:  # the dashboard hears routing changes (monitor_changed)
             await sio.enter_room(sid, ADMINS_ROOM)
-        if user.role == Role.TEAMLEADER:  # so does their history
-            await sio.enter_room(sid, LEADERS_ROOM)
         await presence.connected(resources, realtime, user, sid)
 
     def refuse(error: TeamTalkError) -> NoReturn:
@@ -262,6 +267,18 @@ def register(sio: Server, resources: Resources, realtime: Realtime, live: LiveSe
         answer = SyncOut(conversations=found, messages=missed, truncated=truncated)
         return answer.model_dump(mode="json")
 
+    async def follow_history(who: Actor, sid: str, data: Any) -> dict[str, Any]:
+        """While a History page is open it hears the team's routing changes: only the
+        screens that show them pay for that fan-out, not every leader's socket."""
+        wanted = FollowIn.model_validate(data).on
+        if who.role == Role.AGENT:
+            raise Forbidden("Only team leaders and admins follow the team's history.")
+        if wanted:
+            await sio.enter_room(sid, HISTORY_ROOM)
+        else:
+            await sio.leave_room(sid, HISTORY_ROOM)
+        return {"on": wanted}
+
     async def set_status(who: Actor, sid: str, data: Any) -> dict[str, Any]:
         if who.role != Role.TEAMLEADER:
             raise Forbidden("Only team leaders have a status.", code="not_a_teamleader")
@@ -281,6 +298,7 @@ def register(sio: Server, resources: Resources, realtime: Realtime, live: LiveSe
     sio.on("connect", connect)
     sio.on("disconnect", disconnect)
     on("set_status", set_status)
+    on("follow_history", follow_history)
     on("join_conversation", join_conversation)
     on("leave_conversation", leave_conversation)
     on("send_message", send_message)

@@ -29,6 +29,7 @@ EVENTS = (
     "typing",
     "sync",
     "basket_ids",
+    "follow_history",
 )
 # Budgets out of the way: the fuzz is after the handlers, the budgets have their own tests.
 UNLIMITED = {
@@ -90,6 +91,8 @@ def valid(event: str, real: list[int]) -> st.SearchStrategy[dict[str, Any]]:
         )
     if event == "mark_read":
         return st.fixed_dictionaries({"conversation_id": ids, "seq": seqs})
+    if event == "follow_history":
+        return st.fixed_dictionaries({"on": st.booleans()})
     if event == "sync":
         point = st.fixed_dictionaries({"conversation_id": ids, "seq": seqs})
         return st.fixed_dictionaries({"since": st.lists(point, max_size=5)})

@@ -62,6 +62,7 @@ export interface ClientToServerEvents {
     ack: Ack<SyncAnswer>,
   ) => void;
   basket_ids: (payload: undefined, ack: Ack<{ conversation_ids: number[] }>) => void;
+  follow_history: (payload: { on: boolean }, ack: Ack<{ on: boolean }>) => void;
 }
 
 /** A client event the server refused, e.g. `too_many_requests`. */
