@@ -17,6 +17,7 @@ from sqlalchemy.dialects.sqlite import pysqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.types import TypeEngine
 
 T = TypeVar("T")
 
@@ -55,6 +56,24 @@ class Query(Compiled):
         if row is None:
             return None
         return tuple(p(v) if p else v for p, v in zip(self.processors, row, strict=True))
+
+
+def bound(engine: AsyncEngine, type_: TypeEngine[Any], value: Any) -> Any:
+    """The value as the driver takes it for a column of that type (a datetime as text)."""
+    process = type_.dialect_impl(engine.dialect).bind_processor(engine.dialect)
+    return process(value) if process else value
+
+
+def transaction(conn: sqlite3.Connection, work: Callable[..., T], *args: Any) -> T:
+    """`work(conn, *args)` as one write transaction, rolled back if it raises."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        done = work(conn, *args)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return done
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:

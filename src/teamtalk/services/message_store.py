@@ -26,7 +26,7 @@ from teamtalk.models import Base, Conversation, Message, MessageKind, Role, Stat
 from teamtalk.schemas import MessageOut
 from teamtalk.services.access import Actor, takes_part
 from teamtalk.services.announce import Change, Staged, events_of, outbox_text
-from teamtalk.sqlite_direct import Compiled, in_thread
+from teamtalk.sqlite_direct import Compiled, bound, in_thread, transaction
 
 CLOSED_MESSAGE = "This conversation is closed. Open a new request to get help again."
 
@@ -299,29 +299,12 @@ async def _store_sqlite(
 ) -> tuple[MessageOut, Staged | None]:
     engine = db.bind
     assert isinstance(engine, AsyncEngine)
-    dialect = engine.dialect
-    when = CONVERSATIONS.c.updated_at.type.dialect_impl(dialect).bind_processor(dialect)
-    stamp = when(now) if when else now
+    stamp = bound(engine, CONVERSATIONS.c.updated_at.type, now)
     try:
         # The session holds no connection (checked by the caller), so the pool's is free.
-        return await in_thread(engine, _sqlite_transaction, send, now, stamp)
+        return await in_thread(engine, transaction, _sqlite_statements, send, now, stamp)
     except Duplicate:
         return await stored_before(db, send.actor, send.conversation_id, send.client_id), None
-
-
-def _sqlite_transaction(
-    conn: sqlite3.Connection, send: Send, now: datetime, stamp: Any
-) -> tuple[MessageOut, Staged]:
-    """In aiosqlite's thread, one whole transaction: the same statements as
-    `_store_core`."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        found = _sqlite_statements(conn, send, now, stamp)
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-    return found
 
 
 SQLITE_TAKE_SEQ = Compiled(TAKE_SEQ)
@@ -333,6 +316,7 @@ SQLITE_INSERT_OUTBOX = Compiled(INSERT_OUTBOX, OUTBOX_COLUMNS)
 def _sqlite_statements(
     conn: sqlite3.Connection, send: Send, now: datetime, stamp: Any
 ) -> tuple[MessageOut, Staged]:
+    """In aiosqlite's thread, in one transaction: the same statements as `_store_core`."""
     actor = send.actor
     row = SQLITE_TAKE_SEQ.run(conn, _taking(send, stamp))
     if row is None:

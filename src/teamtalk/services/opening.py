@@ -25,7 +25,7 @@ from teamtalk.services.message_store import (
     SQLITE_INSERT_MESSAGE,
     SQLITE_INSERT_OUTBOX,
 )
-from teamtalk.sqlite_direct import Compiled, Query, in_thread
+from teamtalk.sqlite_direct import Compiled, Query, bound, in_thread, transaction
 
 CONVERSATIONS = Base.metadata.tables["conversations"]
 EVENTS = Base.metadata.tables["conversation_events"]
@@ -74,23 +74,8 @@ class Opened:
 async def open_on_sqlite(
     engine: AsyncEngine, opening: Opening, now: datetime
 ) -> tuple[ConversationOut, Staged] | Opened:
-    dialect = engine.dialect
-    when = _c.updated_at.type.dialect_impl(dialect).bind_processor(dialect)
-    stamp = when(now) if when else now
-    return await in_thread(engine, _transaction, opening, now, stamp)
-
-
-def _transaction(
-    conn: sqlite3.Connection, opening: Opening, now: datetime, stamp: Any
-) -> tuple[ConversationOut, Staged] | Opened:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        found = _statements(conn, opening, now, stamp)
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("ROLLBACK" if isinstance(found, Opened) else "COMMIT")
-    return found
+    stamp = bound(engine, _c.updated_at.type, now)
+    return await in_thread(engine, transaction, _statements, opening, now, stamp)
 
 
 def _statements(

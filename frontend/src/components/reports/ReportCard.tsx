@@ -1,5 +1,6 @@
-import { useId, type ReactNode } from "react";
+import type { ReactNode } from "react";
 import { csvUrl, type ReportScope, type ReportTable } from "../../api/reports";
+import { ChartCard } from "../ChartCard";
 
 interface Props {
   title: string;
@@ -18,42 +19,25 @@ interface Props {
  * and a chart with its figures as a table view under it (or the table alone).
  */
 export function ReportCard({ title, table, scope, description, chart, children }: Props) {
-  const id = useId();
+  const csv = (
+    <a
+      className="button secondary small"
+      href={csvUrl(table, scope)}
+      download
+      aria-label={`Download ${title.toLowerCase()} as CSV`}
+    >
+      CSV
+    </a>
+  );
   return (
-    <section className="card report-card" aria-labelledby={`${id}-title`}>
-      <div className="section-head">
-        <h2 id={`${id}-title`}>{title}</h2>
-        <a
-          className="button secondary small"
-          href={csvUrl(table, scope)}
-          download
-          aria-label={`Download ${title.toLowerCase()} as CSV`}
-        >
-          CSV
-        </a>
-      </div>
-      {description && (
-        <p className="hint" id={`${id}-desc`}>
-          {description}
-        </p>
-      )}
-      {chart === undefined ? (
-        children
-      ) : (
-        <>
-          <figure
-            className="chart"
-            aria-label={title}
-            aria-describedby={description ? `${id}-desc` : undefined}
-          >
-            {chart}
-          </figure>
-          <details className="table-view">
-            <summary>Table view: {title.toLowerCase()}</summary>
-            {children}
-          </details>
-        </>
-      )}
-    </section>
+    <ChartCard
+      title={title}
+      description={description}
+      chart={chart}
+      actions={csv}
+      className="report-card"
+    >
+      {children}
+    </ChartCard>
   );
 }
