@@ -181,6 +181,19 @@ async def test_topics(harness: Harness) -> None:
         assert [t["name"] for t in listing.json()["topics"]] == ["Invoices"]
 
 
+async def test_a_name_of_only_spaces_is_refused_and_stores_nothing(harness: Harness) -> None:
+    admin = await harness.user(Role.ADMIN)
+    async with harness.signed_in(admin) as client:
+        topic = await client.post("/api/topics", json={"name": "   "})
+        assert topic.status_code == 422, topic.text
+        assert topic.json()["error"]["details"][0]["field"] == "name"
+        assert (await client.get("/api/topics")).json()["topics"] == []
+        renamed = await client.patch(f"/api/users/{admin.id}", json={"display_name": " \t "})
+        assert renamed.status_code == 422, renamed.text
+        me = (await client.get("/api/me")).json()["user"]
+        assert me["display_name"] == admin.display_name
+
+
 async def test_leaders_and_admins_read_the_directory_agents_do_not(harness: Harness) -> None:
     lead = await harness.user(Role.TEAMLEADER, display_name="Lee")
     agent = await harness.user(Role.AGENT, display_name="Ada")

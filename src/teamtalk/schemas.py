@@ -55,16 +55,26 @@ Whole = BeforeValidator(whole_number)
 
 
 # Stored text: within its length as sent and once stripped, and storable.
+def filled(value: str) -> str:
+    """Checked after the strip: next to a BeforeValidator, pydantic checks min_length on
+    the text as sent, so "   " would pass as ""."""
+    if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
 Name = Annotated[
     str,
     at_most(100),
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    StringConstraints(strip_whitespace=True, max_length=100),
+    AfterValidator(filled),
     Storable,
 ]
 TopicName = Annotated[
     str,
     at_most(80),
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=80),
+    StringConstraints(strip_whitespace=True, max_length=80),
+    AfterValidator(filled),
     Storable,
 ]
 TicketLink = Annotated[
@@ -732,14 +742,6 @@ class OverrideLeader(BaseModel):
 
 
 # Canned responses
-def filled(value: str) -> str:
-    """Checked after the strip: next to a BeforeValidator, pydantic checks min_length on
-    the text as sent, so "   " would pass as ""."""
-    if not value:
-        raise ValueError("must not be empty")
-    return value
-
-
 CannedTitle = Annotated[
     str,
     at_most(80),
