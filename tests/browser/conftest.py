@@ -166,6 +166,14 @@ class Browsing:
 SCREENSHOTS = Path(os.environ.get("TEAMTALK_SCREENSHOTS", "test-results/screenshots"))
 
 
+# The screens a support floor works on: a laptop and a tablet held upright.
+SIZES = {"laptop": (1280, 800), "tablet": (768, 1024)}
+
+
+def size_name(size: tuple[int, int]) -> str:
+    return f"{size[0]}x{size[1]}"
+
+
 async def screenshot(page: Page, name: str) -> None:
     """Kept for people to look at (test-results/ is not committed)."""
     await page.screenshot(path=SCREENSHOTS / f"{name}.png")  # makes the folder

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import pytest
 from playwright.async_api import expect
 
 from teamtalk.models import Role
-from tests.browser.conftest import Browsing, SocketWatch, at, fill_login, heading
+from tests.browser.conftest import SIZES, Browsing, SocketWatch, at, fill_login, heading
 from tests.conftest import Harness
 
 
+@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
 async def test_admin_creates_then_deactivates_a_leader(
-    harness: Harness, browsing: Browsing
+    harness: Harness, browsing: Browsing, size: tuple[int, int]
 ) -> None:
-    admin = await browsing.sign_in(await harness.user(Role.ADMIN, display_name="Ann Admin"))
+    admin = await browsing.sign_in(
+        await harness.user(Role.ADMIN, display_name="Ann Admin"), viewport=size
+    )
     await admin.get_by_role("navigation", name="Main").get_by_role("link", name="Users").click()
     await expect(admin).to_have_url(at("/admin/users"))
     await heading(admin, "Users")

@@ -7,13 +7,12 @@ from playwright.async_api import expect
 
 from teamtalk.models import Role
 from teamtalk.worker import Worker
-from tests.browser.conftest import Browsing, at, heading, screenshot
+from tests.browser.conftest import SIZES, Browsing, at, heading, screenshot
 from tests.browser.test_chat_flow import message, nav, routed
 from tests.browser.test_routing_flow import topic
 from tests.conftest import Harness
 
 GREETING = "Hello! I am looking at your case now and will be back within five minutes."
-SIZES = {"laptop": (1280, 800), "tablet": (768, 1024)}
 
 
 @pytest.mark.parametrize("size", SIZES)

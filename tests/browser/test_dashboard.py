@@ -7,14 +7,13 @@ from playwright.async_api import Locator, Page, expect
 
 from teamtalk.models import Role, User
 from teamtalk.worker import Worker
-from tests.browser.conftest import Browsing, at, heading, screenshot
+from tests.browser.conftest import SIZES, Browsing, at, heading, screenshot
 from tests.browser.test_routing_flow import basket, set_status, status_radio
 from tests.clients import request
 from tests.conftest import Harness
 
 LIVE_MS = 1_000  # how late the dashboard may be after a routing change
 # `wait_for` watches the page itself; `expect` polls it, up to 1 s apart, too coarse here.
-SIZES = {"laptop": (1280, 800), "tablet": (768, 1024)}
 
 
 async def dashboard(browsing: Browsing, admin: User, size: tuple[int, int] | None = None) -> Page:

@@ -10,7 +10,8 @@ from playwright.async_api import Page, expect
 
 from teamtalk.models import Role
 from teamtalk.worker import Worker
-from tests.browser.conftest import Browsing, at, screenshot
+from tests.browser.conftest import SIZES as FLOOR
+from tests.browser.conftest import Browsing, at, screenshot, size_name
 from tests.browser.test_routing_flow import basket, send_request, set_status, status_radio
 from tests.conftest import Harness
 
@@ -58,10 +59,11 @@ async def test_the_message_box_is_always_in_view(
         await in_view(page, *size)
 
 
+@pytest.mark.parametrize("size", FLOOR.values(), ids=FLOOR.keys())
 async def test_a_draft_survives_switching_and_reloading(
-    harness: Harness, browsing: Browsing, worker: Worker
+    harness: Harness, browsing: Browsing, worker: Worker, size: tuple[int, int]
 ) -> None:
-    leader, _ = await held_conversation(harness, browsing)
+    leader, _ = await held_conversation(harness, browsing, size)
     box = leader.get_by_role("textbox", name="Message")
     await box.fill("Let me check the refund for")
     await leader.get_by_role("link", name="Workspace").click()
@@ -75,14 +77,15 @@ async def test_a_draft_survives_switching_and_reloading(
     await expect(box).to_have_value("")
 
 
+@pytest.mark.parametrize("size", FLOOR.values(), ids=FLOOR.keys())
 async def test_going_offline_or_signing_out_with_held_work_asks_first(
-    harness: Harness, browsing: Browsing, worker: Worker
+    harness: Harness, browsing: Browsing, worker: Worker, size: tuple[int, int]
 ) -> None:
-    leader, _ = await held_conversation(harness, browsing)
+    leader, _ = await held_conversation(harness, browsing, size)
     await status_radio(leader, "Offline").click()  # asks first: it stays unchecked
     dialog = leader.get_by_role("alertdialog", name="Go offline?")
     await expect(dialog).to_contain_text("Your conversation goes back to the queue")
-    await screenshot(leader, "floor-confirm-offline")
+    await screenshot(leader, f"floor-confirm-offline-{size_name(size)}")
     await dialog.get_by_role("button", name="Cancel").click()
     await expect(dialog).to_be_hidden()
     await expect(status_radio(leader, "Online")).to_be_checked()

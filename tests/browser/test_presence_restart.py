@@ -14,7 +14,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from teamtalk.models import Conversation, Presence, Role, User
-from tests.browser.conftest import Browsing, at, heading, screenshot
+from tests.browser.conftest import SIZES, Browsing, at, heading, screenshot, size_name
 from tests.browser.test_routing_flow import basket, set_status, status_radio
 from tests.clients import request
 from tests.conftest import Backend, Harness, LiveServer, harness_with
@@ -115,11 +115,11 @@ async def state_of(harness: Harness, lead: User, conversation_id: int) -> tuple[
 
 
 async def leader_with_a_conversation(
-    harness: Harness, browsing: Browsing
+    harness: Harness, browsing: Browsing, size: tuple[int, int]
 ) -> tuple[User, Page, int]:
     lead = await harness.user(Role.TEAMLEADER, display_name="Lena Leader")
     agent = await harness.user(Role.AGENT, display_name="Ada Agent")
-    page = await browsing.sign_in(lead)
+    page = await browsing.sign_in(lead, viewport=size)
     await expect(page).to_have_url(at("/workspace"))
     await heading(page, "Workspace")
     await expect(status_radio(page, "Offline")).to_be_enabled()
@@ -130,11 +130,12 @@ async def leader_with_a_conversation(
     return lead, page, held
 
 
+@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
 async def test_a_restart_inside_the_grace_keeps_the_leader_then_a_long_one_says_why(
-    harness: Harness, served: tuple[Serve, Browsing]
+    harness: Harness, served: tuple[Serve, Browsing], size: tuple[int, int]
 ) -> None:
     server, browsing = served
-    lead, page, held = await leader_with_a_conversation(harness, browsing)
+    lead, page, held = await leader_with_a_conversation(harness, browsing, size)
     offline_notice = page.get_by_role("status").filter(has_text="You were set offline")
 
     # A quick restart: back well inside the grace period.
@@ -150,7 +151,7 @@ async def test_a_restart_inside_the_grace_keeps_the_leader_then_a_long_one_says_
     await expect(offline_notice).to_have_count(0)
     await asyncio.sleep(GRACE - (time.monotonic() - stopped) + 1)  # past the old deadline
     assert await state_of(harness, lead, held) == (Presence.ONLINE, "assigned")
-    await screenshot(page, "presence-restart-inside-grace")
+    await screenshot(page, f"presence-restart-inside-grace-{size_name(size)}")
 
     # A long outage: the grace period ends while no server runs.
     await server.stop()
@@ -165,7 +166,7 @@ async def test_a_restart_inside_the_grace_keeps_the_leader_then_a_long_one_says_
     await expect(status_radio(page, "Offline")).to_be_checked()
     await expect(basket(page)).not_to_contain_text(f"Conversation #{held}")
     assert await state_of(harness, lead, held) == (Presence.OFFLINE, "queued")
-    await screenshot(page, "presence-restart-after-grace")
+    await screenshot(page, f"presence-restart-after-grace-{size_name(size)}")
 
     # Back online from the notice: it goes, and the waiting conversation comes back.
     await offline_notice.get_by_role("button", name="Go online").click()

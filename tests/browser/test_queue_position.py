@@ -10,11 +10,10 @@ from playwright.async_api import expect
 from teamtalk.models import Presence, Role
 from teamtalk.services import presence
 from teamtalk.worker import Worker
-from tests.browser.conftest import Browsing, screenshot
+from tests.browser.conftest import SIZES, Browsing, screenshot
 from tests.clients import request
 from tests.conftest import Harness
 
-SIZES = {"laptop": (1280, 800), "tablet": (768, 1024)}
 NOBODY = "No team leader is online right now — your request stays in the queue."
 
 
