@@ -16,6 +16,7 @@ from pydantic import (
     StringConstraints,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from teamtalk.models import (
     CannedResponse,
@@ -58,8 +59,12 @@ Whole = BeforeValidator(whole_number)
 def filled(value: str) -> str:
     """Checked after the strip: next to a BeforeValidator, pydantic checks min_length on
     the text as sent, so "   " would pass as ""."""
-    if not value:
-        raise ValueError("must not be empty")
+    if not value:  # the same error as an empty text sent as such
+        raise PydanticCustomError(
+            "string_too_short",
+            "String should have at least {min_length} character",
+            {"min_length": 1},
+        )
     return value
 
 
